@@ -1,0 +1,5 @@
+"""Registered BasicSR data: importing this package imports every `*_dataset.py` module, registering its classes."""
+
+from basicsr_distill.utils import import_modules_with_suffix
+
+_modules = import_modules_with_suffix(__name__, __path__[0], "_dataset")

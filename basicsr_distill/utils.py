@@ -1,0 +1,46 @@
+"""Small helpers shared by the sub-packages: registry module scanning and atomic output paths."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+
+def import_modules_with_suffix(package: str, package_dir: str | os.PathLike, suffix: str) -> list[ModuleType]:
+    """Import every ``*{suffix}.py`` module of ``package`` (BasicSR's registry convention)."""
+    return [
+        importlib.import_module(f"{package}.{path.stem}") for path in sorted(Path(package_dir).glob(f"*{suffix}.py"))
+    ]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write into; rename it to ``path`` only on success.
+
+    Works for files and directories. On an exception the temporary output is removed and ``path``
+    is left as it was, so nothing is ever half-written.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if final.exists():
+        _remove(final)
+    os.replace(tmp, final)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
