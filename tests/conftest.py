@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny self-made SR data (no network, no ../shared)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def textured_image(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth-plus-texture uint8 BGR image: structure a small SR model can learn in a few steps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = 127 + 60 * np.sin(xx / (3 + seed % 4)) * np.cos(yy / (4 + seed % 3))
+    noise = rng.normal(0, 12, size=(height, width, 3))
+    img = base[..., None] + noise + rng.uniform(-30, 30, size=(1, 1, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_paired_folder(root: Path, count: int, size: int, scale: int) -> tuple[Path, Path]:
+    """Write ``count`` HR images of ``size`` x ``size`` and their MATLAB-bicubic LR to ``root/{gt,lq}``."""
+    from basicsr.utils.matlab_functions import imresize
+
+    gt_dir, lq_dir = root / "gt", root / "lq"
+    gt_dir.mkdir(parents=True, exist_ok=True)
+    lq_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        hr = textured_image(size, size, seed=index)
+        lr = imresize(hr.astype(np.float32) / 255.0, 1 / scale)
+        cv2.imwrite(str(gt_dir / f"{index:04d}.png"), hr)
+        cv2.imwrite(str(lq_dir / f"{index:04d}.png"), np.clip(np.round(lr * 255), 0, 255).astype(np.uint8))
+    return gt_dir, lq_dir
+
+
+@pytest.fixture
+def paired_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """Six 48x48 HR images with their x2 LR: ``(gt_dir, lq_dir)``."""
+    return write_paired_folder(tmp_path / "data", count=6, size=48, scale=2)

@@ -1,0 +1,137 @@
+"""BasicSR's own train.py, and this package's train/test entry points, drive this package's types."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import basicsr
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_options(name: str, gt_dir: Path, lq_dir: Path, total_iter: int = 4) -> dict:
+    """A BasicSR option dict training SRCNN x2 for a few iterations on CPU, validating Y-channel PSNR."""
+    paired = {"dataroot_gt": str(gt_dir), "dataroot_lq": str(lq_dir), "io_backend": {"type": "disk"}}
+    return {
+        "name": name,
+        "model_type": "SRModel",
+        "scale": 2,
+        "num_gpu": 0,
+        "manual_seed": 0,
+        "datasets": {
+            "train": {
+                "name": "tiny",
+                "type": "PairedImageDataset",
+                **paired,
+                "gt_size": 24,
+                "use_hflip": True,
+                "use_rot": True,
+                "num_worker_per_gpu": 0,
+                "batch_size_per_gpu": 2,
+                "dataset_enlarge_ratio": 1,
+            },
+            "val": {"name": "tiny_val", "type": "PairedImageDataset", **paired},
+        },
+        "network_g": {"type": "SRCNN", "num_in_ch": 3, "num_out_ch": 3, "upscale": 2},
+        "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
+        "train": {
+            "optim_g": {"type": "Adam", "lr": 1e-4},
+            "scheduler": {"type": "MultiStepLR", "milestones": [100], "gamma": 0.5},
+            "total_iter": total_iter,
+            "warmup_iter": -1,
+            "pixel_opt": {"type": "MSELoss", "loss_weight": 1.0},
+        },
+        "val": {
+            "val_freq": 1000,
+            "save_img": False,
+            "metrics": {"psnr": {"type": "calculate_psnr", "crop_border": 2, "test_y_channel": True}},
+        },
+        "logger": {"print_freq": 1, "save_checkpoint_freq": 2, "use_tb_logger": False},
+        "dist_params": {"backend": "nccl", "port": 29500},
+    }
+
+
+def write_options(path: Path, options: dict) -> Path:
+    path.write_text(yaml.safe_dump(options, sort_keys=False))
+    return path
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
+
+
+def test_basicsr_own_train_module_trains_a_registered_arch(tmp_path: Path, paired_folder) -> None:
+    # `python -m basicsr.train` roots experiments/ at BasicSR's install location (BasicSR 1.4.2 behaviour).
+    name = f"test_hook_{uuid.uuid4().hex[:8]}"
+    opt = write_options(tmp_path / "tiny.yml", tiny_options(name, *paired_folder))
+    experiments = Path(basicsr.__file__).resolve().parents[1] / "experiments" / name
+    try:
+        run([sys.executable, "-m", "basicsr.train", "-opt", str(opt)], cwd=tmp_path)
+        assert (experiments / "models" / "net_g_2.pth").is_file()
+        assert (experiments / "models" / "net_g_latest.pth").is_file()
+        state = torch.load(experiments / "models" / "net_g_latest.pth", map_location="cpu")
+        assert "conv1.weight" in "".join(state["params"])
+    finally:
+        shutil.rmtree(experiments, ignore_errors=True)
+
+
+def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, paired_folder) -> None:
+    opt = write_options(tmp_path / "tiny.yml", tiny_options("tiny_train", *paired_folder, total_iter=2))
+    run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)], cwd=tmp_path)
+    assert (tmp_path / "experiments" / "tiny_train" / "training_states" / "2.state").is_file()
+
+    # Continue the same experiment to 4 iterations: BasicSR's own resume needs CUDA; ours does not.
+    write_options(tmp_path / "tiny.yml", tiny_options("tiny_train", *paired_folder, total_iter=4))
+    result = run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt), "--auto_resume"], cwd=tmp_path)
+    log = (
+        result.stdout
+        + result.stderr
+        + "".join(p.read_text() for p in (tmp_path / "experiments" / "tiny_train").glob("train_*.log"))
+    )
+    assert "Resuming training from epoch" in log and "iter: 2." in log
+    assert (tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth").is_file()
+
+
+def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder) -> None:
+    gt_dir, lq_dir = paired_folder
+    options = tiny_options("tiny_test", gt_dir, lq_dir)
+    options.pop("train")
+    options["datasets"] = {"test_1": options["datasets"]["val"]}
+    # An SRCNN whose last layer is zero except a bias-free identity path is not needed: any fixed
+    # weights give a finite PSNR; save a seeded random SRCNN and check the logged figure is the one
+    # BasicSR's Y-channel metric gives on the same outputs.
+    from basicsr.archs import build_network
+
+    torch.manual_seed(0)
+    net = build_network(dict(options["network_g"]))
+    checkpoint = tmp_path / "srcnn.pth"
+    torch.save({"params": net.state_dict()}, checkpoint)
+    options["path"] = {"pretrain_network_g": str(checkpoint), "strict_load_g": True, "param_key_g": "params"}
+    opt = write_options(tmp_path / "test.yml", options)
+    result = run([sys.executable, "-m", "basicsr_distill.test", "-opt", str(opt)], cwd=tmp_path)
+    log = result.stdout + result.stderr
+    match = re.search(r"# psnr: ([0-9.]+)", log)
+    assert match, log[-3000:]
+    assert (tmp_path / "results" / "tiny_test").is_dir()
+
+    from basicsr.metrics import calculate_psnr
+    from basicsr.utils import img2tensor, tensor2img
+
+    from basicsr_distill.preparation.image_io import list_images, read_image
+
+    psnrs = []
+    with torch.no_grad():
+        for gt_path, lq_path in zip(list_images(gt_dir), list_images(lq_dir)):
+            lq = img2tensor(read_image(lq_path).astype("float32") / 255.0).unsqueeze(0)
+            sr = tensor2img(net(lq))
+            psnrs.append(calculate_psnr(sr, read_image(gt_path), crop_border=2, test_y_channel=True))
+    assert abs(float(match.group(1)) - sum(psnrs) / len(psnrs)) < 1e-3
