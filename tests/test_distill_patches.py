@@ -1,0 +1,177 @@
+"""High-gradient patch selection (Cho et al., IEEE SPL 2025, Sec. II-A): PSNR_bic arithmetic, the filter,
+errors, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from basicsr.utils.matlab_functions import imresize
+from PIL import Image
+
+from basicsr_distill.distillation import patches as patches_module
+from basicsr_distill.distillation.patches import (
+    PSNR_CAP,
+    NoImageLargeEnoughError,
+    NoPatchBelowThresholdError,
+    PatchSelectionConfig,
+    bicubic_psnr,
+    pil_grayscale,
+    select_patches,
+)
+from basicsr_distill.distillation.pipeline import StageParamsError
+
+SMALL = PatchSelectionConfig(patch_size=32, stride=32, psnr_threshold=23.0, scale=4)
+
+
+def stripes(size: int, a: int, b: int, mean: int = 128) -> np.ndarray:
+    """A ``size`` x ``size`` gray patch ``mean + s(x)``, ``s`` of period 8: ``(a, b, -b, -a, -a, -b, b, a)``.
+
+    ``s`` is antisymmetric about every x4 sampling centre (``4j + 1.5``) and symmetric about the border
+    mirrors, so MATLAB's x4 downscale (symmetric kernel, symmetric padding) maps it to exactly 0: the
+    down-up of the patch is the constant ``mean`` and MSE = mean(s^2) = (a^2 + b^2) / 2.
+    """
+    period = np.array([a, b, -b, -a, -a, -b, b, a], dtype=np.int64)
+    row = mean + np.tile(period, size // 8)
+    return np.tile(row, (size, 1)).astype(np.uint8)
+
+
+def expected_psnr(a: int, b: int) -> float:
+    return 10 * np.log10(255.0**2 / ((a * a + b * b) / 2))
+
+
+def gray_to_bgr(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def test_stripes_have_exact_psnr_and_flat_patch_is_capped() -> None:
+    textured, flat = stripes(64, 100, 50), np.full((64, 64), 77, np.uint8)
+    psnr = bicubic_psnr(np.stack([textured, flat]), scale=4)
+    assert psnr[0] == pytest.approx(expected_psnr(100, 50), abs=1e-9)  # 10 log10(65025 / 6250) = 10.172 dB
+    assert psnr[1] == PSNR_CAP  # down-up of a constant is the constant (up to float rounding)
+
+
+def test_matlab_psnr_matches_basicsr_imresize_per_image() -> None:
+    patch = np.random.default_rng(0).integers(0, 256, (32, 32)).astype(np.float64)
+    reference = imresize(imresize(patch[..., None], 1 / 4), 4)[..., 0]
+    mse = np.mean((patch - reference) ** 2)
+    assert bicubic_psnr(patch[None], 4)[0] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6)
+
+
+def test_cv2_mode_is_the_authors_arithmetic() -> None:
+    """The authors: PIL ``convert("L")``, cv2 INTER_CUBIC down to int(P/4) and back, 20 log10(255 / sqrt(mse))."""
+    rgb = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    gray = np.array(Image.fromarray(rgb).convert("L")).astype(np.float32)
+    down = cv2.resize(gray, (8, 8), interpolation=cv2.INTER_CUBIC)
+    up = cv2.resize(down, (32, 32), interpolation=cv2.INTER_CUBIC)
+    authors = 20 * np.log10(255.0 / np.sqrt(np.mean((gray - up) ** 2)))
+    ours = bicubic_psnr(pil_grayscale(rgb[..., ::-1])[None], 4, resize="cv2")[0]
+    assert ours == pytest.approx(authors, abs=1e-4)
+    assert np.array_equal(pil_grayscale(rgb[..., ::-1]), gray.astype(np.uint8))
+
+
+def make_input(folder: Path) -> Path:
+    """Image ``a``: textured window (x=0, 22.56 dB, kept) | window just above 23 dB (x=32, dropped) | flat
+    window (x=64, capped, dropped); image ``b``: too small; image ``c``: one textured 10.17 dB window."""
+    folder.mkdir()
+    row = np.concatenate([stripes(32, 19, 19), stripes(32, 18, 18), np.full((32, 32), 90, np.uint8)], axis=1)
+    cv2.imwrite(str(folder / "a.png"), gray_to_bgr(row))
+    cv2.imwrite(str(folder / "b.png"), np.zeros((20, 40, 3), np.uint8))
+    cv2.imwrite(str(folder / "c.png"), gray_to_bgr(stripes(32, 100, 50)))
+    return folder
+
+
+def read_rows(csv_path: Path) -> list[dict]:
+    with open(csv_path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_filter_keeps_textured_and_drops_flat_windows(tmp_path: Path) -> None:
+    source = make_input(tmp_path / "hr")
+    result = select_patches(source, tmp_path / "patches", SMALL)
+    assert expected_psnr(18, 18) > 23.0 > expected_psnr(19, 19)  # 23.03 dB dropped, 22.56 dB kept
+    rows = read_rows(result.csv_path)
+    assert [(row["name"], row["source"], row["x"], row["y"]) for row in rows] == [
+        ("a_y00000_x00000.png", "a.png", "0", "0"),
+        ("c_y00000_x00000.png", "c.png", "0", "0"),
+    ]
+    assert float(rows[0]["psnr"]) == pytest.approx(expected_psnr(19, 19), abs=1e-5)
+    assert float(rows[1]["psnr"]) == pytest.approx(expected_psnr(100, 50), abs=1e-5)
+    assert (result.windows, result.kept) == (4, 2)
+    assert result.skipped == [("b.png", "40x20 is smaller than the 32x32 patch")]
+    kept = cv2.imread(str(result.out_dir / "a_y00000_x00000.png"))
+    assert np.array_equal(kept, gray_to_bgr(stripes(32, 19, 19)))
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["summary"]["skipped"] == [{"source": "b.png", "reason": "40x20 is smaller than the 32x32 patch"}]
+    assert len(manifest["inputs"]["images"]["sha256"]) == 64
+
+
+def test_no_image_large_enough(tmp_path: Path) -> None:
+    source = tmp_path / "hr"
+    source.mkdir()
+    for name in ("x.png", "y.png"):
+        cv2.imwrite(str(source / name), np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(NoImageLargeEnoughError, match=r"all 2 images skipped \(e\.g\. x\.png: 16x16 is smaller"):
+        select_patches(source, tmp_path / "out", SMALL)
+    assert not (tmp_path / "out" / "patches.csv").exists()
+
+
+def test_no_patch_below_threshold(tmp_path: Path) -> None:
+    source = tmp_path / "hr"
+    source.mkdir()
+    cv2.imwrite(str(source / "flat.png"), np.full((32, 64, 3), 200, np.uint8))
+    cv2.imwrite(str(source / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(NoPatchBelowThresholdError, match=r"below 23\.0 dB: 2 windows from 1 images \(1 skipped"):
+        select_patches(source, tmp_path / "out", SMALL)
+
+
+def test_resume_after_interruption_and_skip_when_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = make_input(tmp_path / "hr")
+    reference = read_rows(select_patches(source, tmp_path / "reference", SMALL).csv_path)
+
+    real_score = patches_module.score_image
+    calls: list[str] = []
+    crash_on = {"c.png"}
+
+    def counting_score(path: Path, *args: object) -> object:
+        calls.append(path.name)
+        if path.name in crash_on:
+            raise KeyboardInterrupt
+        return real_score(path, *args)
+
+    monkeypatch.setattr(patches_module, "score_image", counting_score)
+    with pytest.raises(KeyboardInterrupt):
+        select_patches(source, tmp_path / "out", SMALL)
+    assert not (tmp_path / "out" / "patches.csv").exists()
+    calls.clear()
+    crash_on.clear()
+    result = select_patches(source, tmp_path / "out", SMALL)
+    assert calls == ["c.png"]  # a.png and b.png came from the journal
+    assert read_rows(result.csv_path) == reference
+
+    calls.clear()
+    again = select_patches(source, tmp_path / "out", SMALL)
+    assert calls == [] and again.kept == result.kept
+
+    with pytest.raises(StageParamsError, match=r"psnr_threshold: 23\.0 there, 25\.0 now.*--overwrite"):
+        select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4))
+    replaced = select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4), overwrite=True)
+    assert replaced.kept == 3
+
+
+def test_process_pool_gives_the_same_rows(tmp_path: Path) -> None:
+    source = make_input(tmp_path / "hr")
+    serial = read_rows(select_patches(source, tmp_path / "serial", SMALL).csv_path)
+    pooled = read_rows(select_patches(source, tmp_path / "pooled", SMALL, workers=2).csv_path)
+    assert pooled == serial
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ValueError, match="divide patch_size"):
+        PatchSelectionConfig(patch_size=30, scale=4)
+    with pytest.raises(ValueError, match="resize"):
+        PatchSelectionConfig(resize="pil")
