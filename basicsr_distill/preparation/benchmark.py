@@ -1,0 +1,95 @@
+"""Benchmark test folders (Set5, Set14, B100, Urban100, Manga109) in BasicSR's layout.
+
+For each requested scale ``s`` the HR images are mod-cropped to a multiple of ``s`` (``GTmod{s}/``)
+and downscaled by MATLAB bicubic with antialiasing (``LRbicx{s}/``, BasicSR's
+``basicsr.utils.matlab_functions.imresize`` rounded to uint8), the protocol of the SR literature
+since SRCNN (Dong et al., TPAMI 2016) and the layout of BasicSR's ``datasets/Set5/{GTmod12,LRbicx2}``.
+GT and LR files keep the HR file's stem (``baby.png`` in both), as BasicSR's ``PairedImageDataset``
+with ``filename_tmpl: '{}'`` expects. Grayscale inputs (Set14's ``bridge``) become 3-channel with a
+warning. Resumable and argument-checked like the other preparation tools
+(:mod:`basicsr_distill.preparation.resume`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from basicsr.utils import get_root_logger
+
+from basicsr_distill.preparation.image_io import list_images, read_image, write_png
+from basicsr_distill.preparation.resume import FolderJob, mark_done, pool_map
+from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
+
+TOOL = "prepare_benchmark"
+
+
+def benchmark_names(stem: str, count: int = 1) -> list[str]:
+    """Each test image gives one file, named like its source, in every folder."""
+    return [f"{stem}.png"][:count]
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """What a worker needs for one test image (pickled with each task; small)."""
+
+    folders: tuple[tuple[int, Path, Path], ...]  # (scale, GTmod folder, LRbic folder)
+    compress_level: int
+    progress_dir: Path
+
+
+def _prepare_one(path: Path, config: BenchmarkConfig) -> str:
+    img = read_image(path)
+    name = benchmark_names(path.stem)[0]
+    for scale, gt_folder, lr_folder in config.folders:
+        gt = modcrop(img, scale)
+        write_png(gt_folder / name, gt, config.compress_level)
+        write_png(lr_folder / name, bicubic_downscale(gt, scale), config.compress_level)
+    mark_done(config.progress_dir, path.stem, 1)
+    return path.stem
+
+
+def prepare_benchmark(
+    hr_folder: str | os.PathLike,
+    output_root: str | os.PathLike,
+    scales: Iterable[int] = (2, 3, 4),
+    compress_level: int = 3,
+    workers: int | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write ``output_root/GTmod{s}`` and ``output_root/LRbicx{s}`` for each scale from the images of ``hr_folder``.
+
+    Returns:
+        The output folders, ``[GTmod{s}, LRbicx{s}]`` for each scale in ascending order.
+
+    Raises:
+        FileNotFoundError / ValueError: missing or empty input folder, an undecodable image, a scale < 2.
+        FileExistsError: an output folder made with other arguments (unless ``overwrite``).
+    """
+    scales = sorted({int(s) for s in scales})
+    if not scales or scales[0] < 2:
+        raise ValueError(f"scales must be integers >= 2, got {scales}")
+    files = list(unique_stems(list_images(hr_folder)).values())
+    root = Path(output_root)
+    source = str(Path(hr_folder).resolve())
+    outputs = {}
+    triples = []
+    for scale in scales:
+        gt_folder, lr_folder = root / f"GTmod{scale}", root / f"LRbicx{scale}"
+        common = {"input": source, "scale": scale, "compress_level": compress_level}
+        outputs[gt_folder] = {**common, "role": "GT mod-crop"}
+        outputs[lr_folder] = {**common, "role": "LR MATLAB bicubic"}
+        triples.append((scale, gt_folder, lr_folder))
+    job = FolderJob(TOOL, outputs, benchmark_names, overwrite)
+    job.open()
+    config = BenchmarkConfig(tuple(triples), compress_level, job.progress_dir)
+    done = {path.stem: 1 for path in files if job.is_done(path.stem)}
+    tasks = [path for path in files if path.stem not in done]
+    for stem in pool_map(partial(_prepare_one, config=config), tasks, workers, desc="benchmark", initial=len(done)):
+        done[stem] = 1
+    job.finish(done)
+    get_root_logger().info(f"{root}: {len(files)} images in {', '.join(str(p.name) for p in outputs)}")
+    return list(outputs)

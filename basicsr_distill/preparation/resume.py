@@ -1,0 +1,274 @@
+"""Resumable, refuse-on-mismatch outputs and the process pool shared by the data-preparation tools.
+
+Issue 2, item 5: every preparation tool uses all cores, shows a progress bar, and "re-running with the
+same arguments after an interruption finishes the job (or does nothing when it is complete)"; an
+output made with other arguments is refused unless ``overwrite``. Folder outputs (sub-images,
+benchmark folders) work per input image:
+
+* each output folder holds a hidden manifest ``.basicsr_distill.json`` (BasicSR's ``scandir`` and
+  :func:`~basicsr_distill.preparation.image_io.list_images` skip dot-files) with the tool, the
+  folder's arguments, whether the job is complete, and how many files each input image produced;
+* every file is written to a hidden temporary name and renamed (``write_png``), and once all files of
+  an input image are in place a worker drops a marker ``.progress/<stem>`` in the first output folder;
+* a re-run skips the input images whose marker (or manifest entry) exists **and** whose files are all
+  present, so deleting outputs or killing the run at any point is repaired by running it again.
+
+A non-empty folder without a manifest was not made by these tools and is never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import torch
+from basicsr.utils import get_root_logger
+from tqdm import tqdm
+
+from basicsr_distill.version import __version__
+
+MANIFEST = ".basicsr_distill.json"
+PROGRESS = ".progress"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, name: str = "*") -> None:
+    """Remove ``.{name}.tmp-{pid}`` entries in ``folder`` left by processes that no longer run."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob(f".{name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as JSON at ``path`` through a hidden temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(folder: str | os.PathLike, name: str = MANIFEST) -> dict | None:
+    """The manifest in ``folder``, or ``None`` when there is none (or it is unreadable)."""
+    try:
+        manifest = json.loads((Path(folder) / name).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``key old -> new`` for each argument that differs, for refusal messages."""
+    keys = sorted(set(old) | set(new))
+    changes = [
+        f"{key} {old.get(key, '<unset>')} -> {new.get(key, '<unset>')}" for key in keys if old.get(key) != new.get(key)
+    ]
+    return "; ".join(changes) or "same arguments"
+
+
+def check_reusable(
+    path: Path, tool: str, args: Mapping[str, Any], overwrite: bool, manifest_name: str = MANIFEST
+) -> bool:
+    """Decide what to do with an existing output ``path``: ``True`` to resume it, ``False`` to (re)create it.
+
+    Raises:
+        FileExistsError: ``path`` was made with other arguments (and ``overwrite`` is off), or is a
+            non-empty folder that these tools did not make (never deleted, even with ``overwrite``).
+        NotADirectoryError: ``path`` is a file.
+    """
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path}: exists and is not a folder")
+    manifest = read_manifest(path, manifest_name)
+    if manifest is None:
+        if any(not entry.name.startswith(".") for entry in path.iterdir()):
+            raise FileExistsError(f"{path}: exists and was not made by {tool} (no manifest); choose another output")
+        return False
+    if manifest.get("tool") == tool and manifest.get("args") == dict(args):
+        return True
+    if not overwrite:
+        difference = describe_difference(manifest.get("args", {}), args)
+        raise FileExistsError(
+            f"{path}: exists and was made with other arguments ({difference}); pass --overwrite to replace it"
+        )
+    return False
+
+
+def manifest_record(tool: str, args: Mapping[str, Any], complete: bool, **extra: Any) -> dict:
+    """The manifest dictionary written next to an output."""
+    return {
+        "tool": tool,
+        "args": dict(args),
+        "complete": complete,
+        "version": __version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **extra,
+    }
+
+
+@dataclass
+class FolderJob:
+    """A per-input-image job writing the same file names into several output folders, resumably.
+
+    Args:
+        tool: Name recorded in the manifests (and checked on resume).
+        outputs: Each output folder and its arguments (what makes its content what it is).
+        names: ``names(stem, count)`` -> the file names input image ``stem`` produced (same in every folder).
+        overwrite: Replace outputs made with other arguments.
+    """
+
+    tool: str
+    outputs: Mapping[Path, Mapping[str, Any]]
+    names: Callable[[str, int], list[str]]
+    overwrite: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(self.outputs)
+
+    @property
+    def progress_dir(self) -> Path:
+        return self.folders[0] / PROGRESS
+
+    def items(self) -> list[tuple[Path, Mapping[str, Any]]]:
+        return list(self.outputs.items())
+
+    def open(self) -> None:
+        """Check every output (refusing before touching any), then create or resume them."""
+        resume = {
+            folder: check_reusable(folder, self.tool, args, self.overwrite) for folder, args in self.outputs.items()
+        }
+        for folder, args in self.outputs.items():
+            if resume[folder]:
+                self.counts.update(read_manifest(folder).get("counts", {}))
+            elif folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(folder)
+            write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts))
+        self.progress_dir.mkdir(exist_ok=True)
+        remove_stale_temps(self.progress_dir)
+        for marker in self.progress_dir.iterdir():
+            if not marker.name.startswith("."):
+                with contextlib.suppress(ValueError):
+                    self.counts[marker.name] = int(marker.read_text())
+
+    def is_done(self, stem: str) -> bool:
+        """Whether input image ``stem`` is recorded and all its files exist in every output folder."""
+        if stem not in self.counts:
+            return False
+        names = self.names(stem, self.counts[stem])
+        return all((folder / name).is_file() for folder in self.folders for name in names)
+
+    def finish(self, counts: Mapping[str, int]) -> None:
+        """Record the job as complete, with ``counts`` (stem -> number of files) in every manifest."""
+        counts = dict(sorted(counts.items()))
+        for folder, args in self.outputs.items():
+            write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, True, counts=counts))
+        shutil.rmtree(self.progress_dir, ignore_errors=True)
+
+
+def mark_done(progress_dir: Path, stem: str, count: int) -> None:
+    """Record (atomically) that input image ``stem`` produced ``count`` files, all in place."""
+    tmp = progress_dir / f".{stem}.tmp-{os.getpid()}"
+    tmp.write_text(str(count))
+    os.replace(tmp, progress_dir / stem)
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch and OpenCV on one thread (one process per core does the parallelism), then restore."""
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def pool_map(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int | None = None,
+    desc: str = "",
+    ordered: bool = False,
+    unit: str = "image",
+    initial: int = 0,
+) -> Iterable[R]:
+    """Map ``func`` over ``tasks`` on a process pool (``workers`` processes, default all cores), with tqdm.
+
+    ``workers=1`` runs in this process. Results come back in task order when ``ordered``, else as they
+    finish. ``func`` and the tasks must be picklable; keep results small (workers should write their
+    own files rather than send images back).
+    """
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = min(workers, max(len(tasks), 1))
+    bar = tqdm(total=len(tasks) + initial, initial=initial, desc=desc, unit=unit)
+    with bar:
+        if workers == 1:
+            with single_threaded():
+                for task in tasks:
+                    yield func(task)
+                    bar.update()
+            return
+        chunksize = max(1, min(8, len(tasks) // (workers * 8)))
+        # fork: workers start in milliseconds and inherit the logger (spawn would re-import torch each time).
+        context = get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else get_context()
+        with context.Pool(workers, initializer=_init_worker) as pool:
+            mapper = pool.imap if ordered else pool.imap_unordered
+            for result in mapper(func, tasks, chunksize):
+                yield result
+                bar.update()
+
+
+def log(message: str) -> None:
+    """Log through BasicSR's root logger."""
+    get_root_logger().info(message)
