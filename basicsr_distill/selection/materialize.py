@@ -1,0 +1,59 @@
+"""Write a core-set as its own GT + LQ LMDB pair: the storage saving of dataset pruning.
+
+Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution", motivate pruning
+by training cost and storage: a 50% core-set needs half the disk. ``CoreSetPairedImageDataset``
+trains on a core-set of the full LMDB without copying; this module copies the kept sub-images into
+a new BasicSR-format LMDB pair (``meta_info.txt`` included) when the smaller set should stand alone.
+From an LMDB the stored PNG bytes are copied as they are (no re-encoding); folder images are decoded
+and PNG-encoded. Both LMDBs are written by :class:`~basicsr_distill.preparation.lmdb_io.LmdbWriter`,
+which renames each into place only when it is complete; a failure leaves neither.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from basicsr_distill.preparation.lmdb_io import LmdbWriter
+from basicsr_distill.selection.dataset_index import DatasetIndex
+from basicsr_distill.selection.scores_io import format_examples
+
+_SHAPE = re.compile(r"\((\d+),\s*(\d+),\s*(\d+)\)")
+
+
+def _copy_into(writer: LmdbWriter, source: DatasetIndex, name: str) -> None:
+    if source.reader is not None:
+        shape = tuple(int(value) for value in _SHAPE.search(source.lines[name]).groups())
+        writer.put(name, source.reader.get_bytes(name), shape)
+    else:
+        writer.put(name, source.read(name))
+
+
+def materialize_pair(
+    names: Sequence[str],
+    gt: DatasetIndex,
+    lq: DatasetIndex,
+    gt_out: str | os.PathLike,
+    lq_out: str | os.PathLike,
+    overwrite: bool = False,
+) -> tuple[Path, Path]:
+    """Copy the sub-images ``names`` of the GT and LQ datasets (LMDBs or folders) into two new LMDBs.
+
+    Raises ``ValueError`` if a name is missing from either source and ``FileExistsError`` if an output
+    exists and ``overwrite`` is false.
+    """
+    for source in (gt, lq):
+        missing = set(names) - set(source.lines)
+        if missing:
+            raise ValueError(
+                f"{source.root}: {len(missing)} selected names are missing (e.g. {format_examples(missing)})"
+            )
+    with LmdbWriter(gt_out, overwrite=overwrite) as gt_writer, LmdbWriter(lq_out, overwrite=overwrite) as lq_writer:
+        for name in tqdm(names, desc="core-set LMDB pair", unit="img"):
+            _copy_into(gt_writer, gt, name)
+            _copy_into(lq_writer, lq, name)
+    return Path(gt_out), Path(lq_out)

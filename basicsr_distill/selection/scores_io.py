@@ -1,0 +1,93 @@
+"""Read and validate a per-sub-image score file (``scores.csv``) against a dataset's names.
+
+The scores are the difficulty values of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for
+Image Super-Resolution" (Sec. 3: the loss of a simple pre-trained SRCNN on each sub-image), or any
+other per-sub-image value written by ``scripts/score_dataset.py`` (Sobel texture, bicubic PSNR,
+random). The file is ``name,score`` with a header and one row per sub-image; ``name`` is the LMDB
+key without extension (``0001_s001``).
+
+Every problem is a one-line :class:`ScoresError` (a ``ValueError``) naming the file: a missing
+header, a short row, a duplicate name, a non-numeric or non-finite score, an empty file, and, in
+:func:`check_scores_cover`, names missing from or absent in the dataset (counts and examples).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+#: How many example names an error message shows.
+EXAMPLES = 3
+
+
+class ScoresError(ValueError):
+    """A score file that cannot be used as it is (one line, names the file)."""
+
+
+def format_examples(names: Iterable[str]) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:EXAMPLES])
+    return f"{shown}, ..." if len(names) > EXAMPLES else shown
+
+
+def read_scores(path: str | os.PathLike) -> dict[str, float]:
+    """Read ``name,score`` rows into ``{name: score}`` (file order), refusing anything doubtful."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: scores file not found")
+    scores: dict[str, float] = {}
+    duplicates: list[str] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if header is None or [cell.strip().lower() for cell in header[:2]] != ["name", "score"]:
+            raise ScoresError(f"{path}: expected a 'name,score' header, got {header!r}")
+        for line_number, row in enumerate(rows, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) < 2:
+                raise ScoresError(f"{path}:{line_number}: expected 'name,score', got {','.join(row)!r}")
+            name, text = row[0].strip(), row[1].strip()
+            try:
+                value = float(text)
+            except ValueError:
+                raise ScoresError(f"{path}:{line_number}: score of {name!r} is not a number: {text!r}") from None
+            if not math.isfinite(value):
+                raise ScoresError(f"{path}:{line_number}: score of {name!r} is {text} (NaN or infinite)")
+            if name in scores:
+                duplicates.append(name)
+            scores[name] = value
+    if duplicates:
+        raise ScoresError(f"{path}: {len(duplicates)} duplicate name(s): {format_examples(set(duplicates))}")
+    if not scores:
+        raise ScoresError(f"{path}: no scores (only a header)")
+    return scores
+
+
+def check_scores_cover(scores: Mapping[str, float], dataset_names: Iterable[str], source: str | os.PathLike) -> None:
+    """Raise unless ``scores`` has exactly one score for every name of the dataset and no other."""
+    dataset = set(dataset_names)
+    scored = set(scores)
+    missing, extra = dataset - scored, scored - dataset
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} of {len(dataset)} dataset names have no score (e.g. {format_examples(missing)})"
+        )
+    if extra:
+        problems.append(f"{len(extra)} scored names are not in the dataset (e.g. {format_examples(extra)})")
+    if problems:
+        raise ScoresError(f"{source}: scores do not match the dataset: {'; '.join(problems)}")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (recorded with every selection so it can be traced to its scores)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,219 @@
+"""Core-set selection strategies over per-sub-image difficulty scores.
+
+Implements the sampling strategies of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for
+Image Super-Resolution" (Sec. 3.2, Figs. 3-4), plus two baselines:
+
+- ``ascending`` (ASC): the ``round(r*N)`` lowest scores (easiest first).
+- ``descending`` (DES): the ``round(r*N)`` highest scores; with ``offset`` the *refined* core-set:
+  skip the ``round(offset*N)`` hardest and take the next ``round(r*N)`` (the study's refined 50%
+  is ``r = 0.5, offset = 0.05``: rank percentiles 5%..55% from the top). For ``ascending`` the
+  offset skips the easiest instead.
+- ``random``: ``round(r*N)`` names drawn uniformly without replacement.
+- ``hdc``: the two stages of Ding et al. 2023, "Not All Patches Are Equal: Hierarchical Dataset
+  Condensation for Single Image Super-Resolution" (IEEE SPL): keep the sub-images strictly above
+  the median score (meant for the Sobel texture score), cluster their features with k-means
+  (k = 15), and sample the budget uniformly over the clusters. HDC clusters features of a
+  pre-trained texture network; here the features are computed from the images
+  (:mod:`basicsr_distill.selection.features`), and sklearn's ``KMeans`` runs with a fixed seed.
+- ``ccs``: coverage-centric core-set selection, Zheng et al., ICLR 2023, "Coverage-centric Coreset
+  Selection for High Pruning Rates" (Alg. 1): drop the hardest ``round(offset*N)`` (their beta),
+  split the remaining score range into 50 equal-width strata, and fill the budget
+  smallest-stratum-first: each stratum gets ``min(its size, floor(rest / strata left))`` and the
+  leftovers pass to the larger strata; names are drawn at random within a stratum.
+
+Sizes are ``round(r*N)`` and ``round(offset*N)`` rounded half up; ``r`` lies in (0, 1] and
+``offset + r <= 1``. Rankings break ties by name, every random draw comes from
+``numpy.random.default_rng(seed)`` over name-sorted candidates, so a selection is a pure function
+of the scores, the parameters and the seed. The result is sorted by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+#: Strategies :func:`select` knows, in the order the CLI lists them.
+STRATEGIES = ("ascending", "descending", "random", "hdc", "ccs")
+#: Strategies whose ``offset`` skips the head of a ranking; the others refuse a non-zero offset.
+OFFSET_STRATEGIES = ("ascending", "descending", "ccs")
+#: HDC feature extractors (see :mod:`basicsr_distill.selection.features`).
+HDC_FEATURES = ("sobel_hist", "pixels")
+
+#: ``features(names) -> (len(names), D)`` array, rows in the order of ``names`` (used by ``hdc``).
+FeatureFn = Callable[[Sequence[str]], np.ndarray]
+
+
+class SelectionError(ValueError):
+    """Selection parameters that cannot be honoured (one line)."""
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """What to select: the same fields as the YAML ``coreset:`` block and the CLI flags."""
+
+    strategy: str
+    ratio: float
+    offset: float = 0.0
+    seed: int = 0
+    clusters: int = 15  # hdc: k of k-means (Ding et al. 2023)
+    features: str = "sobel_hist"  # hdc: feature extractor
+    strata: int = 50  # ccs: equal-width score strata (Zheng et al. 2023)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise SelectionError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        for name in ("ratio", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise SelectionError(f"{name} must be a finite number, got {value!r}")
+        if not 0.0 < self.ratio <= 1.0:
+            raise SelectionError(f"ratio must be in (0, 1], got {self.ratio}")
+        if not 0.0 <= self.offset < 1.0:
+            raise SelectionError(f"offset must be in [0, 1), got {self.offset}")
+        if self.offset + self.ratio > 1.0 + 1e-9:
+            raise SelectionError(f"offset + ratio must be <= 1, got {self.offset} + {self.ratio}")
+        if self.offset and self.strategy not in OFFSET_STRATEGIES:
+            raise SelectionError(
+                f"offset is not used by strategy {self.strategy!r} (only {', '.join(OFFSET_STRATEGIES)}); "
+                f"got {self.offset}"
+            )
+        for name in ("seed", "clusters", "strata"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SelectionError(f"{name} must be an integer, got {value!r}")
+        if self.clusters < 1 or self.strata < 1:
+            raise SelectionError(f"clusters and strata must be >= 1, got {self.clusters} and {self.strata}")
+        if self.features not in HDC_FEATURES:
+            raise SelectionError(f"unknown hdc features {self.features!r}; choose one of {', '.join(HDC_FEATURES)}")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> SelectionConfig:
+        """Build from a mapping (YAML ``coreset:`` block), refusing unknown keys."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise SelectionError(f"unknown selection option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if "strategy" not in options or "ratio" not in options:
+            raise SelectionError("a selection needs 'strategy' and 'ratio'")
+        return cls(**options)  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, object]:
+        """The parameters that matter for this strategy (for records and logs)."""
+        record = asdict(self)
+        if self.strategy != "hdc":
+            record.pop("clusters")
+            record.pop("features")
+        if self.strategy != "ccs":
+            record.pop("strata")
+        return record
+
+
+def fraction_count(fraction: float, total: int) -> int:
+    """``round(fraction * total)``, rounded half up (robust to float error such as 0.05 * 30)."""
+    return int(math.floor(fraction * total + 0.5 + 1e-9))
+
+
+def rank(scores: Mapping[str, float], descending: bool) -> list[str]:
+    """Names ordered by score (highest first if ``descending``), ties broken by name ascending."""
+    sign = -1.0 if descending else 1.0
+    return sorted(scores, key=lambda name: (sign * scores[name], name))
+
+
+def fill_evenly(groups: Sequence[Sequence[str]], budget: int, rng: np.random.Generator) -> list[str]:
+    """Draw ``budget`` names spread evenly over ``groups``, smallest group first.
+
+    Zheng et al. 2023's budget allocation (Alg. 1, also HDC's per-cluster uniform sampling): visiting
+    groups from the smallest (ties: by position), each takes ``min(size, floor(rest / groups left))``
+    names drawn at random from it, and what a small group cannot take passes to the larger ones.
+    """
+    order = sorted(range(len(groups)), key=lambda index: (len(groups[index]), index))
+    chosen: list[str] = []
+    rest = budget
+    for visited, index in enumerate(order):
+        members = sorted(groups[index])
+        take = min(len(members), rest // (len(order) - visited))
+        picks = rng.choice(len(members), size=take, replace=False) if take else []
+        chosen.extend(members[pick] for pick in picks)
+        rest -= take
+    if rest:
+        raise SelectionError(f"cannot draw {budget} names from groups holding {sum(map(len, groups))}")
+    return chosen
+
+
+def select(scores: Mapping[str, float], config: SelectionConfig, features: FeatureFn | None = None) -> list[str]:
+    """Names of the core-set chosen by ``config`` from ``scores``, sorted by name.
+
+    ``features`` is required by ``hdc`` only. Raises :class:`SelectionError` for a selection that
+    would be empty or that the strategy cannot fill.
+    """
+    total = len(scores)
+    budget = fraction_count(config.ratio, total)
+    skip = fraction_count(config.offset, total)
+    if budget == 0:
+        raise SelectionError(f"ratio {config.ratio} of {total} scored names selects nothing (round(r*N) = 0)")
+    if config.strategy in ("ascending", "descending"):
+        ranking = rank(scores, descending=config.strategy == "descending")
+        chosen = ranking[skip : skip + budget]
+    elif config.strategy == "random":
+        names = sorted(scores)
+        rng = np.random.default_rng(config.seed)
+        chosen = [names[index] for index in rng.choice(total, size=budget, replace=False)]
+    elif config.strategy == "hdc":
+        chosen = _select_hdc(scores, config, budget, features)
+    else:
+        chosen = _select_ccs(scores, config, budget, skip)
+    if not chosen:
+        raise SelectionError(f"strategy {config.strategy!r} selected nothing from {total} names")
+    return sorted(chosen)
+
+
+def _select_hdc(
+    scores: Mapping[str, float], config: SelectionConfig, budget: int, features: FeatureFn | None
+) -> list[str]:
+    if features is None:
+        raise SelectionError("strategy 'hdc' needs image features (give the dataset's images)")
+    median = float(np.median(list(scores.values())))
+    pool = sorted(name for name, value in scores.items() if value > median)
+    if budget > len(pool):
+        raise SelectionError(
+            f"hdc keeps only the {len(pool)} of {len(scores)} names scored above the median {median:g}; "
+            f"ratio {config.ratio} asks for {budget} (use ratio <= {len(pool) / len(scores):.4f})"
+        )
+    matrix = np.asarray(features(pool), dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != len(pool):
+        raise SelectionError(f"hdc features must be ({len(pool)}, D), got {matrix.shape}")
+    labels = cluster(matrix, config.clusters, config.seed)
+    groups = [[name for name, label in zip(pool, labels) if label == cluster_id] for cluster_id in np.unique(labels)]
+    return fill_evenly(groups, budget, np.random.default_rng(config.seed))
+
+
+def cluster(matrix: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """k-means labels of standardized feature rows (sklearn ``KMeans``, fixed seed, ``n_init=10``)."""
+    from sklearn.cluster import KMeans
+
+    spread = matrix.std(axis=0)
+    standardized = (matrix - matrix.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    k = min(clusters, len(np.unique(standardized, axis=0)))
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(standardized)
+
+
+def ccs_strata(scores: Mapping[str, float], names: Sequence[str], strata: int) -> list[list[str]]:
+    """Split ``names`` into ``strata`` equal-width score bins over their range (max in the last bin)."""
+    values = np.array([scores[name] for name in names], dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    if high > low:
+        bins = np.minimum(np.floor((values - low) / (high - low) * strata).astype(int), strata - 1)
+    else:
+        bins = np.zeros(len(values), dtype=int)
+    return [[name for name, bin_id in zip(names, bins) if bin_id == stratum] for stratum in range(strata)]
+
+
+def _select_ccs(scores: Mapping[str, float], config: SelectionConfig, budget: int, skip: int) -> list[str]:
+    kept = rank(scores, descending=True)[skip:]
+    if budget > len(kept):
+        raise SelectionError(f"ccs: {budget} to select but only {len(kept)} left after dropping the hardest {skip}")
+    groups = ccs_strata(scores, sorted(kept), config.strata)
+    return fill_evenly(groups, budget, np.random.default_rng(config.seed))
