@@ -1,0 +1,135 @@
+"""CLIP pseudo-classes (Cho et al., IEEE SPL 2025, Sec. II-A): determinism, coverage of k clusters,
+checkpoint loading, errors, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from basicsr.utils import get_root_logger
+
+from basicsr_distill.distillation import clustering
+from basicsr_distill.distillation.clustering import (
+    TINY_CLIP_CONFIG,
+    ClusterConfig,
+    TooFewPatchesError,
+    cluster_patches,
+    embed_images,
+    kmeans,
+    load_clip,
+    read_labels,
+)
+
+TINY = ClusterConfig(k=3, seed=7, n_init=4, batch_size=5, device="cpu")
+
+
+def write_patches(folder: Path, count: int = 12, size: int = 32) -> Path:
+    """``count`` patches in three looks (stripes, noise, gradients) with varying colours."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    for index in range(count):
+        colour = rng.integers(0, 256, 3)
+        kind = index % 3
+        if kind == 0:
+            img = np.where((xx // 2) % 2 == 0, 1.0, 0.2)[..., None] * colour
+        elif kind == 1:
+            img = rng.uniform(0, 1, (size, size, 1)) * colour
+        else:
+            img = (yy / size)[..., None] * colour
+        cv2.imwrite(str(folder / f"p{index:02d}.png"), img.astype(np.uint8))
+    return folder
+
+
+def read_csv_rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_clustering_is_deterministic_for_a_seed_and_covers_k(tmp_path: Path) -> None:
+    patches = write_patches(tmp_path / "patches")
+    first = cluster_patches(patches, tmp_path / "run1", TINY)
+    second = cluster_patches(patches, tmp_path / "run2", TINY)
+    assert read_csv_rows(first.labels_csv) == read_csv_rows(second.labels_csv)
+    rows = read_csv_rows(first.labels_csv)
+    assert rows[0] == ["name", "label"] and len(rows) == 13
+    assert sorted({int(label) for _, label in rows[1:]}) == [0, 1, 2]
+    info = json.loads((first.out_dir / "clusters.json").read_text())
+    assert info["k"] == 3 and info["seed"] == 7 and info["n_init"] == 4
+    assert sum(info["counts"]) == 12 and min(info["counts"]) >= 1
+    assert info["inertia"] == pytest.approx(json.loads((second.out_dir / "clusters.json").read_text())["inertia"])
+    assert info["random_weights"] is True and info["clip"]["sha256"] is None
+    assert json.loads((first.out_dir / "manifest.json").read_text())["random_weights"] is True
+    embeddings = np.load(first.out_dir / "embeddings.npy")
+    assert embeddings.shape == (12, TINY_CLIP_CONFIG["embed_dim"])
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_random_weights_warning_is_loud(tmp_path: Path) -> None:
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = get_root_logger()
+    logger.addHandler(handler)
+    try:
+        load_clip(None, device="cpu")
+    finally:
+        logger.removeHandler(handler)
+    assert any(message.startswith("RANDOM WEIGHTS:") for message in records)
+
+
+def test_kmeans_on_hand_made_embeddings() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.eye(4)[:3]
+    points = np.concatenate([centre + 0.01 * rng.normal(size=(5, 4)) for centre in centres])
+    labels, inertia = kmeans(points, k=3, seed=0, n_init=3)
+    assert [len(set(labels[i : i + 5])) for i in (0, 5, 10)] == [1, 1, 1]  # each blob one cluster
+    assert len(set(labels)) == 3
+    again, inertia_again = kmeans(points, k=3, seed=0, n_init=3)
+    assert np.array_equal(labels, again) and inertia == inertia_again
+    with pytest.raises(TooFewPatchesError, match="only 1 distinct embeddings among 4 patches for k = 3"):
+        kmeans(np.ones((4, 4)), k=3, seed=0, n_init=1)
+
+
+def test_fewer_patches_than_clusters(tmp_path: Path) -> None:
+    patches = write_patches(tmp_path / "patches", count=2)
+    with pytest.raises(TooFewPatchesError, match=r"2 kept patches for k = 3 clusters"):
+        cluster_patches(patches, tmp_path / "out", TINY)
+    assert not (tmp_path / "out").exists()
+
+
+def test_checkpoint_folder_loads_weights_and_records_sha(tmp_path: Path) -> None:
+    patches = write_patches(tmp_path / "patches", count=4)
+    random_encoder = load_clip(None, seed=5)
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP_CONFIG}))
+    torch.save(random_encoder.model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    loaded = load_clip(folder)
+    assert loaded.info["random_weights"] is False
+    assert loaded.info["sha256"] == clustering.sha256_file(folder / "open_clip_pytorch_model.bin")
+    paths = sorted(patches.iterdir())
+    assert np.allclose(embed_images(loaded, paths), embed_images(random_encoder, paths), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no such CLIP checkpoint"):
+        load_clip(tmp_path / "missing.pt")
+
+
+def test_patches_csv_order_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    patches = write_patches(tmp_path / "patches", count=6)
+    names = [f"p{index:02d}.png" for index in (5, 0, 3, 1, 4, 2)]
+    with open(patches / "patches.csv", "w") as handle:
+        handle.write("name,source,x,y,psnr\n" + "".join(f"{name},src.png,0,0,10.0\n" for name in names))
+    result = cluster_patches(patches, tmp_path / "out", ClusterConfig(k=2, n_init=2, device="cpu"))
+    assert list(read_labels(result.labels_csv)) == names
+
+    monkeypatch.setattr(clustering, "load_clip", lambda *args: pytest.fail("a finished stage must not reload CLIP"))
+    again = cluster_patches(patches, tmp_path / "out", ClusterConfig(k=2, n_init=2, device="cpu"))
+    assert again.counts == result.counts and again.random_weights
+    with pytest.raises(ValueError, match=r"k: 2 there, 3 now"):
+        cluster_patches(patches, tmp_path / "out", ClusterConfig(k=3, n_init=2, device="cpu"))
