@@ -18,8 +18,10 @@ A non-empty folder without a manifest was not made by these tools and is never d
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -272,3 +274,19 @@ def pool_map(
 def log(message: str) -> None:
     """Log through BasicSR's root logger."""
     get_root_logger().info(message)
+
+
+def show_info_logs() -> None:
+    """Let BasicSR's root logger print INFO messages (scripts call this; BasicSR sets levels only with a log file)."""
+    get_root_logger().setLevel(logging.INFO)
+
+
+def add_job_arguments(parser: argparse.ArgumentParser, compress_level: int, overwrite_help: str) -> None:
+    """The ``--compress-level``, ``--workers`` and ``--overwrite`` options shared by the preparation scripts."""
+    parser.add_argument(
+        "--compress-level", type=int, default=compress_level, help=f"PNG compression 0-9 (default: {compress_level})"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help=f"processes (default: all cores, {default_workers()})"
+    )
+    parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
