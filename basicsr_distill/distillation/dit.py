@@ -1,0 +1,571 @@
+"""DiT + VAE components, DiffFit parameter selection and DiffFit checkpoints for the distillation's fine-tuning.
+
+Implements the generator of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class
+Labels and Pre-Trained Models" (IEEE SPL 2025, Sec. II-B): an ImageNet class-conditional DiT-XL/2 at 512x512
+(Peebles & Xie, "Scalable Diffusion Models with Transformers", ICCV 2023) in the latent space of the Stable
+Diffusion VAE (latents scaled by 0.18215), fine-tuned DiffFit-style (Xie et al., "DiffFit: Unlocking
+Transferability of Large Diffusion Models via Simple Parameter-Efficient Fine-Tuning", ICCV 2023) on the
+CLIP pseudo-classes. The authors' code is MinimaxDiffusion's ``train_dit.py`` (Gu et al., CVPR 2024), itself
+DiT's ``train.py``; everything here uses diffusers' own classes (``DiTTransformer2DModel``, ``AutoencoderKL``,
+``DDPMScheduler``).
+
+Pseudo-classes. The k CLIP clusters are fed to the DiT as class ids ``0..k-1``: they reuse the first k
+ImageNet class embeddings of the pre-trained table (which has ``num_embeds_ada_norm + 1`` rows, the last one
+the classifier-free-guidance null class). This is how the authors fine-tune with k labels; the embedding rows
+are DiffFit-trainable, so the k rows drift towards the clusters.
+
+DiffFit (Xie et al. 2023, Sec. 3.2 and its ablation of where to place gamma). Trainable are exactly
+
+* every ``bias`` (patch embedding, timestep MLP, adaLN-Zero modulation, q/k/v/out projections, MLP, output);
+* every parameter of an affine normalisation layer (``nn.LayerNorm``/``nn.GroupNorm`` with weights; DiT's
+  norms are non-affine, so this group is empty for DiT, as in the authors' code);
+* the class-embedding table (DiT's ``y_embedder``);
+* DiffFit's scale factors gamma, initialised to 1, in the first ``gamma_blocks`` transformer blocks
+  (default: the first half, DiffFit's best placement "blocks 1-14 of 28" that the authors' code hard-codes).
+  Each such block gets six vectors of size D (hidden size), each multiplying a sub-module's output through a
+  forward hook (:func:`_scale_output_by_gamma`)::
+
+      q, k, v  = gamma_q * W_q x,  gamma_k * W_k x,  gamma_v * W_v x      (MinimaxDiffusion's attn.gamma1, 3D)
+      a        = gamma_o * W_o softmax(q k^T / sqrt(d)) v                 (attn.gamma2)
+      h        = h + gate_msa * (gamma_attn * a)                          (block gamma1: the attention branch)
+      h        = h + gate_mlp * (gamma_mlp * MLP(...))                    (block gamma2: the MLP branch)
+
+  DiffFit's paper puts gamma on the two residual branches (the last two lines); the authors' code
+  (MinimaxDiffusion's DiT) additionally scales q/k/v and the attention output projection. We follow the code;
+  ``gamma_o`` and ``gamma_attn`` multiply the same tensor (redundant but faithful).
+
+Everything else (all weight matrices, the VAE) is frozen.
+
+diffusers specifics handled here:
+
+* diffusers' DiT keeps one copy of the timestep/class embedder per block (``transformer_blocks.i.norm1.emb``;
+  the conversion of the DiT checkpoints writes 28 identical copies). DiT shares one. We tie the copies back
+  into one module (:func:`tie_conditioning_embeddings`), so the class table trains as one table (as in DiT)
+  and the trainable count is DiT's.
+* diffusers' ``LabelEmbedding`` drops labels (p = 0.1, CFG training) independently in every block when in
+  training mode; DiT drops a label once per sample. We switch the in-block dropout off and the fine-tuning
+  model drops labels once per sample (``DiTComponents.class_dropout_prob``).
+
+DiffFit checkpoints: BasicSR-style ``net_g_{iter}.pth`` holding ``{'params': ..., 'params_ema': ...,
+'difffit': metadata}`` with ONLY the trainable tensors (a few MB for DiT-XL/2); the frozen base comes from the
+pretrained folder. The metadata carries a fingerprint of the configuration (transformer config, trainable
+names and shapes, gamma placement) and a probe of the frozen base weights, so that a checkpoint made for
+another configuration or another base is refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from basicsr.utils import get_root_logger
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    DDPMScheduler,
+    DiTTransformer2DModel,
+    DPMSolverMultistepScheduler,
+)
+from diffusers.models.embeddings import LabelEmbedding
+from torch import nn
+
+from basicsr_distill.utils import atomic_output
+
+#: Latent scaling of the Stable Diffusion VAE used by DiT (``vae.encode(x).latent_dist.sample() * 0.18215``).
+LATENT_SCALE = 0.18215
+
+#: DiT's training diffusion (``create_diffusion(timestep_respacing="")``): 1000 steps, linear betas 1e-4..0.02.
+TRAIN_SCHEDULER_CONFIG: dict[str, Any] = {
+    "num_train_timesteps": 1000,
+    "beta_schedule": "linear",
+    "beta_start": 0.0001,
+    "beta_end": 0.02,
+    "prediction_type": "epsilon",
+    "variance_type": "learned_range",
+    "clip_sample": False,
+}
+
+#: Shape of DiT-XL/2 at 512x512 (facebook/DiT-XL-2-512): latent 64x64, patch 2, 28 layers, hidden 1152, 16 heads.
+DIT_XL_2_512: dict[str, Any] = {
+    "sample_size": 64,
+    "patch_size": 2,
+    "in_channels": 4,
+    "out_channels": 8,
+    "num_layers": 28,
+    "num_attention_heads": 16,
+    "attention_head_dim": 72,
+    "num_embeds_ada_norm": 1000,
+}
+
+#: Shape of the Stable Diffusion VAE (stabilityai/sd-vae-ft-ema): 8x downsampling, 4 latent channels.
+SD_VAE: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [128, 256, 512, 512],
+    "layers_per_block": 2,
+    "latent_channels": 4,
+    "norm_num_groups": 32,
+    "sample_size": 512,
+    "scaling_factor": LATENT_SCALE,
+}
+
+#: Default random-weight configuration (tests, demo): latent 8x8 -> 16x16 images, 2 layers, 2 heads of 8.
+TINY_TRANSFORMER: dict[str, Any] = {
+    "sample_size": 8,
+    "patch_size": 2,
+    "in_channels": 4,
+    "out_channels": 8,
+    "num_layers": 2,
+    "num_attention_heads": 2,
+    "attention_head_dim": 8,
+    "num_embeds_ada_norm": 1000,
+}
+TINY_VAE: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D"] * 2,
+    "up_block_types": ["UpDecoderBlock2D"] * 2,
+    "block_out_channels": [16, 32],
+    "layers_per_block": 1,
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "sample_size": 16,
+    "scaling_factor": LATENT_SCALE,
+}
+
+#: Sampling schedulers :meth:`DiTComponents.make_sample_scheduler` knows.
+SAMPLE_SCHEDULERS = ("ddpm", "ddim", "dpm")
+
+GAMMA_ATTR = "difffit_gamma"
+CHECKPOINT_FORMAT = "basicsr-distill/difffit-v1"
+_HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
+_PROBE_VALUES = 8
+
+
+@dataclasses.dataclass
+class DiTComponents:
+    """A DiT transformer, its VAE and the diffusion settings of the paper.
+
+    Attributes:
+        transformer: the class-conditional DiT (learned sigma: ``out_channels == 2 * in_channels``).
+        vae: the frozen latent autoencoder; images in [-1, 1] <-> latents ``* latent_scale``.
+        random_weights: True when no pretrained weights were loaded (tests/demo/speed benches only).
+        source: the pretrained folder or hub name, or ``"random"``.
+        latent_scale: 0.18215 (DiT/Stable Diffusion).
+        class_dropout_prob: label dropout for classifier-free guidance training (DiT: 0.1).
+    """
+
+    transformer: DiTTransformer2DModel
+    vae: AutoencoderKL
+    random_weights: bool
+    source: str = "random"
+    latent_scale: float = LATENT_SCALE
+    class_dropout_prob: float = 0.1
+
+    @property
+    def num_class_embeddings(self) -> int:
+        """Number of real classes the DiT embeds (1000 for ImageNet); the null class has this index."""
+        return int(self.transformer.config.num_embeds_ada_norm)
+
+    @property
+    def null_class(self) -> int:
+        """Class id of the classifier-free-guidance null (unconditional) embedding."""
+        return self.num_class_embeddings
+
+    @property
+    def vae_scale_factor(self) -> int:
+        """Spatial downsampling of the VAE (8 for the SD VAE)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def latent_size(self) -> int:
+        """Side of the (square) latent the DiT was built for (64 for DiT-XL/2-512)."""
+        return int(self.transformer.config.sample_size)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the images the DiT generates and fine-tunes on (512 for DiT-XL/2-512)."""
+        return self.latent_size * self.vae_scale_factor
+
+    def check_num_classes(self, num_classes: int) -> None:
+        """Raise ``ValueError`` unless ``1 <= num_classes <= num_class_embeddings``."""
+        check_num_classes(self.transformer, num_classes)
+
+    def make_train_scheduler(self) -> DDPMScheduler:
+        """DiT's training diffusion: ``DDPMScheduler`` with 1000 steps and linear betas 1e-4..0.02."""
+        return DDPMScheduler(**TRAIN_SCHEDULER_CONFIG)
+
+    def make_sample_scheduler(self, kind: str = "ddpm") -> DDPMScheduler | DDIMScheduler | DPMSolverMultistepScheduler:
+        """The sampler: ``"ddpm"`` (default, the authors'), ``"ddim"`` or ``"dpm"``.
+
+        The authors sample with DiT's ``sample.py`` (``create_diffusion(str(num_steps))``): ancestral DDPM on
+        ``num_steps`` evenly respaced timesteps with the learned-range variance. ``DDPMScheduler`` with
+        ``variance_type="learned_range"``, ``timestep_spacing="linspace"`` and no clipping is the same sampler
+        (same timesteps ``round(linspace(0, 999, n))``, posterior mean from the predicted x0, log-variance
+        interpolated between the respaced posterior variance and beta). ``"ddim"`` is the scheduler the
+        diffusers DiT folders ship for ``DiTPipeline``; ``"dpm"`` is ``DPMSolverMultistepScheduler`` as in the
+        ``DiTPipeline`` example. The last two use only the eps half of the output (``DiTPipeline``'s split).
+        """
+        common = {key: TRAIN_SCHEDULER_CONFIG[key] for key in ("num_train_timesteps", "beta_schedule")}
+        common.update(beta_start=TRAIN_SCHEDULER_CONFIG["beta_start"], beta_end=TRAIN_SCHEDULER_CONFIG["beta_end"])
+        if kind == "ddpm":
+            return DDPMScheduler(**TRAIN_SCHEDULER_CONFIG, timestep_spacing="linspace")
+        if kind == "ddim":
+            return DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=False)
+        if kind == "dpm":
+            return DPMSolverMultistepScheduler(**common)
+        raise ValueError(f"unknown sampling scheduler {kind!r} (choose from {', '.join(SAMPLE_SCHEDULERS)})")
+
+
+def check_num_classes(transformer: DiTTransformer2DModel, num_classes: int) -> None:
+    """Raise ``ValueError`` if ``num_classes`` pseudo-classes do not fit the DiT's class embedding."""
+    available = int(transformer.config.num_embeds_ada_norm)
+    if not 1 <= int(num_classes) <= available:
+        raise ValueError(
+            f"{num_classes} classes do not fit the DiT's class embedding ({available} classes plus the null class; "
+            f"pseudo-classes reuse the first k ImageNet embeddings, so k must be in 1..{available})"
+        )
+
+
+def load_dit_components(
+    pretrained: str | os.PathLike | None,
+    tiny: dict[str, Any] | None = None,
+    num_classes: int | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> DiTComponents:
+    """Load a diffusers-format DiT folder (``transformer/`` + ``vae/``), or build a random-weight DiT + VAE.
+
+    Args:
+        pretrained: a local folder laid out like ``facebook/DiT-XL-2-512`` (``transformer/``, ``vae/``), a hub
+            name (works through diffusers' own loading when the network is there), or ``None`` for random
+            weights (logged as ``RANDOM WEIGHTS``).
+        tiny: with ``pretrained=None``, overrides ``{"transformer": {...}, "vae": {...}}`` merged over
+            :data:`TINY_TRANSFORMER` / :data:`TINY_VAE` (e.g. ``{"transformer": DIT_XL_2_512, "vae": SD_VAE}``
+            for the full shape with random weights). Ignored (with a warning) when ``pretrained`` is given.
+        num_classes: if given, checked against the class embedding (``ValueError`` if larger).
+        device, dtype: where and in which dtype the weights live (fine-tuning keeps float32 weights and runs
+            under bf16 autocast).
+        seed: seed of the random initialisation (random weights are reproducible, so a DiffFit checkpoint of a
+            random-weight run can be resumed).
+
+    Raises:
+        FileNotFoundError: a local folder lacks ``transformer/`` or ``vae/``, or the path does not exist.
+        ValueError: bad ``tiny`` keys, mismatched latent channels, or too many classes.
+    """
+    logger = get_root_logger()
+    if pretrained is None:
+        transformer, vae = _random_models(tiny or {}, seed)
+        if dtype != torch.float32:
+            transformer, vae = transformer.to(dtype=dtype), vae.to(dtype=dtype)
+        logger.warning(
+            "RANDOM WEIGHTS: DiT and VAE are randomly initialised (no pretrained folder given); "
+            "use only for tests, the demo and speed benches"
+        )
+        source, random_weights = "random", True
+    else:
+        if tiny:
+            logger.warning(f"network_g.tiny is ignored: pretrained weights are loaded from {pretrained}")
+        transformer, vae = _pretrained_models(str(pretrained), dtype)
+        source, random_weights = str(pretrained), False
+    if vae.config.latent_channels != transformer.config.in_channels:
+        raise ValueError(
+            f"{source}: VAE latent channels ({vae.config.latent_channels}) differ from the DiT's input channels "
+            f"({transformer.config.in_channels})"
+        )
+    if not tie_conditioning_embeddings(transformer, force=random_weights):
+        logger.warning(f"{source}: per-block timestep/class embeddings differ; they stay untied")
+    for module in transformer.modules():
+        if isinstance(module, LabelEmbedding):
+            module.dropout_prob = 0.0  # label dropout happens once per sample in the fine-tuning model
+    vae.requires_grad_(False).eval()
+    components = DiTComponents(
+        transformer=transformer.to(device),
+        vae=vae.to(device),
+        random_weights=random_weights,
+        source=source,
+    )
+    if num_classes is not None:
+        components.check_num_classes(num_classes)
+    return components
+
+
+def _random_models(tiny: dict[str, Any], seed: int) -> tuple[DiTTransformer2DModel, AutoencoderKL]:
+    unknown = set(tiny) - {"transformer", "vae"}
+    if unknown:
+        raise ValueError(f"network_g.tiny: unknown keys {sorted(unknown)} (expected 'transformer' and/or 'vae')")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        transformer = DiTTransformer2DModel(**{**TINY_TRANSFORMER, **(tiny.get("transformer") or {})})
+        vae = AutoencoderKL(**{**TINY_VAE, **(tiny.get("vae") or {})})
+    return transformer, vae
+
+
+def _pretrained_models(pretrained: str, dtype: torch.dtype) -> tuple[DiTTransformer2DModel, AutoencoderKL]:
+    folder = Path(pretrained)
+    if folder.is_dir():
+        for sub in ("transformer", "vae"):
+            if not (folder / sub).is_dir():
+                raise FileNotFoundError(
+                    f"{folder}: no {sub}/ subfolder (expected a diffusers-format DiT folder with transformer/ "
+                    "and vae/, like facebook/DiT-XL-2-512)"
+                )
+        return (
+            DiTTransformer2DModel.from_pretrained(str(folder), subfolder="transformer", torch_dtype=dtype),
+            AutoencoderKL.from_pretrained(str(folder), subfolder="vae", torch_dtype=dtype),
+        )
+    if folder.exists() or not _HUB_NAME.match(pretrained):
+        raise FileNotFoundError(f"{pretrained}: no such pretrained DiT folder")
+    try:  # a hub name: diffusers' own loading (needs the network or its cache)
+        return (
+            DiTTransformer2DModel.from_pretrained(pretrained, subfolder="transformer", torch_dtype=dtype),
+            AutoencoderKL.from_pretrained(pretrained, subfolder="vae", torch_dtype=dtype),
+        )
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileNotFoundError(
+            f"{pretrained}: no such local folder, and loading it as a hub model failed ({first_line})"
+        ) from error
+
+
+def tie_conditioning_embeddings(transformer: DiTTransformer2DModel, force: bool = False) -> bool:
+    """Make every block use block 0's timestep/class embedder, as DiT shares one; return whether tied.
+
+    Ties only when all copies are equal (converted DiT checkpoints), unless ``force`` (random weights).
+    """
+    blocks = transformer.transformer_blocks
+    first = blocks[0].norm1.emb
+    if not force:
+        reference = first.state_dict()
+        for block in blocks[1:]:
+            if block.norm1.emb is first:
+                continue
+            other = block.norm1.emb.state_dict()
+            if reference.keys() != other.keys() or any(not torch.equal(reference[k], other[k]) for k in reference):
+                return False
+    for block in blocks[1:]:
+        block.norm1.emb = first
+    return True
+
+
+def _scale_output_by_gamma(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    """Forward hook: DiffFit's ``gamma * f(x)`` (gamma cast to the output dtype, e.g. under bf16 autocast)."""
+    return output * getattr(module, GAMMA_ATTR).to(output.dtype)
+
+
+def _insert_gamma(module: nn.Module, size: int, reference: torch.Tensor) -> None:
+    if hasattr(module, GAMMA_ATTR):
+        return
+    module.register_parameter(
+        GAMMA_ATTR, nn.Parameter(torch.ones(size, device=reference.device, dtype=reference.dtype))
+    )
+    module.register_forward_hook(_scale_output_by_gamma)
+
+
+def insert_difffit_gammas(transformer: DiTTransformer2DModel, gamma_blocks: int | None = None) -> int:
+    """Insert DiffFit's gammas (ones) into the first ``gamma_blocks`` blocks (default half); return that count."""
+    blocks = transformer.transformer_blocks
+    count = len(blocks) // 2 if gamma_blocks is None else int(gamma_blocks)
+    if not 0 <= count <= len(blocks):
+        raise ValueError(f"gamma_blocks must be in 0..{len(blocks)}, got {gamma_blocks}")
+    existing = getattr(transformer, "_difffit_gamma_blocks", None)
+    if existing is not None and existing != count:
+        raise ValueError(f"DiffFit gammas already inserted into {existing} blocks, cannot change to {count}")
+    dim = transformer.inner_dim
+    for block in blocks[:count]:
+        reference = block.attn1.to_q.weight
+        for module in (block.attn1.to_q, block.attn1.to_k, block.attn1.to_v, block.attn1.to_out[0]):
+            _insert_gamma(module, dim, reference)
+        _insert_gamma(block.attn1, dim, reference)  # attention branch (block gamma1)
+        _insert_gamma(block.ff, dim, reference)  # MLP branch (block gamma2)
+    transformer._difffit_gamma_blocks = count
+    return count
+
+
+def _difffit_groups(transformer: nn.Module) -> dict[str, str]:
+    """``{parameter name: group}`` with groups class_embedding, gamma, norm, bias or frozen."""
+    embedding_ids = {id(m.embedding_table.weight) for m in transformer.modules() if isinstance(m, LabelEmbedding)}
+    norm_ids = {
+        id(p)
+        for m in transformer.modules()
+        if isinstance(m, (nn.LayerNorm, nn.GroupNorm))
+        for p in m.parameters(recurse=False)
+    }
+    groups = {}
+    for name, param in transformer.named_parameters():
+        if id(param) in embedding_ids:
+            groups[name] = "class_embedding"
+        elif name.endswith(GAMMA_ATTR):
+            groups[name] = "gamma"
+        elif id(param) in norm_ids:
+            groups[name] = "norm"
+        elif name.endswith(".bias") or name == "bias":
+            groups[name] = "bias"
+        else:
+            groups[name] = "frozen"
+    return groups
+
+
+def mark_difffit_trainable(transformer: DiTTransformer2DModel, gamma_blocks: int | None = None) -> dict[str, int]:
+    """Insert DiffFit's gammas and make only bias, norm, gamma and class-embedding parameters trainable.
+
+    Args:
+        transformer: the DiT (after loading its pretrained weights: gammas are new parameters).
+        gamma_blocks: number of leading blocks with gammas; ``None`` = the first half (DiffFit, authors' code).
+
+    Returns:
+        Parameter counts (elements): ``trainable``, ``total``, ``frozen`` and per group ``bias``, ``norm``,
+        ``gamma``, ``class_embedding`` (a normalisation layer's bias counts as ``norm``).
+    """
+    insert_difffit_gammas(transformer, gamma_blocks)
+    groups = _difffit_groups(transformer)
+    counts = dict.fromkeys(("bias", "norm", "gamma", "class_embedding", "frozen"), 0)
+    trainable = []
+    for name, param in transformer.named_parameters():
+        group = groups[name]
+        param.requires_grad_(group != "frozen")
+        counts[group] += param.numel()
+        if group != "frozen":
+            trainable.append(name)
+    transformer._difffit_trainable = tuple(trainable)
+    transformer._difffit_mode = "difffit"
+    counts["total"] = sum(counts.values())
+    counts["trainable"] = counts["total"] - counts["frozen"]
+    return counts
+
+
+def mark_all_trainable(transformer: DiTTransformer2DModel) -> dict[str, int]:
+    """Full fine-tuning baseline (no gammas): every parameter trains. Returns ``trainable``/``total`` counts."""
+    names = []
+    for name, param in transformer.named_parameters():
+        param.requires_grad_(True)
+        names.append(name)
+    transformer._difffit_trainable = tuple(names)
+    transformer._difffit_mode = "full"
+    total = sum(p.numel() for p in transformer.parameters())
+    return {"trainable": total, "total": total, "frozen": 0}
+
+
+def trainable_names(transformer: nn.Module) -> tuple[str, ...]:
+    """Names of the tensors :func:`mark_difffit_trainable` selected (also on a frozen EMA copy of the model)."""
+    names = getattr(transformer, "_difffit_trainable", None)
+    if names is None:
+        raise ValueError("the transformer has no DiffFit selection: call mark_difffit_trainable first")
+    return names
+
+
+def difffit_metadata(transformer: DiTTransformer2DModel) -> dict[str, Any]:
+    """The configuration fingerprint stored in (and checked against) DiffFit checkpoints and training states."""
+    names = trainable_names(transformer)
+    params = dict(transformer.named_parameters())
+    config = {key: value for key, value in dict(transformer.config).items() if not key.startswith("_")}
+    structure = {
+        "config": config,
+        "mode": getattr(transformer, "_difffit_mode", "difffit"),
+        "gamma_blocks": getattr(transformer, "_difffit_gamma_blocks", 0),
+        "trainable": {name: list(params[name].shape) for name in names},
+    }
+    encoded = json.dumps(structure, sort_keys=True, default=list).encode()
+    frozen = [name for name in params if name not in set(names)]
+    probe = [params[name].detach().flatten()[:_PROBE_VALUES].float().cpu() for name in sorted(frozen)]
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "fingerprint": hashlib.sha256(encoded).hexdigest(),
+        **structure,
+        "base_probe": torch.cat(probe) if probe else torch.zeros(0),
+    }
+
+
+def check_difffit_metadata(transformer: DiTTransformer2DModel, saved: dict[str, Any], what: str) -> None:
+    """Raise ``ValueError`` (naming ``what``) if ``saved`` metadata was made for another configuration or base."""
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{what}: not a DiffFit checkpoint/state of this package (no {CHECKPOINT_FORMAT} metadata)")
+    current = difffit_metadata(transformer)
+    if saved["fingerprint"] != current["fingerprint"]:
+        differences = [
+            key
+            for key in sorted(set(saved["config"]) | set(current["config"]))
+            if saved["config"].get(key) != current["config"].get(key)
+        ]
+        for key in ("mode", "gamma_blocks", "trainable"):
+            if saved.get(key) != current[key]:
+                differences.append(key)
+        raise ValueError(
+            f"{what}: made for a different configuration (differs in: {', '.join(differences) or 'fingerprint'}); "
+            "refusing to load it"
+        )
+    probe = saved["base_probe"]
+    if probe.shape != current["base_probe"].shape or not torch.allclose(
+        probe.float(), current["base_probe"], rtol=1e-2, atol=1e-3
+    ):
+        raise ValueError(f"{what}: made on different frozen base weights (another pretrained model or seed)")
+
+
+def difffit_state_dict(transformer: nn.Module, names: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+    """The DiffFit-trainable tensors of ``transformer`` (CPU copies), by name."""
+    names = trainable_names(transformer) if names is None else names
+    params = dict(transformer.named_parameters())
+    return {name: params[name].detach().cpu().clone() for name in names}
+
+
+def save_difffit_checkpoint(path: str | os.PathLike, transformer: nn.Module, ema: nn.Module | None = None) -> None:
+    """Write a DiffFit checkpoint: ``{'params', 'params_ema', 'difffit'}`` with only the trainable tensors.
+
+    ``ema`` (an EMA copy, possibly frozen) defaults to ``transformer`` itself. Written atomically.
+    """
+    names = trainable_names(transformer)
+    checkpoint = {
+        "params": difffit_state_dict(transformer, names),
+        "params_ema": difffit_state_dict(transformer if ema is None else ema, names),
+        "difffit": difffit_metadata(transformer),
+    }
+    with atomic_output(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_difffit_checkpoint(
+    transformer: DiTTransformer2DModel, path: str | os.PathLike, use_ema: bool = True
+) -> dict[str, Any]:
+    """Load a DiffFit checkpoint's trainable tensors into ``transformer`` (in place); return its metadata.
+
+    A transformer without DiffFit gammas gets them first (with the checkpoint's placement). ``use_ema``
+    loads ``params_ema`` (falls back to ``params`` when absent), else ``params``.
+
+    Raises:
+        FileNotFoundError: no checkpoint at ``path``.
+        ValueError: not a DiffFit checkpoint, or made for another configuration / base weights.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such DiffFit checkpoint")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    saved = checkpoint.get("difffit") if isinstance(checkpoint, dict) else None
+    if not hasattr(transformer, "_difffit_trainable") and isinstance(saved, dict):
+        if saved.get("mode") == "full":
+            mark_all_trainable(transformer)
+        else:
+            mark_difffit_trainable(transformer, gamma_blocks=saved.get("gamma_blocks"))
+    check_difffit_metadata(transformer, saved, str(path))
+    key = "params_ema" if use_ema and "params_ema" in checkpoint else "params"
+    params = dict(transformer.named_parameters())
+    with torch.no_grad():
+        for name, tensor in checkpoint[key].items():
+            params[name].copy_(tensor)
+    return saved
+
+
+def copy_frozen(transformer: nn.Module) -> nn.Module:
+    """A deep copy with every parameter frozen (BasicSR's ``net_g_ema``); DiffFit selection and hooks are kept."""
+    clone = copy.deepcopy(transformer)
+    clone.requires_grad_(False)
+    return clone
