@@ -1,0 +1,54 @@
+"""``CoreSetPairedImageDataset``: BasicSR's paired dataset restricted to a core-set chosen in the YAML.
+
+Trains on a core-set (Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image
+Super-Resolution") of a full LMDB or folder dataset without copying it::
+
+    type: CoreSetPairedImageDataset
+    dataroot_gt: datasets/DIV2K/DIV2K_train_HR_sub.lmdb
+    dataroot_lq: datasets/DIV2K/DIV2K_train_LR_bicubic_X2_sub.lmdb
+    io_backend: {type: lmdb}
+    coreset: {scores: datasets/DIV2K/scores/srcnn_x2_mse/scores.csv, strategy: descending, ratio: 0.5,
+              offset: 0.05, seed: 0}
+    # or: coreset: {keep_list: datasets/DIV2K/coreset_ref50/meta_info_coreset.txt}
+
+The ``coreset`` keys are those of ``scripts/select_coreset.py`` (strategy ``ascending``,
+``descending``, ``random``, ``hdc`` (Ding et al. 2023), ``ccs`` (Zheng et al. 2023); ratio, offset,
+seed, clusters, features, strata) and go through the same code
+(:func:`basicsr_distill.selection.coreset.coreset_from_options`). The scores must name exactly the
+sub-images the parent dataset lists. The selection is a pure function of the scores and the
+options, so every distributed rank computes the same core-set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from basicsr.data.paired_image_dataset import PairedImageDataset
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import DATASET_REGISTRY
+
+from basicsr_distill.selection.coreset import CoreSet, coreset_from_options
+
+
+def _name(gt_path: str) -> str:
+    """The sub-image name of a BasicSR path entry: an LMDB key, or a file name without extension."""
+    return os.path.splitext(os.path.basename(gt_path))[0]
+
+
+@DATASET_REGISTRY.register()
+class CoreSetPairedImageDataset(PairedImageDataset):
+    """A :class:`~basicsr.data.paired_image_dataset.PairedImageDataset` keeping only a core-set.
+
+    Args:
+        opt (dict): ``PairedImageDataset``'s options plus ``coreset`` (a mapping; see the module
+            docstring). Works with the ``lmdb`` and ``disk`` backends, and with ``meta_info_file``.
+    """
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        if not opt.get("coreset"):
+            raise ValueError(f"{type(self).__name__} '{opt.get('name')}': the 'coreset' option is missing or empty")
+        by_name = {_name(entry["gt_path"]): entry for entry in self.paths}
+        self.coreset: CoreSet = coreset_from_options(opt["coreset"], by_name, image_root=self.gt_folder)
+        self.paths = [by_name[name] for name in self.coreset.names]
+        get_root_logger().info(f"{type(self).__name__} '{opt.get('name')}': {self.coreset.summary()}")
