@@ -1,0 +1,282 @@
+"""Step 4 of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and
+Pre-Trained Models" (IEEE SPL 2025, Sec. II-C): sample the distilled set and write it as an SR training pair.
+
+IPC images are sampled per pseudo-class from the fine-tuned DiT (50 steps, classifier-free guidance 4.0;
+:func:`basicsr_distill.distillation.sampling.sample_images`): IPC 10 with k = 7 gives the paper's 70
+images (0.68 % of OST). Each image is the HR of a training pair; its LR is MATLAB bicubic
+(``basicsr_distill.ops.matlab_resize.imresize``, exact vs BasicSR's ``imresize``; rounded and clipped to
+uint8) of the HR mod-cropped to the scale. The pair is written as BasicSR LMDBs with ``meta_info.txt``
+(``{out}/distilled_HR.lmdb``, ``{out}/distilled_LR_bicubic_X{s}.lmdb``), ready for ``PairedImageDataset``
+/ ``CoreSetPairedImageDataset``. Keys are ``c{class}_i{index}`` (e.g. ``c03_i007``).
+
+Seeds, resume and sharding. Image ``i`` of class ``c`` draws all its noise from a generator seeded by
+``(seed, c * 1_000_000 + i)``: it depends only on the seed, its class and index, not on the batch size,
+the number of processes or IPC (raising IPC adds images and keeps the others). Sampled images are kept as
+PNGs in ``{out}/work/``, so an interrupted run continues with the missing ones. Under ``torchrun`` each rank
+samples a contiguous share of the missing images and rank 0 writes the LMDBs after a barrier.
+
+Differences from the authors' ``sample.py``: they sample one image at a time from one global seed (an image
+depends on everything sampled before it) and save PNGs through ``torchvision.utils.save_image``
+(``x * 255 + 0.5`` clamped, the same rounding as here); they make LR images outside their code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from basicsr.utils import get_root_logger
+from tqdm import tqdm
+
+from basicsr_distill.distillation.dit import DiTComponents
+from basicsr_distill.distillation.pipeline import StageDir, sha256_files
+from basicsr_distill.distillation.sampling import sample_images
+from basicsr_distill.ops.matlab_resize import imresize
+from basicsr_distill.preparation.image_io import read_image, write_png
+from basicsr_distill.preparation.lmdb_io import LmdbWriter
+
+#: Seed index of image ``i`` of class ``c``: ``c * INDEX_STRIDE + i`` (IPC must stay below it).
+INDEX_STRIDE = 1_000_000
+WORK_DIR = "work"
+HR_LMDB = "distilled_HR.lmdb"
+
+
+def lr_lmdb_name(scale: int) -> str:
+    return f"distilled_LR_bicubic_X{scale}.lmdb"
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """Sampling and LMDB settings (defaults: the paper's)."""
+
+    ipc: int = 10
+    scale: int = 4
+    num_steps: int = 50
+    guidance_scale: float = 4.0
+    seed: int = 0
+    batch_size: int = 4
+    scheduler: str = "ddpm"
+    cfg_channels: int | None = None
+    compress_level: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.ipc < INDEX_STRIDE:
+            raise ValueError(f"IPC (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
+        if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"
+            )
+
+
+@dataclass
+class SynthesisResult:
+    out_dir: Path
+    hr_lmdb: Path
+    lr_lmdb: Path
+    names: list[str]
+    random_weights: bool
+
+
+def image_names(num_classes: int, ipc: int) -> list[tuple[int, int, str]]:
+    """``(class, index, key)`` of every image, class-major; keys like ``c03_i007``."""
+    class_digits, index_digits = max(2, len(str(num_classes - 1))), max(3, len(str(ipc - 1)))
+    return [
+        (label, index, f"c{label:0{class_digits}d}_i{index:0{index_digits}d}")
+        for label in range(num_classes)
+        for index in range(ipc)
+    ]
+
+
+def _runs(items: list[tuple[int, int, str]], batch_size: int) -> list[list[tuple[int, int, str]]]:
+    """Split into batches of consecutive indices of one class (each batch is one ``sample_images`` call)."""
+    batches: list[list[tuple[int, int, str]]] = []
+    for item in items:
+        last = batches[-1] if batches else None
+        if last and len(last) < batch_size and last[-1][0] == item[0] and last[-1][1] + 1 == item[1]:
+            last.append(item)
+        else:
+            batches.append([item])
+    return batches
+
+
+def distributed_context() -> tuple[int, int]:
+    """``(rank, world_size)``; under ``torchrun`` (``WORLD_SIZE`` > 1) initialise the process group first."""
+    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        dist.barrier()
+
+
+def missing_images(work_dir: Path, items: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The ``items`` without a PNG in ``work_dir`` (sampled PNGs are written atomically)."""
+    return [item for item in items if not (work_dir / f"{item[2]}.png").is_file()]
+
+
+def sample_shard(
+    components: DiTComponents,
+    work_dir: Path,
+    items: list[tuple[int, int, str]],
+    config: SynthesisConfig,
+    rank: int = 0,
+    world_size: int = 1,
+    dtype: torch.dtype | None = None,
+) -> list[str]:
+    """Sample this rank's contiguous share of ``items`` into ``work_dir``; return the keys sampled.
+
+    Every rank must pass the same ``items`` (list the missing images before any rank starts writing).
+    """
+    mine = [items[position] for position in np.array_split(np.arange(len(items)), world_size)[rank]]
+    done: list[str] = []
+    bar = tqdm(total=len(mine), desc=f"synthesis (rank {rank})", unit="img", disable=rank != 0 and world_size > 1)
+    for batch in _runs(mine, config.batch_size):
+        label, first, _ = batch[0]
+        images = sample_images(
+            components,
+            [label] * len(batch),
+            num_steps=config.num_steps,
+            guidance_scale=config.guidance_scale,
+            seed=config.seed,
+            batch_size=len(batch),
+            dtype=dtype,
+            scheduler=config.scheduler,
+            cfg_channels=config.cfg_channels,
+            first_index=label * INDEX_STRIDE + first,
+        )
+        for (_, _, key), rgb in zip(batch, images):
+            write_png(work_dir / f"{key}.png", np.ascontiguousarray(rgb[:, :, ::-1]), config.compress_level)
+            done.append(key)
+        bar.update(len(batch))
+    bar.close()
+    return done
+
+
+def bicubic_lr(hr_bgr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB-bicubic x1/``scale`` LR of a uint8 HR (float32 in [0, 1], rounded and clipped to uint8)."""
+    hr = torch.from_numpy(np.ascontiguousarray(hr_bgr.transpose(2, 0, 1))).float() / 255.0
+    lr = imresize(hr, 1.0 / scale)
+    return (lr * 255.0).round().clamp(0, 255).to(torch.uint8).numpy().transpose(1, 2, 0)
+
+
+def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom/right so that both sides are multiples of ``scale`` (BasicSR's ``mod_crop``)."""
+    height, width = img.shape[:2]
+    return img[: height - height % scale, : width - width % scale]
+
+
+def write_pair(work_dir: Path, out_dir: Path, keys: list[str], config: SynthesisConfig) -> tuple[Path, Path]:
+    """Write the HR and LR LMDBs of the PNGs in ``work_dir`` (overwriting a pair of an interrupted run)."""
+    hr_path, lr_path = out_dir / HR_LMDB, out_dir / lr_lmdb_name(config.scale)
+    with (
+        LmdbWriter(hr_path, config.compress_level, overwrite=True) as hr_writer,
+        LmdbWriter(lr_path, config.compress_level, overwrite=True) as lr_writer,
+    ):
+        for key in tqdm(keys, desc="LMDB pair", unit="img"):
+            hr = mod_crop(read_image(work_dir / f"{key}.png"), config.scale)
+            hr_writer.put(key, hr)
+            lr_writer.put(key, bicubic_lr(hr, config.scale))
+    return hr_path, lr_path
+
+
+def synthesize(
+    components: DiTComponents,
+    num_classes: int,
+    out_dir: str | os.PathLike,
+    config: SynthesisConfig | None = None,
+    generator_info: dict | None = None,
+    overwrite: bool = False,
+    dtype: torch.dtype | None = None,
+) -> SynthesisResult | None:
+    """Sample ``config.ipc`` images for each of ``num_classes`` classes and write the HR/LR LMDB pair.
+
+    ``generator_info`` identifies the generator in the stage's parameters (pretrained source, DiffFit
+    checkpoint sha256): a rerun with another generator is refused unless ``overwrite``. Under ``torchrun``
+    every rank calls this; rank 0 returns the result, the others ``None``.
+
+    Raises:
+        ValueError: IPC below 1, or more classes than the DiT's class embedding has.
+        StageParamsError: ``out_dir`` holds outputs of other parameters.
+    """
+    config = config or SynthesisConfig()
+    if num_classes < 1:
+        raise ValueError(f"the number of classes must be at least 1, got {num_classes}")
+    components.check_num_classes(num_classes)
+    logger = get_root_logger()
+    rank, world_size = distributed_context()
+    params = {**asdict(config), "num_classes": num_classes}
+    inputs = {
+        "generator": {
+            "random_weights": components.random_weights,
+            "source": components.source,
+            **(generator_info or {}),
+        }
+    }
+    stage = StageDir(out_dir, "synthesize", params, inputs, overwrite=overwrite and rank == 0)
+    manifest = stage.finished() if rank == 0 else None
+    if rank == 0 and manifest is None:
+        stage.begin()
+        (stage.path / WORK_DIR).mkdir(exist_ok=True)
+    _barrier(world_size)
+    if rank != 0:
+        manifest = stage.finished()
+    items = image_names(num_classes, config.ipc)
+    keys = [key for _, _, key in items]
+    if manifest is not None:
+        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
+        return _result(stage.path, keys, config, components.random_weights) if rank == 0 else None
+    if components.random_weights:
+        logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
+    work_dir = stage.path / WORK_DIR
+    logger.info(
+        f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
+        f"CFG {config.guidance_scale}, x{config.scale} LR, {world_size} process(es)"
+    )
+    missing = missing_images(work_dir, items)
+    _barrier(world_size)  # every rank has listed the same missing images before any writes
+    sample_shard(components, work_dir, missing, config, rank, world_size, dtype)
+    _barrier(world_size)
+    if rank != 0:
+        return None
+    if missing := missing_images(work_dir, items):
+        raise RuntimeError(f"{work_dir}: {len(missing)} images missing after sampling, e.g. {missing[0][2]}")
+    hr_path, lr_path = write_pair(work_dir, stage.path, keys, config)
+    outputs = {
+        "hr_lmdb": {"path": str(hr_path), "sha256": sha256_files([hr_path / "data.mdb", hr_path / "meta_info.txt"])},
+        "lr_lmdb": {"path": str(lr_path), "sha256": sha256_files([lr_path / "data.mdb", lr_path / "meta_info.txt"])},
+        "work_dir": {"path": str(work_dir), "sha256": sha256_files(work_dir / f"{key}.png" for key in keys)},
+    }
+    summary = {"images": len(keys), "per_class": config.ipc, "keys": keys}
+    stage.finish(outputs, summary, random_weights=components.random_weights)
+    logger.info(f"synthesize: wrote {len(keys)} HR/LR pairs -> {hr_path}, {lr_path}")
+    return _result(stage.path, keys, config, components.random_weights)
+
+
+def _result(out_dir: Path, keys: list[str], config: SynthesisConfig, random_weights: bool) -> SynthesisResult:
+    return SynthesisResult(out_dir, out_dir / HR_LMDB, out_dir / lr_lmdb_name(config.scale), keys, random_weights)
+
+
+__all__ = [
+    "HR_LMDB",
+    "INDEX_STRIDE",
+    "SynthesisConfig",
+    "SynthesisResult",
+    "bicubic_lr",
+    "image_names",
+    "lr_lmdb_name",
+    "missing_images",
+    "sample_shard",
+    "synthesize",
+    "write_pair",
+]

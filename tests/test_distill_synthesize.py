@@ -1,0 +1,137 @@
+"""Synthesis of the distilled set (Cho et al., IEEE SPL 2025, Sec. II-C): IPC x k images, an LMDB pair that
+BasicSR's PairedImageDataset reads, resume, world-size independence, bad input. Tiny random DiT, 2 steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from basicsr.data.paired_image_dataset import PairedImageDataset
+from basicsr.utils.matlab_functions import imresize
+
+from basicsr_distill.distillation import synthesize as synthesize_module
+from basicsr_distill.distillation.dit import load_dit_components
+from basicsr_distill.distillation.pipeline import StageParamsError
+from basicsr_distill.distillation.synthesize import (
+    SynthesisConfig,
+    bicubic_lr,
+    image_names,
+    missing_images,
+    sample_shard,
+    synthesize,
+)
+from basicsr_distill.preparation.image_io import read_image
+from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
+
+FAST = SynthesisConfig(ipc=2, scale=4, num_steps=2, guidance_scale=4.0, seed=3, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def components():  # noqa: ANN201
+    return load_dit_components(None, tiny={"transformer": {"num_embeds_ada_norm": 4}}, device="cpu")
+
+
+def test_writes_ipc_times_k_images_and_a_pair_basicsr_reads(tmp_path: Path, components) -> None:  # noqa: ANN001
+    result = synthesize(components, 3, tmp_path / "distilled", FAST)
+    keys = ["c00_i000", "c00_i001", "c01_i000", "c01_i001", "c02_i000", "c02_i001"]
+    assert result.names == keys
+    assert read_lmdb_keys(result.hr_lmdb) == keys and read_lmdb_keys(result.lr_lmdb) == keys
+    assert result.lr_lmdb.name == "distilled_LR_bicubic_X4.lmdb"
+    assert sorted(path.name for path in (result.out_dir / "work").iterdir()) == [f"{key}.png" for key in keys]
+
+    size = components.image_size  # 16
+    with LmdbReader(result.hr_lmdb) as hr_reader, LmdbReader(result.lr_lmdb) as lr_reader:
+        hr, lr = hr_reader.get("c01_i001"), lr_reader.get("c01_i001")
+    assert hr.shape == (size, size, 3) and lr.shape == (size // 4, size // 4, 3)
+    reference = np.clip(np.round(imresize(hr.astype(np.float32) / 255.0, 1 / 4) * 255), 0, 255)
+    assert np.abs(lr.astype(int) - reference.astype(int)).max() <= 1  # MATLAB bicubic, as BasicSR's imresize
+
+    dataset = PairedImageDataset(
+        {
+            "dataroot_gt": str(result.hr_lmdb),
+            "dataroot_lq": str(result.lr_lmdb),
+            "io_backend": {"type": "lmdb"},
+            "phase": "train",
+            "scale": 4,
+            "gt_size": 8,
+            "use_hflip": True,
+            "use_rot": True,
+        }
+    )
+    assert len(dataset) == 6
+    sample = dataset[0]
+    assert sample["gt"].shape == (3, 8, 8) and sample["lq"].shape == (3, 2, 2)
+
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["random_weights"] is True and manifest["params"]["num_classes"] == 3
+    assert manifest["summary"]["images"] == 6
+
+
+def test_result_does_not_depend_on_world_size_or_batch(tmp_path: Path, components) -> None:  # noqa: ANN001
+    items = image_names(2, 3)
+    single = tmp_path / "single"
+    single.mkdir()
+    sample_shard(components, single, missing_images(single, items), FAST)
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    config = SynthesisConfig(ipc=3, scale=4, num_steps=2, seed=3, batch_size=1)
+    missing = missing_images(sharded, items)  # listed once, before any rank writes
+    shares = [sample_shard(components, sharded, missing, config, rank, 2) for rank in (0, 1)]
+    assert shares == [["c00_i000", "c00_i001", "c00_i002"], ["c01_i000", "c01_i001", "c01_i002"]]
+    for _, _, key in items:
+        diff = np.abs(read_image(single / f"{key}.png").astype(int) - read_image(sharded / f"{key}.png").astype(int))
+        assert diff.max() <= 1, key  # same per-image noise; batch composition may only move a rounding
+    assert not np.array_equal(read_image(single / "c00_i000.png"), read_image(single / "c00_i001.png"))
+
+
+def test_resume_samples_only_missing_images(tmp_path: Path, components, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    real = synthesize_module.sample_images
+    sampled: list[int] = []
+    budget = [2]  # images that may be sampled before the "interruption"
+
+    def counting(components, labels, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        sampled.append(len(labels))
+        if sum(sampled) > budget[0]:
+            raise KeyboardInterrupt
+        return real(components, labels, **kwargs)
+
+    monkeypatch.setattr(synthesize_module, "sample_images", counting)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(components, 2, tmp_path / "out", FAST)
+    assert sorted(path.name for path in (tmp_path / "out" / "work").iterdir()) == ["c00_i000.png", "c00_i001.png"]
+    assert not (tmp_path / "out" / "distilled_HR.lmdb").exists()
+
+    sampled.clear()
+    budget[0] = 10**6
+    result = synthesize(components, 2, tmp_path / "out", FAST)
+    assert sampled == [2] and len(read_lmdb_keys(result.hr_lmdb)) == 4
+
+    uninterrupted = synthesize(components, 2, tmp_path / "reference", FAST)
+    for key in result.names:
+        a, b = (read_image(r.out_dir / "work" / f"{key}.png") for r in (result, uninterrupted))
+        assert np.array_equal(a, b)
+
+    sampled.clear()
+    assert synthesize(components, 2, tmp_path / "out", FAST).names == result.names and sampled == []
+    with pytest.raises(StageParamsError, match="ipc: 2 there, 3 now"):
+        synthesize(components, 2, tmp_path / "out", SynthesisConfig(ipc=3, num_steps=2))
+
+
+def test_bad_input(tmp_path: Path, components) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match=r"IPC \(images per class\) must be in 1\.\.999999, got 0"):
+        SynthesisConfig(ipc=0)
+    with pytest.raises(ValueError, match=r"5 classes do not fit the DiT's class embedding \(4 classes"):
+        synthesize(components, 5, tmp_path / "out", FAST)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bicubic_lr_rounds_and_clips() -> None:
+    hr = np.random.default_rng(0).integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    lr = bicubic_lr(hr, 3)
+    expected = np.clip(np.round(imresize(hr.astype(np.float32) / 255.0, 1 / 3) * 255), 0, 255)
+    assert lr.dtype == np.uint8 and lr.shape == (4, 4, 3)
+    assert np.abs(lr.astype(int) - expected).max() <= 1
+    assert torch.from_numpy(lr).float().mean() == pytest.approx(float(expected.mean()), abs=0.5)
