@@ -1,0 +1,126 @@
+"""Pseudo-labelled high-gradient patches for the DiT fine-tuning (registered ``PseudoLabelPatchDataset``).
+
+Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained Models"
+(IEEE SPL 2025, Sec. II-A/B) fine-tune DiT on the kept high-gradient patches (PSNR_bic < 23 dB, Eq. (1)),
+each labelled with its CLIP k-means cluster. This dataset reads the patch folder and the clustering's
+``labels.csv`` (header ``name,label``; ``name`` relative to the patch folder) and yields::
+
+    {'gt': float32 RGB tensor (3, H, W) in [0, 1], 'label': int, 'gt_path': str}
+
+``gt`` follows BasicSR's convention ([0, 1]); the model maps it to [-1, 1] before the VAE, as the authors'
+``Normalize(0.5, 0.5)``. Options (BasicSR dataset opt)::
+
+    dataroot_gt: folder of patch images          labels_csv: the name,label CSV
+    resolution: 512 (optional; resize if needed)  use_hflip: true (random horizontal flip, as the authors)
+
+With ``resolution`` set, an image of another size is resized as the authors' ``center_crop_arr`` (ADM,
+Dhariwal & Nichol 2021): box-halved while its short side is >= 2x the target, bicubic-resized (PIL) so the
+short side equals the target, centre-cropped. Patches cut at the DiT's resolution pass unchanged.
+Images are read from disk (``io_backend`` other than ``disk`` is refused).
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+from basicsr.utils import img2tensor
+from basicsr.utils.registry import DATASET_REGISTRY
+from PIL import Image
+from torch.utils import data
+
+from basicsr_distill.preparation.image_io import read_image
+
+
+def read_label_csv(csv_path: str | Path, root: str | Path) -> tuple[list[Path], list[int]]:
+    """Read ``name,label`` rows; return the image paths (under ``root``) and labels, checking every row.
+
+    Raises:
+        FileNotFoundError: the CSV, the folder or a listed image is missing.
+        ValueError: no header ``name,label``, a malformed row, a non-integer or negative label, or no rows.
+    """
+    csv_path, root = Path(csv_path), Path(root)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{csv_path}: no labels CSV (name,label)")
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such patch folder")
+    paths, labels = [], []
+    with open(csv_path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [cell.strip() for cell in header[:2]] != ["name", "label"]:
+            raise ValueError(f"{csv_path}: expected the header 'name,label', got {header}")
+        for line, row in enumerate(reader, start=2):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise ValueError(f"{csv_path}:{line}: expected 'name,label', got {row}")
+            name, value = row[0].strip(), row[1].strip()
+            try:
+                label = int(value)
+            except ValueError:
+                raise ValueError(f"{csv_path}:{line}: label {value!r} is not an integer") from None
+            if label < 0:
+                raise ValueError(f"{csv_path}:{line}: negative label {label}")
+            path = root / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{csv_path}:{line}: listed patch {path} does not exist")
+            paths.append(path)
+            labels.append(label)
+    if not paths:
+        raise ValueError(f"{csv_path}: no labelled patches")
+    return paths, labels
+
+
+def center_crop_resize(img: np.ndarray, size: int) -> np.ndarray:
+    """ADM's ``center_crop_arr`` on a uint8 HWC array: box-halve, bicubic-resize the short side, centre-crop."""
+    if img.shape[0] == size and img.shape[1] == size:
+        return img
+    pil = Image.fromarray(img)
+    while min(pil.size) >= 2 * size:
+        pil = pil.resize(tuple(x // 2 for x in pil.size), resample=Image.BOX)
+    scale = size / min(pil.size)
+    pil = pil.resize(tuple(round(x * scale) for x in pil.size), resample=Image.BICUBIC)
+    arr = np.asarray(pil)
+    top, left = (arr.shape[0] - size) // 2, (arr.shape[1] - size) // 2
+    return np.ascontiguousarray(arr[top : top + size, left : left + size])
+
+
+@DATASET_REGISTRY.register()
+class PseudoLabelPatchDataset(data.Dataset):
+    """Patch images with CLIP pseudo-class labels (see the module docstring for options and output)."""
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__()
+        self.opt = opt
+        backend = (opt.get("io_backend") or {}).get("type", "disk")
+        if backend != "disk":
+            raise ValueError(f"PseudoLabelPatchDataset reads from disk only, got io_backend type {backend!r}")
+        for key in ("dataroot_gt", "labels_csv"):
+            if not opt.get(key):
+                raise KeyError(f"PseudoLabelPatchDataset needs option {key!r}")
+        self.root = Path(opt["dataroot_gt"])
+        self.paths, self.labels = read_label_csv(opt["labels_csv"], self.root)
+        resolution = opt.get("resolution")
+        self.resolution = int(resolution) if resolution else None
+        self.use_hflip = bool(opt.get("use_hflip", False))
+
+    @property
+    def num_classes(self) -> int:
+        """``max(label) + 1``."""
+        return max(self.labels) + 1
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.paths[index]
+        rgb = read_image(path)[:, :, ::-1]
+        if self.resolution is not None:
+            rgb = center_crop_resize(np.ascontiguousarray(rgb), self.resolution)
+        if self.use_hflip and random.random() < 0.5:
+            rgb = rgb[:, ::-1]
+        gt = img2tensor(rgb.astype(np.float32) / 255.0, bgr2rgb=False, float32=True)
+        return {"gt": gt, "label": self.labels[index], "gt_path": str(path)}
