@@ -405,3 +405,40 @@ def test_cli_help(cli: None, capsys) -> None:
     assert all(
         word in text for word in ("ascending", "descending", "--offset", "ccs", "hdc", "meta_info", "--materialize")
     )
+
+
+# --- analysis figures (Moser et al. 2024, Figs. 2-4) -----------------------------------------------------------
+
+
+def test_cut_lines_and_cumulative_share() -> None:
+    from basicsr_distill.results.score_plots import cumulative_share, cut_lines, share_held
+
+    cuts = cut_lines(32592, (0.25, 0.5, 0.75), offset=0.05, refined_ratio=0.5)
+    assert cuts == {"DES 25%": 8148, "DES 50%": 16296, "DES 75%": 24444, "refined start": 1630, "refined end": 17926}
+    share = cumulative_share(np.array([4.0, 3.0, 2.0, 1.0]))
+    np.testing.assert_allclose(share, [0.4, 0.7, 0.9, 1.0])
+    assert share_held(share, 0, 2) == pytest.approx(0.7) and share_held(share, 1, 3) == pytest.approx(0.5)
+    np.testing.assert_array_equal(cumulative_share(np.zeros(3)), np.zeros(3))
+
+
+def test_plot_scores_cli_writes_pngs(tmp_path: Path, cli: None, capsys) -> None:
+    import cv2
+    from plot_scores import main as plot_main
+
+    gt_dir, _ = write_paired_folder(tmp_path, count=6, size=16, scale=2)
+    scores = write_scores(tmp_path / "scores.csv", {f"{index:04d}": float(index) ** 2 for index in range(6)})
+    out = tmp_path / "plots"
+    assert plot_main(["--scores", str(scores), "--images", str(gt_dir), "--out", str(out), "--top-k", "3"]) == 0
+    for name in ("score_distribution.png", "topk_montage.png"):
+        image = cv2.imread(str(out / name))
+        assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+    assert sorted(path.name for path in out.iterdir()) == ["score_distribution.png", "topk_montage.png"]
+    capsys.readouterr()
+    partial = write_scores(tmp_path / "partial.csv", {"0000": 1.0})
+    with pytest.raises(SystemExit) as exit_info:
+        plot_main(["--scores", str(partial), "--images", str(gt_dir), "--out", str(tmp_path / "none")])
+    assert exit_info.value.code == 2 and "5 of 6 dataset names have no score" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        plot_main(["--scores", str(scores), "--out", str(tmp_path / "none"), "--offset", "0.6"])
+    assert "offset + ratio must be <= 1" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
