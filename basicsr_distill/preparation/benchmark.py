@@ -21,7 +21,7 @@ from pathlib import Path
 from basicsr.utils import get_root_logger
 
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, mark_done, pool_map
+from basicsr_distill.preparation.resume import FolderJob, mark_done
 from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
 
 TOOL = "prepare_benchmark"
@@ -41,7 +41,7 @@ class BenchmarkConfig:
     progress_dir: Path
 
 
-def _prepare_one(path: Path, config: BenchmarkConfig) -> str:
+def _prepare_one(path: Path, config: BenchmarkConfig) -> tuple[str, int]:
     img = read_image(path)
     name = benchmark_names(path.stem)[0]
     for scale, gt_folder, lr_folder in config.folders:
@@ -49,7 +49,7 @@ def _prepare_one(path: Path, config: BenchmarkConfig) -> str:
         write_png(gt_folder / name, gt, config.compress_level)
         write_png(lr_folder / name, bicubic_downscale(gt, scale), config.compress_level)
     mark_done(config.progress_dir, path.stem, 1)
-    return path.stem
+    return path.stem, 1
 
 
 def prepare_benchmark(
@@ -84,12 +84,7 @@ def prepare_benchmark(
         outputs[lr_folder] = {**common, "role": "LR MATLAB bicubic"}
         triples.append((scale, gt_folder, lr_folder))
     job = FolderJob(TOOL, outputs, benchmark_names, overwrite)
-    job.open()
     config = BenchmarkConfig(tuple(triples), compress_level, job.progress_dir)
-    done = {path.stem: 1 for path in files if job.is_done(path.stem)}
-    tasks = [path for path in files if path.stem not in done]
-    for stem in pool_map(partial(_prepare_one, config=config), tasks, workers, desc="benchmark", initial=len(done)):
-        done[stem] = 1
-    job.finish(done)
+    job.run({path.stem: path for path in files}, partial(_prepare_one, config=config), workers, desc="benchmark")
     get_root_logger().info(f"{root}: {len(files)} images in {', '.join(str(p.name) for p in outputs)}")
     return list(outputs)

@@ -92,7 +92,7 @@ class LmdbWriter:
         if self.lmdb_path.exists() and not overwrite:
             raise FileExistsError(f"{self.lmdb_path}: already exists (pass overwrite to replace it)")
         self.compress_level = compress_level
-        self.map_size = max(int(map_size), 1 << 20)
+        self.map_size = max(int(map_size), 1 << 16)
         self.commit_bytes = commit_bytes
         self.commit_every = commit_every
         self.count = 0
@@ -255,12 +255,45 @@ def read_lmdb_keys(lmdb_path: str | os.PathLike) -> list[str]:
     return [entry.key for entry in read_lmdb_meta(lmdb_path)]
 
 
+#: Read-only environments open in this process: (pid, real path) -> [env, number of readers using it].
+#: py-lmdb refuses to open one LMDB twice in a process, so readers of the same path share one.
+_OPEN_ENVS: dict[tuple[int, str], list] = {}
+
+
+def _acquire_env(path: Path) -> lmdb.Environment:
+    key = (os.getpid(), os.path.realpath(path))
+    if key not in _OPEN_ENVS:
+        try:
+            env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+        except lmdb.Error as error:
+            raise ValueError(
+                f"{path}: cannot open LMDB ({error}); py-lmdb opens an LMDB once per process: "
+                "close other handles on it first (e.g. a BasicSR dataset's)"
+            ) from None
+        _OPEN_ENVS[key] = [env, 0]
+    _OPEN_ENVS[key][1] += 1
+    return _OPEN_ENVS[key][0]
+
+
+def _release_env(path: Path) -> None:
+    key = (os.getpid(), os.path.realpath(path))
+    entry = _OPEN_ENVS.get(key)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        entry[0].close()
+        del _OPEN_ENVS[key]
+
+
 class LmdbReader:
     """Stream images out of a BasicSR LMDB, one decode per request.
 
     ``reader[key]`` / :meth:`get` return ``uint8`` BGR ``(H, W, 3)``; iterating yields ``(key, image)``
     in ``meta_info.txt`` order. The environment opens lazily in each process, so a reader may be
-    pickled into DataLoader workers.
+    pickled into DataLoader workers; readers of one path in one process share it. py-lmdb opens an
+    LMDB only once per process, so close readers (or use them) before a BasicSR dataset opens the
+    same LMDB in the same process, or the other way round.
     """
 
     def __init__(self, lmdb_path: str | os.PathLike) -> None:
@@ -279,7 +312,7 @@ class LmdbReader:
     @property
     def env(self) -> lmdb.Environment:
         if self._env is None or self._pid != os.getpid():
-            self._env = lmdb.open(str(self.lmdb_path), readonly=True, lock=False, readahead=False, meminit=False)
+            self._env = _acquire_env(self.lmdb_path)
             self._pid = os.getpid()
         return self._env
 
@@ -303,7 +336,7 @@ class LmdbReader:
 
     def close(self) -> None:
         if self._env is not None and self._pid == os.getpid():
-            self._env.close()
+            _release_env(self.lmdb_path)
         self._env = None
 
     def __enter__(self) -> LmdbReader:

@@ -175,24 +175,23 @@ class FolderJob:
         return list(self.outputs.items())
 
     def open(self) -> None:
-        """Check every output (refusing before touching any), then create or resume them."""
+        """Check every output (refusing before touching any), then clear or resume each; read the progress."""
         resume = {
             folder: check_reusable(folder, self.tool, args, self.overwrite) for folder, args in self.outputs.items()
         }
-        for folder, args in self.outputs.items():
+        for folder in self.outputs:
             if resume[folder]:
                 self.counts.update(read_manifest(folder).get("counts", {}))
             elif folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(folder)
-            write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts))
-        self.progress_dir.mkdir(exist_ok=True)
-        remove_stale_temps(self.progress_dir)
-        for marker in self.progress_dir.iterdir():
-            if not marker.name.startswith("."):
-                with contextlib.suppress(ValueError):
-                    self.counts[marker.name] = int(marker.read_text())
+        if self.progress_dir.is_dir():
+            remove_stale_temps(self.progress_dir)
+            for marker in self.progress_dir.iterdir():
+                if not marker.name.startswith("."):
+                    with contextlib.suppress(ValueError):
+                        self.counts[marker.name] = int(marker.read_text())
 
     def is_done(self, stem: str) -> bool:
         """Whether input image ``stem`` is recorded and all its files exist in every output folder."""
@@ -201,11 +200,33 @@ class FolderJob:
         names = self.names(stem, self.counts[stem])
         return all((folder / name).is_file() for folder in self.folders for name in names)
 
+    def run(
+        self, tasks: Mapping[str, T], func: Callable[[T], tuple[str, int]], workers: int | None, desc: str
+    ) -> dict[str, int]:
+        """Open the outputs, run ``func`` (which writes its files and calls :func:`mark_done`) on each input
+        image not done yet, record completion; return stem -> number of files."""
+        self.open()
+        counts = {stem: self.counts[stem] for stem in tasks if self.is_done(stem)}
+        todo = [task for stem, task in tasks.items() if stem not in counts]
+        if todo:
+            if counts:
+                get_root_logger().info(f"{self.folders[0]}: {len(counts)} of {len(tasks)} images done, resuming")
+            for folder, args in self.outputs.items():  # recognisable (and resumable) while incomplete
+                write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts))
+            self.progress_dir.mkdir(exist_ok=True)
+        for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts)):
+            counts[stem] = count
+        self.finish(counts)
+        return counts
+
     def finish(self, counts: Mapping[str, int]) -> None:
-        """Record the job as complete, with ``counts`` (stem -> number of files) in every manifest."""
+        """Record the job as complete, with ``counts`` (stem -> number of files), in manifests that lack it."""
         counts = dict(sorted(counts.items()))
         for folder, args in self.outputs.items():
-            write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, True, counts=counts))
+            manifest = read_manifest(folder) or {}
+            current = (manifest.get("tool"), manifest.get("args"), manifest.get("complete"), manifest.get("counts"))
+            if current != (self.tool, dict(args), True, counts):
+                write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, True, counts=counts))
         shutil.rmtree(self.progress_dir, ignore_errors=True)
 
 
@@ -253,8 +274,10 @@ def pool_map(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     workers = min(workers, max(len(tasks), 1))
-    bar = tqdm(total=len(tasks) + initial, initial=initial, desc=desc, unit=unit)
-    with bar:
+    # delay: short runs (and bad input found at once) print no bar; a failed run clears its bar, so the
+    # scripts' one-line error is all that is left on stderr.
+    bar = tqdm(total=len(tasks) + initial, initial=initial, desc=desc, unit=unit, delay=0.5)
+    try:
         if workers == 1:
             with single_threaded():
                 for task in tasks:
@@ -269,11 +292,11 @@ def pool_map(
             for result in mapper(func, tasks, chunksize):
                 yield result
                 bar.update()
-
-
-def log(message: str) -> None:
-    """Log through BasicSR's root logger."""
-    get_root_logger().info(message)
+    except BaseException:
+        bar.leave = False
+        raise
+    finally:
+        bar.close()
 
 
 def show_info_logs() -> None:

@@ -43,7 +43,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.matlab_functions import imresize
 
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, mark_done, pool_map
+from basicsr_distill.preparation.resume import FolderJob, mark_done
 
 TOOL = "extract_subimages"
 
@@ -228,7 +228,6 @@ def extract_subimages(
     if len(outputs) != len(scales) + 1:
         raise ValueError(f"output folders must differ: {[str(p) for p in outputs]}")
     job = FolderJob(TOOL, outputs, subimage_names, overwrite)
-    job.open()
     config = SubimageConfig(
         hr_output,
         tuple(outputs_by_scale.items()),
@@ -238,21 +237,11 @@ def extract_subimages(
         compress_level,
         job.progress_dir,
     )
-    counts = {hr.stem: job.counts[hr.stem] for hr in hr_files if job.is_done(hr.stem)}
-    tasks = [
-        (hr, tuple(lr_files[s][i] if s in lr_files else None for s in scales))
-        for i, hr in enumerate(hr_files)
-        if hr.stem not in counts
-    ]
-    logger = get_root_logger()
-    if counts:
-        logger.info(f"{hr_output}: {len(counts)} of {len(hr_files)} images already done, {len(tasks)} to go")
-    for stem, count in pool_map(
-        partial(_extract_one, config=config), tasks, workers, desc="sub-images", initial=len(counts)
-    ):
-        counts[stem] = count
-    job.finish(counts)
-    logger.info(
+    tasks = {
+        hr.stem: (hr, tuple(lr_files[s][i] if s in lr_files else None for s in scales)) for i, hr in enumerate(hr_files)
+    }
+    counts = job.run(tasks, partial(_extract_one, config=config), workers, desc="sub-images")
+    get_root_logger().info(
         f"{hr_output}: {sum(counts.values())} sub-images from {len(hr_files)} images"
         + (f" (+ LR x{', x'.join(map(str, scales))})" if scales else "")
     )
