@@ -41,7 +41,8 @@ diffusers specifics handled here:
 * diffusers' DiT keeps one copy of the timestep/class embedder per block (``transformer_blocks.i.norm1.emb``;
   the conversion of the DiT checkpoints writes 28 identical copies). DiT shares one. We tie the copies back
   into one module (:func:`tie_conditioning_embeddings`), so the class table trains as one table (as in DiT)
-  and the trainable count is DiT's.
+  and the trainable count is DiT's. (A tied transformer cannot be written by ``save_pretrained`` with
+  safetensors, which refuses shared tensors; this package saves DiffFit checkpoints instead.)
 * diffusers' ``LabelEmbedding`` drops labels (p = 0.1, CFG training) independently in every block when in
   training mode; DiT drops a label once per sample. We switch the in-block dropout off and the fine-tuning
   model drops labels once per sample (``DiTComponents.class_dropout_prob``).
