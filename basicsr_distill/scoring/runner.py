@@ -1,0 +1,598 @@
+"""Score every sub-image of an SR training set, streaming, batched, resumable, on CPU, GPU or several GPUs.
+
+Implements the scoring stage of Moser, Raue, Dengel, "A Study in Dataset Pruning for Image
+Super-Resolution" (2024): one difficulty score per training sub-image, ``s_i = ||M(x_i) - y_i||^2``
+(Sec. 3) or one of the alternatives in :mod:`basicsr_distill.scoring.scorers` (HDC's Sobel texture,
+Ding et al. 2023; the bicubic down-up PSNR of Cho et al. 2025; seeded random).
+
+Execution:
+
+* A ``torch.utils.data.DataLoader`` over the (sorted) names; workers decode the images, batches hold
+  equal-size sub-images only. Memory is bounded by the prefetch queue, not the dataset size.
+* CPU: torch uses every available core for the model; ``workers`` processes decode (single-threaded).
+  GPU (``device='cuda'``): ``uint8`` batches travel pinned and are converted on the GPU; with
+  ``precision='auto'`` the model's forward pass runs under fp16 autocast **only if** on a sample of
+  sub-images the fp16 scores rank like the strict-fp32 ones (Spearman >= :data:`MIN_SPEARMAN`), else
+  fp32. The loss itself is always reduced in fp32.
+* Several GPUs: launch with ``torchrun --nproc_per_node N``; each rank scores every N-th remaining
+  name and rank 0 merges one file.
+* Resumable: results are flushed every ``chunk_size`` sub-images into ``.<out>.partial/``; running the
+  same command again scores only what is missing (a partial made with other arguments is discarded).
+* Output, written atomically: ``scores.csv`` (``name,score``, sorted by name) and ``scores.json``
+  (what was scored, how, with what checkpoint (sha256), and how long it took). ``--out`` is a folder
+  holding both, or a ``.csv`` path whose ``.json`` sibling gets the manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+from basicsr.utils import get_root_logger
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
+from basicsr_distill.scoring.scorers import (
+    HIGHER_IS_HARDER,
+    SCORERS,
+    BicubicPsnrScorer,
+    LossScorer,
+    RandomScorer,
+    SobelScorer,
+)
+from basicsr_distill.scoring.sources import (
+    ImageStore,
+    PairDataset,
+    collate,
+    infer_scale,
+    open_store,
+    paired_keys,
+    shape_batches,
+    worker_init,
+)
+from basicsr_distill.utils import atomic_output
+
+#: Mixed precision is used only if it ranks a sample like fp32 at least this well (Spearman's rho).
+MIN_SPEARMAN = 0.999
+#: Sub-images in the mixed-precision ranking check.
+PRECISION_SAMPLE = 256
+FORMAT_VERSION = 1
+
+Scorer = Callable[..., torch.Tensor]
+
+
+@dataclass
+class ScoreConfig:
+    """Everything :func:`score_dataset` needs; mirrors ``scripts/score_dataset.py``'s options."""
+
+    scorer: str
+    gt: str | ImageStore
+    out: str | os.PathLike
+    lq: str | ImageStore | None = None
+    scale: int | None = None
+    # loss
+    arch_opt: str | None = None
+    arch: str | None = None
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+    param_key: str | None = None
+    scale_check: bool = True
+    loss: str = "mse"
+    color: str | None = None  # None: 'y' for one-channel models, else 'rgb'
+    crop_border: int = 0
+    # sobel / bicubic_psnr / random
+    patch_size: int | None = None
+    psnr_scale: int = 4
+    seed: int = 0
+    # execution
+    batch_size: int = 16
+    workers: int | None = None
+    device: str = "cpu"
+    precision: str = "auto"  # auto | fp32 | fp16 | bf16
+    chunk_size: int = 2048
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class ScoreResult:
+    csv_path: Path
+    json_path: Path
+    manifest: dict[str, Any]
+
+
+def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
+    """``(scores.csv, scores.json, partial folder)`` for ``--out`` (a folder, or a ``.csv`` path)."""
+    out = Path(out)
+    if out.suffix == ".csv":
+        return out, out.with_suffix(".json"), out.with_name(f".{out.name}.partial")
+    return out / "scores.csv", out / "scores.json", out.with_name(f".{out.name}.partial")
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(device: torch.device, local_world: int = 1) -> int:
+    """Decoding processes: on CPU a quarter of the cores (the rest run the model), on GPU all of them."""
+    cpus = available_cpus()
+    if device.type == "cuda":
+        return max(1, min(16, cpus // max(1, local_world) - 1))
+    return max(1, cpus // 4)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# distributed helpers (no-ops in a single process)
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    owned: bool = False  # this process group was initialised here (and is destroyed here)
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def barrier(self, device: torch.device) -> None:
+        if self.active:
+            if device.type == "cuda":
+                dist.barrier(device_ids=[device.index or 0])
+            else:
+                dist.barrier()
+
+    def broadcast(self, value: Any) -> Any:
+        if not self.active:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def _init_distributed(device_name: str) -> tuple[_Dist, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    env = _Dist(
+        rank=int(os.environ.get("RANK", "0")),
+        world=world,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
+    )
+    device = torch.device(device_name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA device is available")
+        device = torch.device("cuda", env.local_rank if env.active else (device.index or 0))
+        torch.cuda.set_device(device)
+    if env.active and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, timeout=timedelta(hours=12))
+        env.owned = True
+    return env, device
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CSV parts and final output
+
+
+def write_scores_csv(path: Path, rows: Sequence[tuple[str, float]]) -> None:
+    """``name,score`` with a header; floats written with ``repr`` (exact round trip)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        handle.write("name,score\n")
+        handle.writelines(f"{name},{score!r}\n" for name, score in rows)
+
+
+def _read_part(path: Path) -> Iterator[tuple[str, float]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if len(row) == 2:
+                yield row[0], float(row[1])
+
+
+def _read_partial(partial: Path) -> dict[str, float]:
+    done: dict[str, float] = {}
+    for part in sorted(partial.glob("part-*.csv")):
+        done.update(_read_part(part))
+    return done
+
+
+class _PartWriter:
+    """Flushes finished scores into ``partial/part-<run>-r<rank>-<n>.csv`` files, each written atomically."""
+
+    def __init__(self, partial: Path, rank: int) -> None:
+        self.partial, self.rank, self.count = partial, rank, 0
+        self.run = uuid.uuid4().hex[:8]
+
+    def write(self, rows: list[tuple[str, float]]) -> None:
+        if not rows:
+            return
+        target = self.partial / f"part-{self.run}-r{self.rank:03d}-{self.count:05d}.csv"
+        with atomic_output(target) as tmp:
+            write_scores_csv(tmp, rows)
+        self.count += 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# scorer construction
+
+
+def _build_scorer(config: ScoreConfig, scale: int | None, device: torch.device) -> tuple[Scorer, dict[str, Any]]:
+    """The scorer object and its manifest entries (without the precision decision)."""
+    if config.scorer == "loss":
+        model: ScorerModel = build_scorer_model(
+            scale=scale,
+            arch_opt_path=config.arch_opt,
+            arch=config.arch,
+            arch_args=config.arch_args,
+            checkpoint=config.weights,
+            param_key=config.param_key,
+            scale_check=config.scale_check,
+            seed=config.seed,
+        )
+        color = config.color or ("y" if model.in_channels == 1 else "rgb")
+        model.net.to(device)
+        scorer = LossScorer(model.net, config.loss, color, config.crop_border, model.in_channels)
+        info = {
+            "loss": config.loss,
+            "color": color,
+            "crop_border": config.crop_border,
+            "arch": model.arch_opt.get("type"),
+            "arch_opt": model.arch_opt,
+            "checkpoint": model.checkpoint,
+            "checkpoint_sha256": model.checkpoint_sha256,
+            "param_key": model.param_key,
+            "checkpoint_training": model.training_options,
+            "random_weights": model.random_weights,
+        }
+        return scorer, info
+    if config.scorer == "sobel":
+        return SobelScorer(config.patch_size), {"patch_size": config.patch_size, "color": "gray (BT.601, float)"}
+    if config.scorer == "bicubic_psnr":
+        color = config.color or "gray"
+        info = {"psnr_scale": config.psnr_scale, "color": color, "crop_border": config.crop_border, "max_psnr": 100.0}
+        return BicubicPsnrScorer(config.psnr_scale, color, config.crop_border), info
+    if config.scorer == "random":
+        return RandomScorer(config.seed), {"seed": config.seed}
+    raise ValueError(f"unknown scorer {config.scorer!r} (choose from {', '.join(SCORERS)})")
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+
+    def ranks(x: torch.Tensor) -> torch.Tensor:
+        x = x.double().cpu()
+        order = torch.argsort(x, stable=True)
+        rank = torch.empty_like(x)
+        rank[order] = torch.arange(len(x), dtype=torch.float64)
+        for value in torch.unique(x):  # average tied ranks
+            tied = x == value
+            if tied.sum() > 1:
+                rank[tied] = rank[tied].mean()
+        return rank
+
+    ra, rb = ranks(a), ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
+    return float((ra * rb).sum()) / denominator if denominator else 1.0
+
+
+def _set_tf32(enabled: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+def _choose_precision(
+    scorer: Scorer, config: ScoreConfig, dataset: PairDataset, device: torch.device
+) -> tuple[torch.dtype | None, dict[str, Any]]:
+    """fp32 on CPU; on GPU, fp16/bf16 autocast for the model's forward if it keeps the ranking."""
+    wanted = config.precision
+    if wanted not in ("auto", "fp32", "fp16", "bf16"):
+        raise ValueError(f"unknown precision {wanted!r} (auto, fp32, fp16, bf16)")
+    if not isinstance(scorer, LossScorer) or device.type != "cuda" or wanted == "fp32":
+        _set_tf32(False)
+        return None, {"precision": "fp32"}
+    dtype = torch.bfloat16 if wanted == "bf16" else torch.float16
+    step = max(1, len(dataset) // PRECISION_SAMPLE)
+    samples = [dataset[i] for i in range(0, len(dataset), step)][:PRECISION_SAMPLE]
+    samples = [s for s in samples if not s["error"]]
+    reference, mixed = [], []
+    for start in range(0, len(samples), config.batch_size):
+        for batch in _equal_shape_chunks(samples[start : start + config.batch_size]):
+            gt, lq = _to_device(collate(batch), device)
+            _set_tf32(False)
+            scorer.autocast_dtype = None
+            reference.append(scorer(gt, lq))
+            scorer.autocast_dtype = dtype
+            mixed.append(scorer(gt, lq))
+    rho = spearman(torch.cat(reference), torch.cat(mixed)) if len(samples) > 1 else 1.0
+    name = "bf16" if dtype == torch.bfloat16 else "fp16"
+    info = {"precision_check": {"dtype": name, "sample": len(samples), "spearman_vs_fp32": rho}}
+    logger = get_root_logger()
+    if rho >= MIN_SPEARMAN or wanted != "auto":
+        if rho < MIN_SPEARMAN:
+            logger.warning(f"{name} autocast: Spearman {rho:.5f} vs fp32 on {len(samples)} samples (< {MIN_SPEARMAN})")
+        scorer.autocast_dtype = dtype
+        return dtype, {"precision": f"{name} autocast forward, fp32 loss", **info}
+    logger.warning(f"{name} autocast changes the ranking (Spearman {rho:.5f} < {MIN_SPEARMAN}): scoring in fp32")
+    scorer.autocast_dtype = None
+    return None, {"precision": "fp32", **info}
+
+
+def _equal_shape_chunks(samples: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for sample in samples:
+        key = (tuple(sample["gt"].shape), None if sample["lq"] is None else tuple(sample["lq"].shape))
+        groups.setdefault(key, []).append(sample)
+    return list(groups.values())
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def convert(images: torch.Tensor | None) -> torch.Tensor | None:
+        if images is None:
+            return None
+        return images.to(device, non_blocking=True).float().div_(255.0)
+
+    return convert(batch["gt"]), convert(batch["lq"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# main entry
+
+
+def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: ImageStore | None, count: int) -> dict:
+    keep = {k: v for k, v in info.items() if k not in ("checkpoint_training",)}
+    return {
+        "format_version": FORMAT_VERSION,
+        "scorer": config.scorer,
+        **keep,
+        "gt": os.path.abspath(gt.path) if not gt.path.startswith("synthetic:") else gt.path,
+        "lq": None if lq is None else (os.path.abspath(lq.path) if not lq.path.startswith("synthetic:") else lq.path),
+        "count": count,
+        "precision_setting": config.precision if config.scorer == "loss" else None,
+    }
+
+
+def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
+    """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied)."""
+    logger = get_root_logger()
+    if csv_path.exists() or json_path.exists():
+        try:
+            previous = json.loads(json_path.read_text()).get("fingerprint")
+        except (OSError, ValueError):
+            previous = None
+        if previous == fingerprint and csv_path.exists() and not overwrite:
+            logger.info(f"{csv_path}: already complete with these arguments; nothing to do")
+            return "done"
+        if not overwrite:
+            raise FileExistsError(f"{csv_path}: exists, made with other arguments (pass --overwrite to replace it)")
+    stamp = partial / "fingerprint.json"
+    if partial.exists():
+        try:
+            same = json.loads(stamp.read_text()) == fingerprint
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            logger.warning(f"{partial}: discarding partial scores made with other arguments")
+            _remove_tree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
+        with atomic_output(stamp) as tmp:
+            tmp.write_text(json.dumps(fingerprint, sort_keys=True))
+    return "run"
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _score_batches(
+    scorer: Scorer,
+    loader: Iterator[dict[str, Any]] | DataLoader,
+    device: torch.device,
+    writer: _PartWriter,
+    chunk_size: int,
+    progress: tqdm,
+    label: str,
+) -> int:
+    """Score every batch of ``loader``; flush results every ``chunk_size`` sub-images. Returns the count."""
+    pending: list[tuple[list[str], torch.Tensor]] = []
+    pending_count = total = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_count
+        if not pending:
+            return
+        scores = torch.cat([s.double() for _, s in pending]).cpu()
+        names = [name for batch_names, _ in pending for name in batch_names]
+        bad = [name for name, score in zip(names, scores.tolist()) if not math.isfinite(score)]
+        if bad:
+            raise ValueError(
+                f"{label}: non-finite (NaN/inf) scores for {len(bad)} sub-images, first: {', '.join(sorted(bad)[:5])}"
+            )
+        writer.write(list(zip(names, scores.tolist())))
+        pending, pending_count = [], 0
+
+    for batch in loader:
+        names = batch["names"]
+        if batch["errors"]:
+            raise ValueError(batch["errors"][0])
+        gt, lq = _to_device(batch, device)
+        pending.append((names, scorer(gt, lq, names)))
+        pending_count += len(names)
+        total += len(names)
+        progress.update(len(names))
+        if pending_count >= chunk_size:
+            flush()
+    flush()
+    return total
+
+
+def score_dataset(config: ScoreConfig) -> ScoreResult:
+    """Score every sub-image of ``config.gt`` (+ ``config.lq``) and write ``scores.csv`` + ``scores.json``.
+
+    Raises one-line ``ValueError``/``FileNotFoundError``/``FileExistsError`` for bad input (see the
+    module docstring of :mod:`basicsr_distill.scoring.model` and :mod:`basicsr_distill.scoring.sources`).
+    """
+    started = time.time()
+    if config.scorer not in SCORERS:
+        raise ValueError(f"unknown scorer {config.scorer!r} (choose from {', '.join(SCORERS)})")
+    if config.batch_size < 1 or config.chunk_size < 1:
+        raise ValueError("batch size and chunk size must be positive")
+    if config.crop_border < 0:
+        raise ValueError(f"crop border must be >= 0, not {config.crop_border}")
+    if config.scorer == "loss" and config.lq is None:
+        raise ValueError("the loss scorer needs LR sub-images: pass --lq")
+    env, device = _init_distributed(config.device)
+    if device.type == "cpu":  # every core, shared among the ranks of this machine
+        torch.set_num_threads(max(1, available_cpus() // env.local_world))
+    else:
+        torch.backends.cudnn.benchmark = True
+    stores: list[ImageStore] = []
+    try:
+        for source in (config.gt, config.lq if config.scorer == "loss" else None):
+            if source is not None:
+                stores.append(source if isinstance(source, ImageStore) else open_store(source))
+        return _score(config, env, device, stores[0], stores[1] if len(stores) > 1 else None, started)
+    finally:
+        for store in stores:
+            store.close()
+        if env.owned and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _score(
+    config: ScoreConfig, env: _Dist, device: torch.device, gt: ImageStore, lq: ImageStore | None, started: float
+) -> ScoreResult:
+    logger = get_root_logger()
+    csv_path, json_path, partial = output_paths(config.out)
+    keys = paired_keys(gt, lq)
+    if not keys:
+        raise ValueError(f"{gt.path}: no sub-images to score")
+    scale = infer_scale(gt, lq, keys, config.scale) if lq is not None else config.scale
+    scorer, info = _build_scorer(config, scale, device)
+    fingerprint = _fingerprint(config, info, gt, lq, len(keys))
+
+    state = _prepare_output(csv_path, json_path, partial, fingerprint, config.overwrite) if env.rank == 0 else None
+    if env.broadcast(state) == "done":
+        return ScoreResult(csv_path, json_path, json.loads(json_path.read_text()) if env.rank == 0 else {})
+    env.barrier(device)
+
+    done = _read_partial(partial)
+    remaining = [key for key in keys if key not in done]
+    if done and env.rank == 0:
+        logger.info(f"Resuming: {len(done)} of {len(keys)} sub-images already scored in {partial}")
+    precision_info: dict[str, Any] = {"precision": "fp32"}
+    if isinstance(scorer, LossScorer) and device.type == "cuda" and remaining:
+        sample_set = PairDataset(remaining, gt, lq)
+        choice = _choose_precision(scorer, config, sample_set, device) if env.rank == 0 else None
+        scorer.autocast_dtype, precision_info = env.broadcast(choice)
+    workers = config.workers if config.workers is not None else default_workers(device, env.local_world)
+    for store in (gt, lq):
+        if store is not None:
+            store.close()  # workers open their own handles; a fork must not inherit an open LMDB
+
+    scoring_started = time.time()
+    shard = remaining[env.rank :: env.world]
+    writer = _PartWriter(partial, env.rank)
+    label = info.get("checkpoint") or config.scorer
+    bar = tqdm(
+        total=len(remaining), unit="img", desc=f"score[{config.scorer}]", disable=not config.progress or env.rank
+    )
+    with bar:
+        if isinstance(scorer, RandomScorer):  # a function of the name: no image is read
+            for start in range(0, len(shard), config.chunk_size):
+                names = shard[start : start + config.chunk_size]
+                writer.write(list(zip(names, scorer(None, None, names).tolist())))
+                bar.update(len(names) * env.world)
+        else:
+            loader = DataLoader(
+                PairDataset(shard, gt, lq),
+                batch_sampler=shape_batches(shard, gt.shapes, config.batch_size),
+                num_workers=workers,
+                collate_fn=collate,
+                pin_memory=device.type == "cuda",
+                worker_init_fn=worker_init if workers else None,
+                prefetch_factor=4 if workers else None,
+            )
+            _score_batches(scorer, loader, device, writer, config.chunk_size, bar, label)
+    scoring_time = time.time() - scoring_started
+    env.barrier(device)
+    if env.rank != 0:
+        return ScoreResult(csv_path, json_path, {})
+
+    scores = _read_partial(partial)
+    missing = [key for key in keys if key not in scores]
+    if missing:
+        raise RuntimeError(f"{partial}: {len(missing)} sub-images were not scored (e.g. {missing[:3]})")
+    rows = [(key, scores[key]) for key in keys]
+    values = torch.tensor([score for _, score in rows], dtype=torch.float64)
+    manifest = {
+        "scorer": config.scorer,
+        "higher_is_harder": HIGHER_IS_HARDER[config.scorer],
+        **info,
+        **precision_info,
+        "scale": scale,
+        "dataset": {"gt": gt.describe(), "lq": None if lq is None else lq.describe()},
+        "count": len(rows),
+        "score_stats": {
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "mean": float(values.mean()),
+            "median": float(values.median()),
+        },
+        "scored_this_run": len(remaining),
+        "resumed_from": len(done),
+        "wall_time_s": round(time.time() - started, 3),
+        "scoring_time_s": round(scoring_time, 3),
+        "images_per_s": round(len(remaining) / scoring_time, 2) if scoring_time > 0 else None,
+        "device": _device_name(device),
+        "world_size": env.world,
+        "workers": workers,
+        "batch_size": config.batch_size,
+        "torch": torch.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": fingerprint,
+    }
+    _write_outputs(config.out, csv_path, json_path, rows, manifest)
+    _remove_tree(partial)
+    logger.info(f"Wrote {len(rows)} {config.scorer} scores to {csv_path} ({manifest['wall_time_s']} s)")
+    return ScoreResult(csv_path, json_path, manifest)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} ({device})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _write_outputs(out: str | os.PathLike, csv_path: Path, json_path: Path, rows: list, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
+    if Path(out).suffix == ".csv":
+        with atomic_output(json_path) as tmp_json, atomic_output(csv_path) as tmp_csv:
+            write_scores_csv(tmp_csv, rows)
+            tmp_json.write_text(text)
+        return
+    with atomic_output(out) as tmp:
+        tmp.mkdir(parents=True)
+        write_scores_csv(tmp / csv_path.name, rows)
+        (tmp / json_path.name).write_text(text)
