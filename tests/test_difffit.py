@@ -427,3 +427,20 @@ def test_basicsr_auto_resume_continues_from_the_last_state(trained: tuple) -> No
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Resuming training from epoch: 0, iter: 2" in result.stdout + result.stderr
     assert (root / "experiments" / "finetune_dit_tiny" / "models" / "net_g_4.pth").is_file()
+
+
+@pytest.mark.parametrize(("name", "k"), [("finetune_dit_ost.yml", 7), ("finetune_dit_div2k.yml", 14)])
+def test_published_option_files_carry_the_papers_hyper_parameters(name: str, k: int) -> None:
+    with open(TINY_YML.parent / name) as handle:
+        opt = yaml.load(handle, Loader=ordered_yaml()[0])
+    assert opt["model_type"] == "DiTDiffFitModel"
+    assert opt["network_g"]["num_classes"] == k and opt["network_g"]["pretrained"] == "pretrained_models/DiT-XL-2-512"
+    train = opt["datasets"]["train"]
+    assert (
+        train["type"] == "PseudoLabelPatchDataset" and train["resolution"] == 512 and train["batch_size_per_gpu"] == 4
+    )
+    assert opt["train"]["optim_g"] == {"type": "AdamW", "lr": 1e-3, "weight_decay": 0, "betas": [0.9, 0.999]}
+    assert opt["train"]["ema_decay"] == 0.9999 and "scheduler" not in opt["train"]
+    assert opt["train"]["memory"] == {"size": 64, "lambda_pos": 0.002, "lambda_neg": 0.008}
+    assert opt["train"]["sr_loss"]["weight"] == 0.0  # off by default
+    assert (opt["val"]["num_steps"], opt["val"]["guidance_scale"]) == (50, 4.0)
