@@ -26,10 +26,11 @@ def test_import_basicsr_works_and_registers_this_package() -> None:
     # then register basicsr-distill's types.
     out = run_python(
         "import basicsr, sys\n"
-        "from basicsr.utils.registry import ARCH_REGISTRY\n"
-        "print('basicsr_distill' in sys.modules, 'SRCNN' in ARCH_REGISTRY, 'RDN' in ARCH_REGISTRY)"
+        "from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY\n"
+        "print('basicsr_distill' in sys.modules, 'SRCNN' in ARCH_REGISTRY, "
+        "'CoreSetPairedImageDataset' in DATASET_REGISTRY, 'DiTDiffFitModel' in MODEL_REGISTRY)"
     )
-    assert out == "True True True"
+    assert out == "True True True True"
 
 
 def test_functional_tensor_alias_points_at_functional() -> None:
