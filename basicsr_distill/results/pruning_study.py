@@ -211,6 +211,7 @@ def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
 def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     """Prepare, score, train one model per row at equal iterations and evaluate; write results.json and table.md."""
     logger = get_root_logger()
+    study_start = time.time()
     config.out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(config)
     scores = score(config, paths)
@@ -234,6 +235,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         "scores": {k: str(v) for k, v in scores.items()},
         "rows": rows,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "wall_seconds": round(time.time() - study_start),
     }
     with atomic_output(config.out / "results.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2))
