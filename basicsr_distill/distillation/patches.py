@@ -239,13 +239,15 @@ def read_patch_csv(path: str | os.PathLike) -> list[dict]:
 
 
 def select_patches(
-    input_dir: str | os.PathLike,
+    input_dir: str | os.PathLike | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     config: PatchSelectionConfig | None = None,
     workers: int = 1,
     overwrite: bool = False,
 ) -> PatchSelectionResult:
     """Run the patch filter over every image of ``input_dir`` and write the kept patches to ``out_dir``.
+
+    ``input_dir`` may be a list of folders (e.g. OST's seven category folders); image stems must be unique.
 
     Resumes an interrupted run with the same parameters; returns at once when ``out_dir`` already holds
     the finished result of the same parameters and inputs.
@@ -257,10 +259,13 @@ def select_patches(
     """
     config = config or PatchSelectionConfig()
     logger = get_root_logger()
-    images = list_images(input_dir)
-    if len({path.stem for path in images}) != len(images):
-        raise ValueError(f"{input_dir}: several images share a file stem; patch names would collide")
-    params = {**asdict(config), "input_dir": str(Path(input_dir).resolve()), "psnr_cap": PSNR_CAP}
+    folders = [input_dir] if isinstance(input_dir, (str, os.PathLike)) else list(input_dir)
+    images = [path for folder in folders for path in list_images(folder)]
+    stems: dict[str, Path] = {}
+    for path in images:
+        if (other := stems.setdefault(path.stem, path)) != path:
+            raise ValueError(f"{path}: same file stem as {other}; patch names would collide")
+    params = {**asdict(config), "input_dir": [str(Path(folder).resolve()) for folder in folders], "psnr_cap": PSNR_CAP}
     inputs = {"images": {"count": len(images), "sha256": sha256_files(images)}}
     stage = StageDir(out_dir, "select_patches", params, inputs, overwrite=overwrite)
     if (manifest := stage.finished()) is not None:
@@ -280,12 +285,12 @@ def select_patches(
             handle.flush()
             done[result.source] = result
     results = [done[path.name] for path in images]
-    return _finish(stage, results, config, input_dir)
+    return _finish(stage, results, config, ", ".join(str(folder) for folder in folders))
 
 
 def _finish(
-    stage: StageDir, results: list[ImageResult], config: PatchSelectionConfig, input_dir
-) -> PatchSelectionResult:  # noqa: ANN001
+    stage: StageDir, results: list[ImageResult], config: PatchSelectionConfig, input_dir: str
+) -> PatchSelectionResult:
     skipped = [(result.source, result.skipped) for result in results if result.skipped]
     if len(skipped) == len(results):
         example = f" (e.g. {skipped[0][0]}: {skipped[0][1]})"

@@ -19,18 +19,29 @@ skips a finished stage or continues an unfinished one, other parameters are refu
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
+import logging
 import os
 import shutil
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import yaml
 from basicsr.utils import get_root_logger
 
 from basicsr_distill.utils import atomic_output
+
+if TYPE_CHECKING:  # the stage modules import this one; at run time they are imported where used
+    from basicsr_distill.distillation.clustering import ClusterConfig
+    from basicsr_distill.distillation.patches import PatchSelectionConfig
+    from basicsr_distill.distillation.synthesize import SynthesisConfig
 
 MANIFEST = "manifest.json"
 _PARAMS = ".stage_params.json"
@@ -139,3 +150,356 @@ class StageDir:
         }
         write_json(self.path / MANIFEST, manifest)
         return manifest
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The pipeline: one YAML, four stages, one record.
+# ----------------------------------------------------------------------------------------------------------
+
+#: Keys of the pipeline YAML and of each stage section (typos are refused).
+_TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize"}
+_FINETUNE_KEYS = {"opt", "force"}
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """A YAML file as plain dicts (BasicSR's ordered loader, then ``dict``s), with a clear error if missing."""
+    from basicsr.utils.options import ordered_yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such option file")
+    with open(path) as handle:
+        return _normalised(yaml.load(handle, Loader=ordered_yaml()[0]))
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` merged in recursively (override wins; both unchanged)."""
+    merged = dict(base)
+    for key, value in override.items():
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = deep_merge(merged[key], value) if nested else value
+    return merged
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """The pipeline YAML, validated: stage configurations and where everything goes."""
+
+    name: str
+    root: Path
+    device: str
+    patches_dir: Path | list[Path]
+    patch_config: PatchSelectionConfig
+    patch_workers: int
+    cluster_config: ClusterConfig
+    finetune_opt: Path
+    finetune_force: dict
+    synthesis_config: SynthesisConfig
+
+    @property
+    def stage_dirs(self) -> dict[str, Path]:
+        """Stage folders; the synthesis one per scale (``synthesize_x4``), so x2/x4 sets share the fine-tuning."""
+        dirs = {stage: self.root / stage for stage in STAGES}
+        dirs["synthesize"] = self.root / f"synthesize_x{self.synthesis_config.scale}"
+        return dirs
+
+
+def _section(options: dict, key: str, source: str) -> dict:
+    section = options.get(key)
+    if not isinstance(section, dict):
+        raise ValueError(f"{source}: missing section {key!r}")
+    return dict(section)
+
+
+def _build(kind: type, values: dict, where: str) -> Any:
+    try:
+        return kind(**values)
+    except TypeError as error:
+        known = ", ".join(f.name for f in dataclasses.fields(kind))
+        raise ValueError(f"{where}: {error} (known keys: {known})") from None
+
+
+def parse_config(options: dict, source: str = "options") -> DistillConfig:
+    """Validate a pipeline option dict (see ``options/distill/distill_*.yml``)."""
+    from basicsr_distill.distillation.clustering import ClusterConfig
+    from basicsr_distill.distillation.patches import PatchSelectionConfig
+    from basicsr_distill.distillation.synthesize import SynthesisConfig
+
+    unknown = set(options) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"{source}: unknown keys {sorted(unknown)} (known: {sorted(_TOP_KEYS)})")
+    for key in ("name", "root"):
+        if not options.get(key):
+            raise ValueError(f"{source}: {key!r} is required")
+    patches = _section(options, "patches", source)
+    if not patches.get("dataroot"):
+        raise ValueError(f"{source}: patches.dataroot (the HR image folder) is required")
+    dataroot, workers = patches.pop("dataroot"), int(patches.pop("num_workers", 1))
+    folders = [Path(folder) for folder in dataroot] if isinstance(dataroot, list) else Path(dataroot)
+    finetune = _section(options, "finetune", source)
+    if set(finetune) - _FINETUNE_KEYS or not finetune.get("opt"):
+        raise ValueError(f"{source}: finetune needs 'opt' (a DiTDiffFitModel option file) and optionally 'force'")
+    clusters = _section(options, "clusters", source)
+    clusters.setdefault("device", options.get("device", "auto"))
+    return DistillConfig(
+        name=str(options["name"]),
+        root=Path(options["root"]),
+        device=str(options.get("device", "auto")),
+        patches_dir=folders,
+        patch_config=_build(PatchSelectionConfig, patches, f"{source}: patches"),
+        patch_workers=workers,
+        cluster_config=_build(ClusterConfig, clusters, f"{source}: clusters"),
+        finetune_opt=Path(finetune["opt"]),
+        finetune_force=dict(finetune.get("force") or {}),
+        synthesis_config=_build(SynthesisConfig, _section(options, "synthesize", source), f"{source}: synthesize"),
+    )
+
+
+def finetune_options(config: DistillConfig, patch_dir: Path, labels_csv: Path, num_classes: int) -> dict:
+    """The BasicSR option dict of the fine-tuning: ``finetune.opt`` + ``finetune.force``, wired to the stages.
+
+    Every ``PseudoLabelPatchDataset`` phase reads the kept patches and the clustering's labels, the DiT
+    gets ``num_classes = k`` and the experiment is named ``{name}_finetune``.
+    """
+    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force)
+    if opt.get("model_type") != "DiTDiffFitModel":
+        raise ValueError(f"{config.finetune_opt}: model_type must be DiTDiffFitModel, got {opt.get('model_type')!r}")
+    opt["name"] = f"{config.name}_finetune"
+    for dataset in (opt.get("datasets") or {}).values():
+        if dataset.get("type") == "PseudoLabelPatchDataset":
+            dataset["dataroot_gt"], dataset["labels_csv"] = str(patch_dir.resolve()), str(labels_csv.resolve())
+    opt["network_g"] = {**opt.get("network_g", {}), "num_classes": num_classes}
+    return opt
+
+
+def check_class_count(config: DistillConfig) -> None:
+    """Refuse ``k`` larger than the DiT's class embedding, read from the fine-tuning options (no model load)."""
+    from basicsr_distill.distillation.dit import TINY_TRANSFORMER
+
+    net_opt = load_yaml(config.finetune_opt).get("network_g") or {}
+    net_opt = deep_merge(net_opt, config.finetune_force.get("network_g") or {})
+    pretrained = net_opt.get("pretrained")
+    if pretrained is None:
+        transformer = {**TINY_TRANSFORMER, **((net_opt.get("tiny") or {}).get("transformer") or {})}
+    else:
+        config_json = Path(pretrained) / "transformer" / "config.json"
+        transformer = json.loads(config_json.read_text()) if config_json.is_file() else {}
+    available = transformer.get("num_embeds_ada_norm")
+    k = config.cluster_config.k
+    if available is not None and k > int(available):
+        raise ValueError(
+            f"clusters.k = {k} classes do not fit the DiT's class embedding ({available} classes, "
+            f"{pretrained or 'random weights'}): lower k"
+        )
+
+
+@contextlib.contextmanager
+def _basicsr_invocation(folder: Path, argv: list[str]) -> Iterator[None]:
+    """Run BasicSR's ``train_pipeline`` as its command line would: ``argv``, working directory ``folder``.
+
+    BasicSR 1.4.2 parses ``sys.argv`` itself and looks for ``experiments/{name}/training_states`` relative to
+    the working directory (``--auto_resume``). Under ``torchrun`` the process group already exists (the
+    pipeline made it), so BasicSR's ``init_dist`` is skipped instead of failing on a second initialisation.
+    """
+    import torch.distributed as dist
+    from basicsr.utils import options as basicsr_options
+
+    saved_argv, saved_cwd, saved_init = sys.argv, os.getcwd(), basicsr_options.init_dist
+    sys.argv = argv
+    os.chdir(folder)
+    if dist.is_initialized():
+        basicsr_options.init_dist = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        sys.argv, basicsr_options.init_dist = saved_argv, saved_init
+        os.chdir(saved_cwd)
+
+
+def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict:
+    """Stage 3: DiffFit fine-tuning through BasicSR's ``train_pipeline`` (auto-resumed); returns the manifest."""
+    import torch.distributed as dist
+
+    from basicsr_distill import train as train_entry
+
+    logger = get_root_logger()
+    distributed = dist.is_initialized() and dist.get_world_size() > 1
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    stage = StageDir(folder, "finetune", opt, inputs, overwrite=overwrite and rank == 0)
+    manifest = stage.finished() if rank == 0 else None
+    if rank == 0 and manifest is None:
+        stage.begin()
+        write_yaml(stage.path / "finetune.yml", opt)
+    _barrier(distributed)
+    if rank != 0:
+        manifest = stage.finished()
+    if manifest is not None:
+        logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
+        return manifest
+    argv = ["basicsr_distill.train", "-opt", "finetune.yml", "--auto_resume"]
+    argv += ["--launcher", "pytorch"] if distributed else []
+    logger.info(f"finetune: BasicSR train_pipeline {' '.join(argv[1:])} in {stage.path}")
+    with _basicsr_invocation(stage.path, argv):
+        train_entry.main(str(stage.path.resolve()))
+    _barrier(distributed)
+    checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
+    random_weights = opt["network_g"].get("pretrained") is None
+    outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
+    summary = {"total_iter": opt["train"]["total_iter"], "experiment": str(checkpoint.parents[1])}
+    if rank != 0:
+        return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
+    return stage.finish(outputs, summary, random_weights=random_weights)
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _barrier(distributed: bool) -> None:
+    if distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def run_pipeline(
+    options: dict | str | os.PathLike,
+    overwrite: bool = False,
+    stages: Iterable[str] | None = None,
+    source: str | os.PathLike | None = None,
+) -> dict:
+    """Run the stages (all by default, in order) of a pipeline YAML; write and return ``record.json``.
+
+    ``options`` is the YAML's path or its (possibly edited) dict; ``source`` names the file it came from
+    (recorded with its sha256).
+
+    Each stage skips when its folder holds its finished outputs for the same parameters and inputs,
+    continues an interrupted run, and refuses outputs of other parameters unless ``overwrite``. Under
+    ``torchrun``, rank 0 selects and clusters the patches while the others wait; all ranks fine-tune (DDP)
+    and sample (sharded); rank 0 writes the LMDBs and the record.
+    """
+    import torch
+
+    from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
+    from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components
+    from basicsr_distill.distillation.patches import select_patches
+    from basicsr_distill.distillation.synthesize import distributed_context, synthesize
+
+    source = str(source or (options if not isinstance(options, dict) else "options"))
+    raw = load_yaml(options) if not isinstance(options, dict) else _normalised(options)
+    config = parse_config(raw, source)
+    wanted = list(stages or STAGES)
+    if unknown := [stage for stage in wanted if stage not in STAGES]:
+        raise ValueError(f"unknown stages {unknown} (choose from {', '.join(STAGES)})")
+    if "finetune" in wanted:
+        check_class_count(config)  # before hours of patch selection, not after
+    rank, world_size = distributed_context()
+    distributed = world_size > 1
+    config.root.mkdir(parents=True, exist_ok=True)
+    logger = _pipeline_logger(config.root, config.name)
+    dirs = config.stage_dirs
+    record = _load_record(config.root, raw, source)
+
+    def done(stage: str, manifest: dict) -> None:
+        record["stages"][stage] = manifest
+        record["random_weights"] = any(m.get("random_weights", False) for m in record["stages"].values())
+        if rank == 0:
+            write_json(config.root / RECORD, record)
+
+    if "patches" in wanted:
+        if rank == 0:
+            select_patches(config.patches_dir, dirs["patches"], config.patch_config, config.patch_workers, overwrite)
+        _barrier(distributed)
+        done("patches", _manifest(dirs["patches"], "patches"))
+    if "clusters" in wanted:
+        if rank == 0:
+            cluster_patches(dirs["patches"], dirs["clusters"], config.cluster_config, overwrite)
+        _barrier(distributed)
+        done("clusters", _manifest(dirs["clusters"], "clusters"))
+    k = config.cluster_config.k
+    if "finetune" in wanted:
+        labels = dirs["clusters"] / LABELS_CSV
+        _manifest(dirs["clusters"], "clusters")
+        opt = finetune_options(config, dirs["patches"], labels, k)
+        inputs = {"labels_csv_sha256": sha256_file(labels), "base_options": str(config.finetune_opt)}
+        done("finetune", run_finetune(opt, dirs["finetune"], overwrite, inputs))
+    if "synthesize" in wanted:
+        finetuned = _manifest(dirs["finetune"], "finetune")
+        checkpoint = finetuned["outputs"]["checkpoint"]
+        net_opt = finetuned["params"]["network_g"]
+        generator = {
+            "source": str(net_opt.get("pretrained") or "random"),
+            "random_weights": net_opt.get("pretrained") is None,
+            "checkpoint": checkpoint["path"],
+            "checkpoint_sha256": checkpoint["sha256"],
+            "use_ema": True,
+        }
+
+        def load_generator() -> DiTComponents:
+            seed = int(net_opt.get("seed", 0))
+            components = load_dit_components(
+                net_opt.get("pretrained"), net_opt.get("tiny"), k, _device(config.device), seed=seed
+            )
+            load_difffit_checkpoint(components.transformer, checkpoint["path"], use_ema=True)
+            return components
+
+        with torch.no_grad():
+            synthesize(load_generator, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
+        _barrier(distributed)
+        done("synthesize", _manifest(dirs["synthesize"], "synthesize"))
+    if record["random_weights"]:
+        logger.warning(f"RANDOM WEIGHTS: some stages of {config.name} ran without pretrained weights (see {RECORD})")
+    logger.info(f"distill: {config.name} done; record -> {config.root / RECORD}")
+    return record
+
+
+def _manifest(folder: Path, stage: str) -> dict:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder}: the {stage} stage has not finished (no {MANIFEST}); run it first")
+    return json.loads(path.read_text())
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _load_record(root: Path, raw: dict, source: str) -> dict:
+    """The existing record (stages of earlier runs are kept), refreshed with this run's options."""
+    import basicsr
+    import diffusers
+    import open_clip
+    import sklearn
+    import torch
+
+    path = root / RECORD
+    record = json.loads(path.read_text()) if path.is_file() else {"stages": {}}
+    record.update(
+        options={"source": source, "sha256": sha256_file(source) if Path(source).is_file() else None, "values": raw},
+        versions={
+            "torch": torch.__version__,
+            "basicsr": basicsr.__version__,
+            "diffusers": diffusers.__version__,
+            "open_clip": open_clip.__version__,
+            "sklearn": sklearn.__version__,
+        },
+        random_weights=any(m.get("random_weights", False) for m in record["stages"].values()),
+    )
+    return record
+
+
+def _pipeline_logger(root: Path, name: str) -> logging.Logger:
+    """BasicSR's root logger, writing to ``{root}/{name}_{time}.log`` when this process sets it up first.
+
+    The fine-tuning logs through the same logger (BasicSR keeps the first set-up), so its messages land here.
+    """
+    from basicsr.utils import get_time_str
+
+    return get_root_logger(log_level=logging.INFO, log_file=str(root / f"{name}_{get_time_str()}.log"))

@@ -23,6 +23,7 @@ depends on everything sampled before it) and save PNGs through ``torchvision.uti
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -191,60 +192,64 @@ def write_pair(work_dir: Path, out_dir: Path, keys: list[str], config: Synthesis
 
 
 def synthesize(
-    components: DiTComponents,
+    components: DiTComponents | Callable[[], DiTComponents],
     num_classes: int,
     out_dir: str | os.PathLike,
     config: SynthesisConfig | None = None,
-    generator_info: dict | None = None,
+    generator: dict | None = None,
     overwrite: bool = False,
     dtype: torch.dtype | None = None,
 ) -> SynthesisResult | None:
     """Sample ``config.ipc`` images for each of ``num_classes`` classes and write the HR/LR LMDB pair.
 
-    ``generator_info`` identifies the generator in the stage's parameters (pretrained source, DiffFit
-    checkpoint sha256): a rerun with another generator is refused unless ``overwrite``. Under ``torchrun``
-    every rank calls this; rank 0 returns the result, the others ``None``.
+    ``components`` is the (fine-tuned) DiT + VAE, or a zero-argument loader of it, called only when images
+    have to be sampled (a finished stage never loads the DiT). ``generator`` identifies the generator in the
+    stage's inputs (pretrained source, DiffFit checkpoint sha256, ``random_weights``; required with a loader):
+    a rerun with another generator is refused unless ``overwrite``. Under ``torchrun`` every rank calls
+    this; rank 0 returns the result, the others ``None``.
 
     Raises:
-        ValueError: IPC below 1, or more classes than the DiT's class embedding has.
+        ValueError: IPC below 1, or more classes than the DiT's class embedding has (nothing is written).
         StageParamsError: ``out_dir`` holds outputs of other parameters.
     """
     config = config or SynthesisConfig()
     if num_classes < 1:
         raise ValueError(f"the number of classes must be at least 1, got {num_classes}")
-    components.check_num_classes(num_classes)
+    if isinstance(components, DiTComponents):
+        components.check_num_classes(num_classes)
+        generator = {"source": components.source, "random_weights": components.random_weights, **(generator or {})}
+    elif generator is None or "random_weights" not in generator:
+        raise ValueError("synthesize: a components loader needs the generator's identity (with random_weights)")
     logger = get_root_logger()
     rank, world_size = distributed_context()
     params = {**asdict(config), "num_classes": num_classes}
-    inputs = {
-        "generator": {
-            "random_weights": components.random_weights,
-            "source": components.source,
-            **(generator_info or {}),
-        }
-    }
-    stage = StageDir(out_dir, "synthesize", params, inputs, overwrite=overwrite and rank == 0)
+    stage = StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0)
     manifest = stage.finished() if rank == 0 else None
-    if rank == 0 and manifest is None:
-        stage.begin()
-        (stage.path / WORK_DIR).mkdir(exist_ok=True)
+    items = image_names(num_classes, config.ipc)
+    keys = [key for _, _, key in items]
+    if rank == 0 and manifest is not None:
+        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
     _barrier(world_size)
     if rank != 0:
         manifest = stage.finished()
-    items = image_names(num_classes, config.ipc)
-    keys = [key for _, _, key in items]
     if manifest is not None:
-        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
-        return _result(stage.path, keys, config, components.random_weights) if rank == 0 else None
+        return _result(stage.path, keys, config, manifest["random_weights"]) if rank == 0 else None
+    if not isinstance(components, DiTComponents):
+        components = components()
+        components.check_num_classes(num_classes)
+    if rank == 0:
+        stage.begin()
+        (stage.path / WORK_DIR).mkdir(exist_ok=True)
+    work_dir = stage.path / WORK_DIR
+    _barrier(world_size)
     if components.random_weights:
         logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
-    work_dir = stage.path / WORK_DIR
     logger.info(
         f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
         f"CFG {config.guidance_scale}, x{config.scale} LR, {world_size} process(es)"
     )
     missing = missing_images(work_dir, items)
-    _barrier(world_size)  # every rank has listed the same missing images before any writes
+    _barrier(world_size)  # every rank has listed the same missing images before any rank writes
     sample_shard(components, work_dir, missing, config, rank, world_size, dtype)
     _barrier(world_size)
     if rank != 0:
