@@ -134,16 +134,14 @@ def _denoise(
         class_ids = torch.cat([class_ids, torch.full_like(class_ids, components.null_class)])
     learned_variance = getattr(sampler.config, "variance_type", None) in ("learned", "learned_range")
     learned_sigma = transformer.config.out_channels == 2 * channels
-    sampler.set_timesteps(num_steps, device=device)
+    sampler.set_timesteps(num_steps)  # timesteps on the CPU, as DiTPipeline
     latents = latents * sampler.init_noise_sigma
     for t in sampler.timesteps:
         model_input = torch.cat([latents, latents]) if guided else latents
         model_input = sampler.scale_model_input(model_input, t)
-        timesteps = t.expand(model_input.shape[0]) if torch.is_tensor(t) else torch.full((len(model_input),), t)
+        timesteps = torch.as_tensor(t).reshape(1).expand(len(model_input)).to(device)
         with _autocast(device, dtype):
-            output = transformer(
-                model_input.to(transformer.dtype), timestep=timesteps.to(device), class_labels=class_ids
-            ).sample
+            output = transformer(model_input.to(transformer.dtype), timestep=timesteps, class_labels=class_ids).sample
         output = output.float()
         eps, rest = output[:, :channels], output[:, channels:]
         if guided:
