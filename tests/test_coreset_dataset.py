@@ -177,9 +177,13 @@ def test_swinir_ref50_builds_datasets_and_model_through_basicsr(
     assert type(train_set).__name__ == "CoreSetPairedImageDataset"
     assert [entry["gt_path"] for entry in train_set.paths] == ["0002", "0003"]  # skip round(0.05*4) = 0, keep 2
     val_set = build_dataset(opt["datasets"]["val"])
+    model = build_model(opt)  # the real configuration (and its EMA copy): construction only, a step takes long here
+    assert type(model).__name__ == "SwinIRModel" and hasattr(model, "net_g_ema")
+    assert 11.7e6 < sum(p.numel() for p in model.net_g.parameters()) < 11.9e6  # SwinIR classical x2: 11.8M
+    del model
+    # one training step and a validation on the same pipeline, with the transformer shrunk (2 cores, shared)
+    opt["network_g"] |= {"depths": [1], "num_heads": [2], "embed_dim": 16}
     model = build_model(opt)
-    assert type(model).__name__ == "SwinIRModel"
-    assert 11e6 < sum(p.numel() for p in model.net_g.parameters()) < 12.5e6  # SwinIR classical x2: 11.8M
     loader = build_dataloader(train_set, opt["datasets"]["train"], num_gpu=0, dist=False, seed=0)
     batch = next(iter(loader))
     assert batch["gt"].shape == (2, 3, 32, 32) and batch["lq"].shape == (2, 3, 16, 16)
@@ -188,3 +192,13 @@ def test_swinir_ref50_builds_datasets_and_model_through_basicsr(
     assert np.isfinite(model.log_dict["l_pix"])
     model.validation(build_dataloader(val_set, opt["datasets"]["val"], num_gpu=0), 1, None, save_img=False)
     assert set(model.metric_results) == {"psnr", "ssim"}
+    # Table 1's other rows through BasicSR's --force_yml, as the option file's header documents
+    coreset_key = "datasets:train:coreset"
+    for force, names in (
+        ([f"{coreset_key}:strategy=ascending", f"{coreset_key}:offset=0"], ["0000", "0001"]),
+        ([f"{coreset_key}:offset=0"], ["0002", "0003"]),
+        (["datasets:train:type=PairedImageDataset"], ["0000", "0001", "0002", "0003"]),
+    ):
+        monkeypatch.setattr(sys, "argv", ["train.py", "-opt", str(option_file), "--force_yml", *force])
+        forced, _ = parse_options(str(tmp_path), is_train=True)
+        assert [entry["gt_path"] for entry in build_dataset(forced["datasets"]["train"]).paths] == names
