@@ -119,28 +119,23 @@ SD_VAE: dict[str, Any] = {
     "scaling_factor": LATENT_SCALE,
 }
 
-#: Default random-weight configuration (tests, demo): latent 8x8 -> 16x16 images, 2 layers, 2 heads of 8.
+#: Default random-weight configuration (tests, demo): the same layout, latent 8x8 -> 16x16 images, 2 layers,
+#: 2 heads of 8 channels, a 2-level VAE.
 TINY_TRANSFORMER: dict[str, Any] = {
+    **DIT_XL_2_512,
     "sample_size": 8,
-    "patch_size": 2,
-    "in_channels": 4,
-    "out_channels": 8,
     "num_layers": 2,
     "num_attention_heads": 2,
     "attention_head_dim": 8,
-    "num_embeds_ada_norm": 1000,
 }
 TINY_VAE: dict[str, Any] = {
-    "in_channels": 3,
-    "out_channels": 3,
+    **SD_VAE,
     "down_block_types": ["DownEncoderBlock2D"] * 2,
     "up_block_types": ["UpDecoderBlock2D"] * 2,
     "block_out_channels": [16, 32],
     "layers_per_block": 1,
-    "latent_channels": 4,
     "norm_num_groups": 8,
     "sample_size": 16,
-    "scaling_factor": LATENT_SCALE,
 }
 
 #: Sampling schedulers :meth:`DiTComponents.make_sample_scheduler` knows.
