@@ -206,6 +206,15 @@ def test_hdc_features_from_images(tmp_path: Path, kind: str) -> None:
         np.testing.assert_allclose(matrix[:, :16].sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_sobel_hist_features_separate_flat_from_textured() -> None:
+    flat = np.full((16, 16, 3), 90, np.uint8)
+    textured = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    flat_features, textured_features = EXTRACTORS["sobel_hist"](flat), EXTRACTORS["sobel_hist"](textured)
+    assert flat_features[0] == 1.0 and textured_features[0] < 0.1  # all flat pixels in the zero-gradient bin
+    np.testing.assert_allclose(flat_features[16:19], 90 / 255, rtol=1e-6)  # channel means
+    np.testing.assert_allclose(flat_features[19:], 0.0, atol=1e-7)  # channel stds
+
+
 def test_hdc_end_to_end_on_images(tmp_path: Path) -> None:
     gt_dir, _ = write_paired_folder(tmp_path, count=8, size=16, scale=2)
     scores = write_scores(tmp_path / "scores.csv", {f"{index:04d}": float(index) for index in range(8)})

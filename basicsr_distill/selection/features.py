@@ -7,9 +7,10 @@ weights can be downloaded), so the features here are computed from the pixels; t
 our ``hdc`` differs from theirs. Two extractors, both from the uint8 BGR image:
 
 - ``sobel_hist`` (default, 22-D): a 16-bin histogram (log-spaced edges) of the Sobel magnitude
-  ``0.5*|S_x| + 0.5*|S_y|`` of the grayscale image in [0, 1] (the texture map HDC scores with, used
-  as in Moser, Raue, Dengel 2024's Sobel baseline), plus the mean and standard deviation of each
-  colour channel: texture *kind* and colour, not just texture amount.
+  ``0.5*|S_x| + 0.5*|S_y|`` of the grayscale image in [0, 1] (the texture map HDC scores with, the
+  ``sobel`` scorer's :func:`~basicsr_distill.scoring.scorers.sobel_texture_map`, as in the Sobel
+  baseline of Moser, Raue, Dengel 2024), plus the mean and standard deviation of each colour
+  channel: texture *kind* and colour, not just texture amount.
 - ``pixels`` (192-D): the image area-downsampled to 8x8, three channels in [0, 1].
 
 Columns are standardized before k-means (:func:`basicsr_distill.selection.strategies.cluster`).
@@ -23,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
+from basicsr_distill.scoring.scorers import sobel_texture_map
 from basicsr_distill.selection.dataset_index import DatasetIndex
 
 #: Upper edges of the Sobel-magnitude histogram (magnitudes of a [0, 1] image lie in [0, 4]).
@@ -32,18 +35,11 @@ SOBEL_EDGES = np.concatenate([[0.0], np.geomspace(1 / 512, 4.0, 16)])
 PIXEL_SIZE = 8
 
 
-def sobel_magnitude(gray: np.ndarray) -> np.ndarray:
-    """``0.5*|S_x| + 0.5*|S_y|`` with 3x3 Sobel kernels, float32 input in [0, 1]."""
-    grad_x = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
-    grad_y = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-    return 0.5 * np.abs(grad_x) + 0.5 * np.abs(grad_y)
-
-
 def sobel_hist_features(image: np.ndarray) -> np.ndarray:
     """22-D: Sobel-magnitude histogram (16, sums to 1) + per-channel mean and std (6)."""
     pixels = image.astype(np.float32) / 255.0
-    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    magnitude = np.clip(sobel_magnitude(gray), 0.0, SOBEL_EDGES[-1])
+    gray = torch.from_numpy(cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY))[None, None]
+    magnitude = np.clip(sobel_texture_map(gray)[0, 0].numpy(), 0.0, SOBEL_EDGES[-1])
     hist, _ = np.histogram(magnitude, bins=SOBEL_EDGES)
     hist = hist / max(magnitude.size, 1)
     flat = pixels.reshape(-1, 3)
