@@ -118,9 +118,15 @@ class DiTDiffFitModel(BaseModel):
         if self.load_path:
             use_ema = self.opt["path"].get("param_key_g", "params") == "params_ema"
             load_difffit_checkpoint(self.get_bare_model(self.net_g), self.load_path, use_ema=use_ema)
+        precision = (self.opt.get("train") or {}).get("mixed_precision")
+        if precision not in _MIXED_PRECISION:
+            raise ValueError(f"train.mixed_precision must be one of {list(_MIXED_PRECISION)}, got {precision!r}")
+        self.amp_dtype = _MIXED_PRECISION[precision] if self.device.type == "cuda" else None
         self.current_iter = 0
         if self.is_train:
             self.init_training_settings()
+        else:  # testing: validation samples with net_g (load params_ema through path.param_key_g)
+            self.net_g_ema = self.get_bare_model(self.net_g).eval()
 
     # ------------------------------------------------------------------ set-up
     def init_training_settings(self) -> None:
@@ -138,10 +144,6 @@ class DiTDiffFitModel(BaseModel):
         self.train_scheduler = self.components.make_train_scheduler()
         self.betas = self.train_scheduler.betas.to(self.device)
         self.alphas_cumprod = torch.cumprod(1.0 - self.train_scheduler.betas.double(), dim=0).to(self.device)
-        precision = train_opt.get("mixed_precision")
-        if precision not in _MIXED_PRECISION:
-            raise ValueError(f"train.mixed_precision must be one of {list(_MIXED_PRECISION)}, got {precision!r}")
-        self.amp_dtype = _MIXED_PRECISION[precision] if self.device.type == "cuda" else None
         self.vlb_weight = float(train_opt.get("vlb_weight", 1.0))
         memory_opt = train_opt.get("memory") or {}
         self.lambda_pos = float(memory_opt.get("lambda_pos", LAMBDA_POS))
