@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import runpy
 from pathlib import Path
 
 import cv2
@@ -133,3 +134,14 @@ def test_patches_csv_order_and_resume(tmp_path: Path, monkeypatch: pytest.Monkey
     assert again.counts == result.counts and again.random_weights
     with pytest.raises(ValueError, match=r"k: 2 there, 3 now"):
         cluster_patches(patches, tmp_path / "out", ClusterConfig(k=3, n_init=2, device="cpu"))
+
+
+def test_script(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_cluster.py"))["main"]
+    patches = write_patches(tmp_path / "patches", count=6)
+    main(["--patches", str(patches), "--output", str(tmp_path / "out"), "--k", "2", "--n-init", "2", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "6 patches in 2 classes" in out and "(RANDOM WEIGHTS)" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--patches", str(patches), "--output", str(tmp_path / "k9"), "--k", "9", "--device", "cpu"])
+    assert exit_info.value.code == 2 and "6 kept patches for k = 9 clusters" in capsys.readouterr().err

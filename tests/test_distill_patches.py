@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import runpy
 from pathlib import Path
 
 import cv2
@@ -175,3 +176,16 @@ def test_bad_config() -> None:
         PatchSelectionConfig(patch_size=30, scale=4)
     with pytest.raises(ValueError, match="resize"):
         PatchSelectionConfig(resize="pil")
+
+
+def test_script(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_select_patches.py"))["main"]
+    source = make_input(tmp_path / "hr")
+    main(["--input", str(source), "--output", str(tmp_path / "out"), "--patch-size", "32", "--stride", "32"])
+    assert "kept 2 of 4 patches from 3 images" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--input", str(source), "--output", str(tmp_path / "big"), "--patch-size", "512", "--stride", "256"])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "all 3 images skipped" in last
+    assert not (tmp_path / "big" / "patches.csv").exists()

@@ -4,17 +4,19 @@ BasicSR's PairedImageDataset reads, resume, world-size independence, bad input. 
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils.matlab_functions import imresize
 
 from basicsr_distill.distillation import synthesize as synthesize_module
-from basicsr_distill.distillation.dit import load_dit_components
-from basicsr_distill.distillation.pipeline import StageParamsError
+from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
+from basicsr_distill.distillation.pipeline import StageParamsError, sha256_file
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
     bicubic_lr,
@@ -135,3 +137,23 @@ def test_bicubic_lr_rounds_and_clips() -> None:
     assert lr.dtype == np.uint8 and lr.shape == (4, 4, 3)
     assert np.abs(lr.astype(int) - expected).max() <= 1
     assert torch.from_numpy(lr).float().mean() == pytest.approx(float(expected.mean()), abs=0.5)
+
+
+def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))["main"]
+    network_opt = {"pretrained": None, "tiny": {"transformer": {"num_embeds_ada_norm": 4}}, "seed": 0, "num_classes": 2}
+    components = load_dit_components(None, tiny=network_opt["tiny"], seed=0)
+    mark_difffit_trainable(components.transformer)
+    checkpoint = tmp_path / "net_g_latest.pth"
+    save_difffit_checkpoint(checkpoint, components.transformer)
+    opt = tmp_path / "finetune.yml"
+    opt.write_text(yaml.safe_dump({"network_g": network_opt}))
+    args = ["--opt", str(opt), "--checkpoint", str(checkpoint), "--ipc", "1", "--steps", "2", "--device", "cpu"]
+    main([*args, "--output", str(tmp_path / "out")])
+    assert "2 images (RANDOM WEIGHTS)" in capsys.readouterr().out
+    assert read_lmdb_keys(tmp_path / "out" / "distilled_LR_bicubic_X4.lmdb") == ["c00_i000", "c01_i000"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["inputs"]["generator"]["checkpoint_sha256"] == sha256_file(checkpoint)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--output", str(tmp_path / "bad"), "--num-classes", "5"])
+    assert exit_info.value.code == 2 and "5 classes do not fit" in capsys.readouterr().err

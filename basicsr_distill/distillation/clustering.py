@@ -47,7 +47,7 @@ from sklearn.cluster import KMeans
 from tqdm import tqdm
 
 from basicsr_distill.distillation.patches import PATCHES_CSV, read_patch_csv
-from basicsr_distill.distillation.pipeline import StageDir, sha256_file, write_json
+from basicsr_distill.distillation.pipeline import StageDir, resolve_device, sha256_file, write_json
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.utils import atomic_output
 
@@ -102,13 +102,6 @@ class ClusterResult:
     counts: list[int]
     inertia: float
     random_weights: bool
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def clip_weights_file(checkpoint: str | os.PathLike) -> Path:

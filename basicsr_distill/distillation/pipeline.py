@@ -70,6 +70,15 @@ def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
     return digest.hexdigest()
 
 
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> this process's CUDA device (``LOCAL_RANK`` under ``torchrun``) when available, else ``"cpu"``."""
+    import torch
+
+    if device == "auto":
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def _normalised(value: Any) -> Any:
     """JSON round trip: tuples become lists, keys strings, so that stored and new parameters compare equal."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
@@ -384,9 +393,8 @@ def run_pipeline(
     import torch
 
     from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
-    from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components
     from basicsr_distill.distillation.patches import select_patches
-    from basicsr_distill.distillation.synthesize import distributed_context, synthesize
+    from basicsr_distill.distillation.synthesize import distributed_context, finetuned_generator, synthesize
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
     raw = load_yaml(options) if not isinstance(options, dict) else _normalised(options)
@@ -429,25 +437,10 @@ def run_pipeline(
     if "synthesize" in wanted:
         finetuned = _manifest(dirs["finetune"], "finetune")
         checkpoint = finetuned["outputs"]["checkpoint"]
-        net_opt = finetuned["params"]["network_g"]
-        generator = {
-            "source": str(net_opt.get("pretrained") or "random"),
-            "random_weights": net_opt.get("pretrained") is None,
-            "checkpoint": checkpoint["path"],
-            "checkpoint_sha256": checkpoint["sha256"],
-            "use_ema": True,
-        }
-
-        def load_generator() -> DiTComponents:
-            seed = int(net_opt.get("seed", 0))
-            components = load_dit_components(
-                net_opt.get("pretrained"), net_opt.get("tiny"), k, _device(config.device), seed=seed
-            )
-            load_difffit_checkpoint(components.transformer, checkpoint["path"], use_ema=True)
-            return components
-
+        network_opt, device = finetuned["params"]["network_g"], resolve_device(config.device)
+        load, generator = finetuned_generator(network_opt, checkpoint["path"], k, device, checkpoint["sha256"])
         with torch.no_grad():
-            synthesize(load_generator, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
+            synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
         _barrier(distributed)
         done("synthesize", _manifest(dirs["synthesize"], "synthesize"))
     if record["random_weights"]:
@@ -461,14 +454,6 @@ def _manifest(folder: Path, stage: str) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: the {stage} stage has not finished (no {MANIFEST}); run it first")
     return json.loads(path.read_text())
-
-
-def _device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _load_record(root: Path, raw: dict, source: str) -> dict:

@@ -33,8 +33,8 @@ import torch.distributed as dist
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
-from basicsr_distill.distillation.dit import DiTComponents
-from basicsr_distill.distillation.pipeline import StageDir, sha256_files
+from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components
+from basicsr_distill.distillation.pipeline import StageDir, sha256_file, sha256_files
 from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
@@ -191,6 +191,40 @@ def write_pair(work_dir: Path, out_dir: Path, keys: list[str], config: Synthesis
     return hr_path, lr_path
 
 
+def finetuned_generator(
+    network_opt: dict,
+    checkpoint: str | os.PathLike,
+    num_classes: int,
+    device: str | torch.device = "cpu",
+    sha256: str | None = None,
+    use_ema: bool = True,
+) -> tuple[Callable[[], DiTComponents], dict]:
+    """A loader of the fine-tuned DiT + VAE, and its identity for :func:`synthesize`.
+
+    ``network_opt`` is the fine-tuning's ``network_g`` section (``pretrained`` folder or ``None`` with
+    ``tiny``/``seed`` for random weights); ``checkpoint`` its DiffFit ``net_g_*.pth`` (EMA tensors by default).
+    """
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such DiffFit checkpoint")
+    pretrained = network_opt.get("pretrained")
+    identity = {
+        "source": str(pretrained or "random"),
+        "random_weights": pretrained is None,
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256 or sha256_file(checkpoint),
+        "use_ema": use_ema,
+    }
+
+    def load() -> DiTComponents:
+        seed = int(network_opt.get("seed", 0))
+        components = load_dit_components(pretrained, network_opt.get("tiny"), num_classes, device, seed=seed)
+        load_difffit_checkpoint(components.transformer, checkpoint, use_ema=use_ema)
+        return components
+
+    return load, identity
+
+
 def synthesize(
     components: DiTComponents | Callable[[], DiTComponents],
     num_classes: int,
@@ -278,6 +312,7 @@ __all__ = [
     "SynthesisConfig",
     "SynthesisResult",
     "bicubic_lr",
+    "finetuned_generator",
     "image_names",
     "lr_lmdb_name",
     "missing_images",

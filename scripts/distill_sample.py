@@ -1,0 +1,84 @@
+"""Sample the distilled set from a DiffFit-tuned DiT and write it as a BasicSR HR / bicubic-LR LMDB pair.
+
+Step 4 of Cho, Jung, Cho, Soh (IEEE SPL 2025). Thin wrapper over
+:func:`basicsr_distill.distillation.synthesize.synthesize`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from basicsr_distill.cli import one_line_errors
+from basicsr_distill.distillation.pipeline import load_yaml, resolve_device
+from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
+from basicsr_distill.preparation.resume import show_info_logs
+
+EPILOG = """\
+examples:
+  python scripts/distill_sample.py --opt options/distill/finetune_dit_ost.yml \\
+      --checkpoint experiments/finetune_dit_ost/models/net_g_latest.pth --ipc 10 --scale 4 --output experiments/ost_x4
+  torchrun --nproc_per_node=4 scripts/distill_sample.py --opt ... --checkpoint ... --output ...   # sharded
+
+--opt is the fine-tuning's BasicSR option file (its network_g section: the pretrained DiT folder, or random
+weights with network_g.tiny/seed, and num_classes = k). Writes {output}/distilled_HR.lmdb and
+{output}/distilled_LR_bicubic_X{scale}.lmdb (keys c03_i007, meta_info.txt) for PairedImageDataset, the sampled
+PNGs in {output}/work/ and manifest.json. Each image has its own seed (class, index): an interrupted run
+continues with the missing images and the result does not depend on the number of processes.
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = SynthesisConfig()
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--opt", required=True, type=Path, help="the fine-tuning's option YAML (network_g section)")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="DiffFit checkpoint net_g_*.pth")
+    parser.add_argument("--output", required=True, type=Path, help="folder for the LMDB pair")
+    parser.add_argument("--num-classes", type=int, help="pseudo-classes k (default: network_g.num_classes)")
+    parser.add_argument("--ipc", type=int, default=defaults.ipc, help="images per class (default: %(default)s)")
+    parser.add_argument("--scale", type=int, default=defaults.scale, help="LR scale (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=defaults.num_steps, help="sampling steps (default: %(default)s)")
+    parser.add_argument("--cfg", type=float, default=defaults.guidance_scale, help="guidance scale (%(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per batch (%(default)s)")
+    parser.add_argument("--scheduler", choices=("ddpm", "ddim", "dpm"), default=defaults.scheduler, help="sampler")
+    parser.add_argument("--no-ema", action="store_true", help="sample with the raw instead of the EMA weights")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
+    return parser.parse_args(argv)
+
+
+@one_line_errors
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    show_info_logs()
+    network_opt = load_yaml(args.opt).get("network_g") or {}
+    num_classes = args.num_classes or network_opt.get("num_classes")
+    if not num_classes:
+        raise ValueError(f"{args.opt}: no network_g.num_classes; pass --num-classes")
+    config = SynthesisConfig(
+        ipc=args.ipc,
+        scale=args.scale,
+        num_steps=args.steps,
+        guidance_scale=args.cfg,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        scheduler=args.scheduler,
+    )
+    device = resolve_device(args.device)
+    load, generator = finetuned_generator(
+        network_opt, args.checkpoint, int(num_classes), device, use_ema=not args.no_ema
+    )
+    with torch.no_grad():
+        result = synthesize(load, int(num_classes), args.output, config, generator, args.overwrite)
+    if result is not None:
+        flag = " (RANDOM WEIGHTS)" if result.random_weights else ""
+        print(f"{len(result.names)} images{flag} -> {result.hr_lmdb}, {result.lr_lmdb}")
+
+
+if __name__ == "__main__":
+    main()

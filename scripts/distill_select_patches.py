@@ -1,0 +1,60 @@
+"""Select high-gradient patches: sliding windows whose x4 bicubic down-up PSNR (grayscale) is below a threshold.
+
+Step 1 of Cho, Jung, Cho, Soh (IEEE SPL 2025). Thin wrapper over
+:func:`basicsr_distill.distillation.patches.select_patches`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from basicsr_distill.cli import one_line_errors
+from basicsr_distill.distillation.patches import PatchSelectionConfig, select_patches
+from basicsr_distill.preparation.resume import show_info_logs
+
+EPILOG = """\
+examples:
+  python scripts/distill_select_patches.py --input datasets/DIV2K/DIV2K_train_HR --output experiments/div2k_patches
+  python scripts/distill_select_patches.py --input datasets/OST/animal datasets/OST/building ... --workers 8 \\
+      --output experiments/ost_patches
+
+Writes the kept 512x512 patches as PNG ({stem}_y{y}_x{x}.png), patches.csv (name,source,x,y,psnr) and
+manifest.json (parameters, input sha256, counts, the images skipped as smaller than the patch). An interrupted
+run continues where it stopped; a finished one is reused; another parameter set is refused unless --overwrite.
+Bicubic: MATLAB (default, as the SR literature's LR images) or cv2 (the authors' OpenCV resize, exactly).
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = PatchSelectionConfig()
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--input", required=True, type=Path, nargs="+", help="HR image folder(s)")
+    parser.add_argument("--output", required=True, type=Path, help="folder for the kept patches")
+    parser.add_argument(
+        "--patch-size", type=int, default=defaults.patch_size, help="window side (default: %(default)s)"
+    )
+    parser.add_argument("--stride", type=int, default=defaults.stride, help="window step (default: %(default)s)")
+    parser.add_argument(
+        "--threshold", type=float, default=defaults.psnr_threshold, help="keep PSNR_bic below this, dB (%(default)s)"
+    )
+    parser.add_argument("--scale", type=int, default=defaults.scale, help="down-up factor (default: %(default)s)")
+    parser.add_argument("--resize", choices=("matlab", "cv2"), default=defaults.resize, help="bicubic implementation")
+    parser.add_argument("--workers", type=int, default=1, help="processes (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
+    return parser.parse_args(argv)
+
+
+@one_line_errors
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    show_info_logs()
+    config = PatchSelectionConfig(args.patch_size, args.stride, args.threshold, args.scale, args.resize)
+    result = select_patches(args.input, args.output, config, args.workers, args.overwrite)
+    print(f"kept {result.kept} of {result.windows} patches from {result.images} images -> {result.csv_path}")
+
+
+if __name__ == "__main__":
+    main()
