@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import sys
+from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.selection.coreset import KEEP_LIST_NAME, RECORD_NAME, save_coreset, select_coreset
@@ -19,7 +20,7 @@ EPILOG = f"""
 strategies (ties broken by name; sizes round(ratio*N) and round(offset*N), rounded half up):
   ascending    the lowest scores (easiest); --offset skips the easiest first
   descending   the highest scores (hardest); --offset skips the hardest first: the study's
-               refined 50%% is --ratio 0.5 --offset 0.05 (rank percentiles 5%%..55%% from the top)
+               refined 50% is --ratio 0.5 --offset 0.05 (rank percentiles 5%..55% from the top)
   random       uniform without replacement (--seed)
   hdc          Ding et al. 2023: above-median scores (use Sobel scores), k-means on image
                features (--clusters, --features), budget spread evenly over the clusters
@@ -51,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--strategy", required=True, choices=STRATEGIES)
     parser.add_argument("--ratio", type=float, required=True, help="fraction r of the N sub-images to keep, in (0, 1]")
-    parser.add_argument("--offset", type=float, default=0.0, help="fraction of the ranking to skip first (default 0)")
+    parser.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="ascending/descending: fraction of the ranking skipped first; ccs: hardest fraction dropped (default 0)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of random, hdc and ccs draws (default 0)")
     parser.add_argument("--clusters", type=int, default=15, help="hdc: k-means clusters (default 15)")
     parser.add_argument("--features", choices=HDC_FEATURES, default="sobel_hist", help="hdc: image features")
@@ -82,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         coreset = select_coreset(args.scores, config, gt.names, images=gt)
         outputs = save_coreset(coreset, args.out, gt, lq if args.materialize else None, overwrite=args.overwrite)
     print(coreset.summary())
+    if args.materialize:
+        sizes = [sum(f.stat().st_size for f in Path(path).iterdir()) for path in (args.gt, args.lq)]
+        copies = [sum(f.stat().st_size for f in outputs[key].iterdir()) for key in ("gt_lmdb", "lq_lmdb")]
+        print(f"core-set LMDB pair: {sum(copies) / 2**20:.1f} MiB (full set: {sum(sizes) / 2**20:.1f} MiB)")
     print(json.dumps({key: str(path) for key, path in outputs.items()}, indent=2))
     return 0
 

@@ -103,6 +103,8 @@ class SelectionConfig:
     def as_dict(self) -> dict[str, object]:
         """The parameters that matter for this strategy (for records and logs)."""
         record = asdict(self)
+        if self.strategy not in OFFSET_STRATEGIES:
+            record.pop("offset")
         if self.strategy != "hdc":
             record.pop("clusters")
             record.pop("features")
