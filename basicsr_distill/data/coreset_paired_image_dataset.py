@@ -16,7 +16,9 @@ The ``coreset`` keys are those of ``scripts/select_coreset.py`` (strategy ``asce
 seed, clusters, features, strata) and go through the same code
 (:func:`basicsr_distill.selection.coreset.coreset_from_options`). The scores must name exactly the
 sub-images the parent dataset lists. The selection is a pure function of the scores and the
-options, so every distributed rank computes the same core-set.
+options, so every distributed rank computes the same core-set. ``hdc`` reads every above-median GT
+image for its features at start-up (on every rank); for large sets run ``scripts/select_coreset.py``
+once and train from its keep-list instead.
 """
 
 from __future__ import annotations

@@ -104,8 +104,8 @@ def coreset_from_options(
             raise SelectionError(f"coreset: keep_list takes no other options, got {sorted(options)}")
         names = read_keep_list(path)
         check_keep_list(names, dataset_names, path)
-        record = {"keep_list": str(path), "keep_list_sha256": file_sha256(path)}
-        return CoreSet(names=sorted(names), total=len(dataset_names), record=record | {"count": len(names)})
+        record = {"keep_list": str(path), "keep_list_sha256": file_sha256(path), "count": len(names)}
+        return CoreSet(names=sorted(names), total=len(dataset_names), record=record)
     scores_path = Path(str(options.pop("scores")))
     config = SelectionConfig.from_options(options)
     if config.strategy != "hdc" or image_root is None:
