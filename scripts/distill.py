@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.distillation.pipeline import STAGES, load_yaml, run_pipeline
+from basicsr_distill.distillation.pipeline import STAGES, load_yaml, run_pipeline, script_parser
 
 EPILOG = """\
 examples:
@@ -30,9 +30,7 @@ Then train an SR network on the pair, e.g. options/train/train_SwinIR_SRx4_disti
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = script_parser(__doc__, EPILOG)
     parser.add_argument("-opt", "--opt", required=True, help="pipeline YAML (options/distill/distill_*.yml)")
     parser.add_argument(
         "--stages", nargs="+", choices=STAGES, default=list(STAGES), help="stages to run, in order (default: all)"
@@ -40,7 +38,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scale", type=int, help="override synthesize.scale (LR of the distilled pair; output synthesize_x{scale}/)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace stage outputs made with other parameters")
     return parser.parse_args(argv)
 
 

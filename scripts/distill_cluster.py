@@ -11,6 +11,7 @@ from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.distillation.clustering import ClusterConfig, cluster_patches
+from basicsr_distill.distillation.pipeline import script_parser
 from basicsr_distill.preparation.resume import show_info_logs
 
 EPILOG = """\
@@ -29,9 +30,7 @@ RANDOM WEIGHTS and the outputs record random_weights: true (for tests only: its 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = ClusterConfig()
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = script_parser(__doc__, EPILOG, defaults.device)
     parser.add_argument("--patches", required=True, type=Path, help="patch folder (with patches.csv, or any images)")
     parser.add_argument("--output", required=True, type=Path, help="folder for labels.csv and clusters.json")
     parser.add_argument("--k", type=int, default=defaults.k, help="clusters (OST: 7, DIV2K: 14; default %(default)s)")
@@ -40,8 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clip-model", default=defaults.clip_model, help="open_clip model name (%(default)s)")
     parser.add_argument("--clip-checkpoint", help="CLIP weights file or open_clip folder (default: random tiny CLIP)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="CLIP batch (%(default)s)")
-    parser.add_argument("--device", default=defaults.device, help="auto | cpu | cuda[:N] (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
     return parser.parse_args(argv)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.distillation.pipeline import load_yaml, resolve_device
+from basicsr_distill.distillation.pipeline import load_yaml, resolve_device, script_parser
 from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
 from basicsr_distill.preparation.resume import show_info_logs
 
@@ -32,9 +32,7 @@ continues with the missing images and the result does not depend on the number o
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = SynthesisConfig()
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = script_parser(__doc__, EPILOG, "auto")
     parser.add_argument("--opt", required=True, type=Path, help="the fine-tuning's option YAML (network_g section)")
     parser.add_argument("--checkpoint", required=True, type=Path, help="DiffFit checkpoint net_g_*.pth")
     parser.add_argument("--output", required=True, type=Path, help="folder for the LMDB pair")
@@ -47,8 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per batch (%(default)s)")
     parser.add_argument("--scheduler", choices=("ddpm", "ddim", "dpm"), default=defaults.scheduler, help="sampler")
     parser.add_argument("--no-ema", action="store_true", help="sample with the raw instead of the EMA weights")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
     return parser.parse_args(argv)
 
 

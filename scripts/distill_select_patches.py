@@ -11,6 +11,7 @@ from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.distillation.patches import PatchSelectionConfig, select_patches
+from basicsr_distill.distillation.pipeline import script_parser
 from basicsr_distill.preparation.resume import show_info_logs
 
 EPILOG = """\
@@ -28,9 +29,7 @@ Bicubic: MATLAB (default, as the SR literature's LR images) or cv2 (the authors'
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = PatchSelectionConfig()
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = script_parser(__doc__, EPILOG)
     parser.add_argument("--input", required=True, type=Path, nargs="+", help="HR image folder(s)")
     parser.add_argument("--output", required=True, type=Path, help="folder for the kept patches")
     parser.add_argument(
@@ -43,7 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=defaults.scale, help="down-up factor (default: %(default)s)")
     parser.add_argument("--resize", choices=("matlab", "cv2"), default=defaults.resize, help="bicubic implementation")
     parser.add_argument("--workers", type=int, default=1, help="processes (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
     return parser.parse_args(argv)
 
 

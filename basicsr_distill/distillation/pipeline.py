@@ -19,6 +19,7 @@ skips a finished stage or continues an unfinished one, other parameters are refu
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import datetime
@@ -68,6 +69,18 @@ def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
     for path in paths:
         digest.update(f"{Path(path).name}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()
+
+
+def script_parser(doc: str, epilog: str, device: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of a distillation script: its docstring's first line, the examples, ``--overwrite``
+    and (with a ``device`` default) ``--device``."""
+    parser = argparse.ArgumentParser(
+        description=doc.splitlines()[0], epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
+    if device is not None:
+        parser.add_argument("--device", default=device, help="auto | cpu | cuda[:N] (default: %(default)s)")
+    return parser
 
 
 def resolve_device(device: str) -> str:
