@@ -172,8 +172,10 @@ def test_process_pool_gives_the_same_rows(tmp_path: Path) -> None:
 
 
 def test_bad_config() -> None:
-    with pytest.raises(ValueError, match="divide patch_size"):
-        PatchSelectionConfig(patch_size=30, scale=4)
+    with pytest.raises(ValueError, match="scale must be >= 2"):
+        PatchSelectionConfig(scale=1)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        PatchSelectionConfig(stride=0)
     with pytest.raises(ValueError, match="resize"):
         PatchSelectionConfig(resize="pil")
 

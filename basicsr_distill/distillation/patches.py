@@ -86,8 +86,8 @@ class PatchSelectionConfig:
     def __post_init__(self) -> None:
         if self.patch_size < 1 or self.stride < 1:
             raise ValueError(f"patch_size and stride must be >= 1, got {self.patch_size} and {self.stride}")
-        if self.scale < 2 or self.patch_size % self.scale:
-            raise ValueError(f"scale must be >= 2 and divide patch_size {self.patch_size}, got {self.scale}")
+        if self.scale < 2:
+            raise ValueError(f"scale must be >= 2, got {self.scale}")
         if self.resize not in ("matlab", "cv2"):
             raise ValueError(f"resize must be 'matlab' or 'cv2', got {self.resize!r}")
 
@@ -127,8 +127,9 @@ def pil_grayscale(img_bgr: np.ndarray) -> np.ndarray:
 
 def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray:
     """``10 log10(255^2 / mse)`` for 8-bit data, capped at :data:`PSNR_CAP`."""
+    mse = np.asarray(mse, dtype=np.float64)
     floor = 255.0**2 * 10 ** (-PSNR_CAP / 10)
-    return 10 * np.log10(255.0**2 / np.maximum(np.asarray(mse, dtype=np.float64), floor))
+    return np.where(mse <= floor, PSNR_CAP, 10 * np.log10(255.0**2 / np.maximum(mse, floor)))
 
 
 def bicubic_psnr(gray_patches: np.ndarray, scale: int = 4, resize: str = "matlab") -> np.ndarray:
