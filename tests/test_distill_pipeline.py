@@ -3,6 +3,7 @@ resume, parameter guard, per-scale synthesis, bad input; the shipped option file
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import runpy
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 
-from basicsr_distill.distillation.pipeline import load_yaml, parse_config, sha256_file
+from basicsr_distill.distillation.pipeline import check_class_count, load_yaml, parse_config, sha256_file
 from basicsr_distill.distillation.synthesize import HR_LMDB, lr_lmdb_name
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
@@ -149,6 +150,9 @@ def test_paper_option_files(name: str, k: int) -> None:
     assert (config.cluster_config.k, config.cluster_config.seed) == (k, 42)
     assert (synth.ipc, synth.num_steps, synth.guidance_scale) == (10, 50, 4.0)
     assert config.finetune_opt.name.startswith("finetune_dit_")
+    base = load_yaml(REPO / config.finetune_opt)
+    assert base["model_type"] == "DiTDiffFitModel" and base["network_g"]["num_classes"] == k
+    check_class_count(dataclasses.replace(config, finetune_opt=REPO / config.finetune_opt))
 
 
 @pytest.mark.parametrize(
