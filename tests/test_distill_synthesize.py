@@ -4,7 +4,11 @@ BasicSR's PairedImageDataset reads, resume, world-size independence, bad input. 
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ from basicsr_distill.distillation.pipeline import StageParamsError, sha256_file
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
     bicubic_lr,
+    finetuned_generator,
     image_names,
     missing_images,
     sample_shard,
@@ -139,15 +144,41 @@ def test_bicubic_lr_rounds_and_clips() -> None:
     assert torch.from_numpy(lr).float().mean() == pytest.approx(float(expected.mean()), abs=0.5)
 
 
-def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))["main"]
+def write_difffit_run(folder: Path) -> tuple[Path, Path]:
+    """A tiny random DiT's DiffFit checkpoint and a fine-tuning option file (network_g) describing it."""
     network_opt = {"pretrained": None, "tiny": {"transformer": {"num_embeds_ada_norm": 4}}, "seed": 0, "num_classes": 2}
     components = load_dit_components(None, tiny=network_opt["tiny"], seed=0)
     mark_difffit_trainable(components.transformer)
-    checkpoint = tmp_path / "net_g_latest.pth"
+    checkpoint, opt = folder / "net_g_latest.pth", folder / "finetune.yml"
     save_difffit_checkpoint(checkpoint, components.transformer)
-    opt = tmp_path / "finetune.yml"
     opt.write_text(yaml.safe_dump({"network_g": network_opt}))
+    return checkpoint, opt
+
+
+def test_torchrun_two_ranks_write_the_same_set_as_one(tmp_path: Path) -> None:
+    checkpoint, opt = write_difffit_run(tmp_path)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"
+    args = ["--opt", str(opt), "--checkpoint", str(checkpoint), "--ipc", "3", "--steps", "2", "--device", "cpu"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    process = subprocess.Popen(
+        [*torchrun, str(script), *args, "--output", str(tmp_path / "two")], start_new_session=True
+    )
+    try:
+        assert process.wait(timeout=120) == 0
+    finally:
+        if process.poll() is None:  # a hung rendezvous: stop this test's own process group
+            os.killpg(process.pid, signal.SIGKILL)
+    load, generator = finetuned_generator(yaml.safe_load(opt.read_text())["network_g"], checkpoint, 2)
+    single = synthesize(load, 2, tmp_path / "one", SynthesisConfig(ipc=3, num_steps=2), generator)
+    assert read_lmdb_keys(tmp_path / "two" / "distilled_HR.lmdb") == single.names
+    for key in single.names:  # same batches (one class run per rank), so bit-identical
+        two, one = (read_image(folder / "work" / f"{key}.png") for folder in (tmp_path / "two", single.out_dir))
+        assert np.array_equal(two, one), key
+
+
+def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))["main"]
+    checkpoint, opt = write_difffit_run(tmp_path)
     args = ["--opt", str(opt), "--checkpoint", str(checkpoint), "--ipc", "1", "--steps", "2", "--device", "cpu"]
     main([*args, "--output", str(tmp_path / "out")])
     assert "2 images (RANDOM WEIGHTS)" in capsys.readouterr().out

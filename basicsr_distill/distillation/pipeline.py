@@ -83,6 +83,45 @@ def script_parser(doc: str, epilog: str, device: str | None = None) -> argparse.
     return parser
 
 
+def distributed_context(timeout_hours: float = 12.0) -> tuple[int, int]:
+    """``(rank, world_size)``; under ``torchrun`` (``WORLD_SIZE`` > 1) initialise the process group first.
+
+    The timeout is long because the other ranks wait at a barrier while rank 0 selects and clusters patches.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=datetime.timedelta(hours=timeout_hours))
+        if dist.get_rank() != 0:
+            get_root_logger().setLevel(logging.ERROR)  # BasicSR's convention: only rank 0 logs
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def barrier() -> None:
+    """``torch.distributed.barrier()`` when several processes run; nothing otherwise."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def from_rank0(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (``broadcast_object_list``); ``value`` itself in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        holder = [value]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+    return value
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` -> this process's CUDA device (``LOCAL_RANK`` under ``torchrun``) when available, else ``"cpu"``."""
     import torch
@@ -352,9 +391,7 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     if rank == 0 and manifest is None:
         stage.begin()
         write_yaml(stage.path / "finetune.yml", opt)
-    _barrier(distributed)
-    if rank != 0:
-        manifest = stage.finished()
+    manifest = from_rank0(manifest)
     if manifest is not None:
         logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
         return manifest
@@ -363,7 +400,7 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     logger.info(f"finetune: BasicSR train_pipeline {' '.join(argv[1:])} in {stage.path}")
     with _basicsr_invocation(stage.path, argv):
         train_entry.main(str(stage.path.resolve()))
-    _barrier(distributed)
+    barrier()
     checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
@@ -378,13 +415,6 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
 def write_yaml(path: Path, data: dict) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def _barrier(distributed: bool) -> None:
-    if distributed:
-        import torch.distributed as dist
-
-        dist.barrier()
 
 
 def run_pipeline(
@@ -407,7 +437,7 @@ def run_pipeline(
 
     from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
     from basicsr_distill.distillation.patches import select_patches
-    from basicsr_distill.distillation.synthesize import distributed_context, finetuned_generator, synthesize
+    from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
     raw = load_yaml(options) if not isinstance(options, dict) else _normalised(options)
@@ -417,8 +447,7 @@ def run_pipeline(
         raise ValueError(f"unknown stages {unknown} (choose from {', '.join(STAGES)})")
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
-    rank, world_size = distributed_context()
-    distributed = world_size > 1
+    rank, _ = distributed_context()
     config.root.mkdir(parents=True, exist_ok=True)
     logger = _pipeline_logger(config.root, config.name)
     dirs = config.stage_dirs
@@ -433,12 +462,12 @@ def run_pipeline(
     if "patches" in wanted:
         if rank == 0:
             select_patches(config.patches_dir, dirs["patches"], config.patch_config, config.patch_workers, overwrite)
-        _barrier(distributed)
+        barrier()
         done("patches", _manifest(dirs["patches"], "patches"))
     if "clusters" in wanted:
         if rank == 0:
             cluster_patches(dirs["patches"], dirs["clusters"], config.cluster_config, overwrite)
-        _barrier(distributed)
+        barrier()
         done("clusters", _manifest(dirs["clusters"], "clusters"))
     k = config.cluster_config.k
     if "finetune" in wanted:
@@ -454,7 +483,7 @@ def run_pipeline(
         load, generator = finetuned_generator(network_opt, checkpoint["path"], k, device, checkpoint["sha256"])
         with torch.no_grad():
             synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
-        _barrier(distributed)
+        barrier()
         done("synthesize", _manifest(dirs["synthesize"], "synthesize"))
     if record["random_weights"]:
         logger.warning(f"RANDOM WEIGHTS: some stages of {config.name} ran without pretrained weights (see {RECORD})")

@@ -29,12 +29,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components
-from basicsr_distill.distillation.pipeline import StageDir, sha256_file, sha256_files
+from basicsr_distill.distillation.pipeline import (
+    StageDir,
+    barrier,
+    distributed_context,
+    from_rank0,
+    sha256_file,
+    sha256_files,
+)
 from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
@@ -102,23 +108,6 @@ def _runs(items: list[tuple[int, int, str]], batch_size: int) -> list[list[tuple
         else:
             batches.append([item])
     return batches
-
-
-def distributed_context() -> tuple[int, int]:
-    """``(rank, world_size)``; under ``torchrun`` (``WORLD_SIZE`` > 1) initialise the process group first."""
-    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _barrier(world_size: int) -> None:
-    if world_size > 1:
-        dist.barrier()
 
 
 def missing_images(work_dir: Path, items: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -258,15 +247,11 @@ def synthesize(
     rank, world_size = distributed_context()
     params = {**asdict(config), "num_classes": num_classes}
     stage = StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0)
-    manifest = stage.finished() if rank == 0 else None
+    manifest = from_rank0(stage.finished() if rank == 0 else None)  # rank 0 alone reads (and may clear) the folder
     items = image_names(num_classes, config.ipc)
     keys = [key for _, _, key in items]
-    if rank == 0 and manifest is not None:
-        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
-    _barrier(world_size)
-    if rank != 0:
-        manifest = stage.finished()
     if manifest is not None:
+        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
         return _result(stage.path, keys, config, manifest["random_weights"]) if rank == 0 else None
     if not isinstance(components, DiTComponents):
         components = components()
@@ -275,7 +260,7 @@ def synthesize(
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
     work_dir = stage.path / WORK_DIR
-    _barrier(world_size)
+    barrier()
     if components.random_weights:
         logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
     logger.info(
@@ -283,9 +268,9 @@ def synthesize(
         f"CFG {config.guidance_scale}, x{config.scale} LR, {world_size} process(es)"
     )
     missing = missing_images(work_dir, items)
-    _barrier(world_size)  # every rank has listed the same missing images before any rank writes
+    barrier()  # every rank has listed the same missing images before any rank writes
     sample_shard(components, work_dir, missing, config, rank, world_size, dtype)
-    _barrier(world_size)
+    barrier()
     if rank != 0:
         return None
     if missing := missing_images(work_dir, items):
