@@ -1,20 +1,24 @@
 """The whole distillation of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class
 Labels and Pre-Trained Models" (IEEE SPL 2025, Fig. 2) from one BasicSR-style YAML, with a record.
 
-Stages, each in its own folder under ``path.root``, each resuming from its own outputs:
+Stages, each in its own folder under the YAML's ``root``, each resuming from its own outputs:
 
-1. ``patches``: high-gradient patches, PSNR_bic < 23 dB (Sec. II-A; :mod:`.patches`);
-2. ``clusters``: CLIP ViT-B/32 embeddings, k-means pseudo-classes (Sec. II-A; :mod:`.clustering`);
-3. ``finetune``: DiffFit fine-tuning of DiT-XL/2 with the minimax + SR losses (Sec. II-B, Eq. 2-5),
-   through BasicSR's own ``train_pipeline`` (model ``DiTDiffFitModel``, dataset ``PseudoLabelPatchDataset``)
-   with ``--auto_resume``;
-4. ``distilled``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB pair
-   (Sec. II-C; :mod:`.synthesize`).
+1. ``patches/``: high-gradient patches, PSNR_bic < 23 dB (Sec. II-A, Eq. 1; :mod:`.patches`);
+2. ``clusters/``: CLIP ViT-B/32 embeddings, k-means pseudo-classes (Sec. II-A; :mod:`.clustering`);
+3. ``finetune/``: DiffFit fine-tuning of DiT-XL/2 with the minimax + SR losses (Sec. II-B, Eqs. 2-5),
+   through BasicSR's own ``train_pipeline`` (``basicsr_distill.train``; model ``DiTDiffFitModel``, dataset
+   ``PseudoLabelPatchDataset``) with ``--auto_resume``, in that folder (``experiments/{name}_finetune``);
+4. ``synthesize_x{s}/``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB
+   pair (Sec. II-C; :mod:`.synthesize`); one folder per scale, all from the same fine-tuning.
 
-This module also holds the bookkeeping every stage shares: :class:`StageDir` (a stage folder whose
-``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same parameters
-skips a finished stage or continues an unfinished one, other parameters are refused unless
-``overwrite``) and the sha256 helpers. ``record.json`` in the root gathers every stage's manifest.
+Under ``torchrun`` rank 0 selects and clusters the patches while the others wait; every rank fine-tunes (DDP)
+and samples its share; rank 0 writes the LMDBs and the record.
+
+This module also holds what the stages share: :class:`StageDir` (a stage folder whose ``manifest.json``
+records parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or
+continues an unfinished one, other parameters or inputs are refused unless ``overwrite``), the sha256
+helpers, the distributed helpers and the scripts' argument parser. ``record.json`` in the root gathers every
+stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
 """
 
 from __future__ import annotations
