@@ -31,7 +31,7 @@ import torch
 from basicsr.utils.matlab_functions import imresize as np_imresize
 
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
-from basicsr_distill.scoring import MAX_PSNR, ScoreConfig, SobelScorer, random_score, score_dataset
+from basicsr_distill.scoring import MAX_PSNR, ScoreConfig, SobelScorer, random_score, runner, score_dataset
 from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
 from basicsr_distill.scoring.runner import output_paths, spearman
 from basicsr_distill.scoring.scorers import BicubicPsnrScorer, to_color
@@ -245,6 +245,25 @@ def test_lmdb_and_folder_identical_and_streaming_workers(data: dict[str, Path], 
     assert manifest["workers"] == 2 and manifest["dataset"]["gt"]["type"] == "lmdb"
 
 
+def test_worker_preparation_equals_device_preparation(data: dict[str, Path]) -> None:
+    """CPU runs convert in the DataLoader workers, GPU runs on the device after a uint8 transfer: same tensors."""
+    from basicsr_distill.scoring.runner import _to_device
+    from basicsr_distill.scoring.scorers import Preparation
+    from basicsr_distill.scoring.sources import PairDataset, collate, open_store
+
+    gt, lq = open_store(data["gt_lmdb"]), open_store(data["lq_lmdb"])
+    names = sorted(gt.keys)
+    for prepare in (Preparation("y", "y"), Preparation("gray", dtype=torch.float64), Preparation("gray601", "rgb")):
+        in_worker = collate([PairDataset(names, gt, lq, prepare)[i] for i in range(len(names))])
+        on_device = _to_device(
+            collate([PairDataset(names, gt, lq)[i] for i in range(len(names))]), torch.device("cpu"), prepare
+        )
+        assert in_worker["gt"].dtype == prepare.dtype and torch.equal(in_worker["gt"], on_device[0])
+        assert torch.equal(in_worker["lq"], on_device[1])
+    gt.close()
+    lq.close()
+
+
 def test_csv_and_json_format(data: dict[str, Path], tmp_path: Path) -> None:
     result = score_dataset(ScoreConfig(scorer="sobel", gt=data["gt_lmdb"], out=tmp_path / "s.csv", progress=False))
     assert (result.csv_path, result.json_path) == (tmp_path / "s.csv", tmp_path / "s.json")
@@ -296,6 +315,7 @@ def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkey
         return original(self, gt, lq, names)
 
     monkeypatch.setattr(SobelScorer, "__call__", flaky)
+    monkeypatch.setattr(runner, "MIN_LOADER_BATCH", 1)  # loader batches = model batches of 2
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "res", scorer="sobel", gt=data["gt"], batch_size=2, chunk_size=2)
     assert not (tmp_path / "res").exists() and len(list((tmp_path / ".res.partial").glob("part-*.csv"))) == 2

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -57,7 +58,7 @@ HIGHER_IS_HARDER = {"loss": True, "sobel": True, "bicubic_psnr": False, "random"
 #: ``bicubic_psnr`` of a sub-image its down-up reproduces exactly (MSE floored at 1e-10).
 MAX_PSNR = 100.0
 
-Color = Literal["rgb", "y", "gray"]
+Color = Literal["rgb", "y", "gray", "gray601"]
 LossName = Literal["mse", "l1"]
 
 #: Grayscale weights of OpenCV's ``COLOR_BGR2GRAY`` (ITU-R BT.601 luma), in RGB order.
@@ -69,8 +70,17 @@ class ScaleMismatchError(ValueError):
     """The model's output does not have the HR sub-image's size."""
 
 
+def to_gray(img: torch.Tensor) -> torch.Tensor:
+    """RGB ``(N, 3, H, W)`` -> ``0.299 R + 0.587 G + 0.114 B`` as ``(N, 1, H, W)`` (OpenCV's ``BGR2GRAY``)."""
+    if img.shape[1] == 1:
+        return img
+    weights = torch.tensor(GRAY_WEIGHTS, device=img.device, dtype=img.dtype).view(1, 3, 1, 1)
+    return (img * weights).sum(1, keepdim=True)
+
+
 def to_color(img: torch.Tensor, color: Color) -> torch.Tensor:
-    """RGB ``(N, 3, H, W)`` in [0, 1] -> itself (``rgb``), BasicSR's Y channel (``y``) or PIL's luma (``gray``).
+    """RGB ``(N, 3, H, W)`` in [0, 1] -> ``rgb`` (itself), ``y`` (BasicSR's ``rgb2ycbcr_pt`` Y channel),
+    ``gray`` (PIL's luma) or ``gray601`` (:func:`to_gray`). One-channel input is taken as converted already.
 
     ``gray`` is PIL's ``convert("L")`` bit-exactly, ``(19595 R + 38470 G + 7471 B + 2^15) >> 16`` on the
     8-bit values, so it expects ``img`` to hold multiples of 1/255 (decoded images).
@@ -79,11 +89,31 @@ def to_color(img: torch.Tensor, color: Color) -> torch.Tensor:
         return img
     if color == "y":
         return rgb2ycbcr_pt(img, y_only=True)
+    if color == "gray601":
+        return to_gray(img)
     if color == "gray":
         pixels = torch.round(img.double() * 255.0).long()
         luma = (pixels[:, 0:1] * 19595 + pixels[:, 1:2] * 38470 + pixels[:, 2:3] * 7471 + 0x8000) >> 16
         return luma.to(img.dtype) / 255.0
     raise ValueError(f"unknown color space {color!r} (expected 'rgb', 'y' or 'gray')")
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How a scorer wants its ``uint8`` RGB input: float ``dtype`` in [0, 1], in color space ``gt`` / ``lq``.
+
+    The runner applies it inside the DataLoader workers on CPU (in parallel with the model) and on the
+    device after the ``uint8`` transfer on GPU; either way the scorer gets the same tensors.
+    """
+
+    gt: Color = "rgb"
+    lq: Color | None = None
+    dtype: torch.dtype = torch.float32
+
+    def __call__(self, images: torch.Tensor, side: str) -> torch.Tensor:
+        """``images``: ``uint8`` RGB ``(N, 3, H, W)``; ``side``: ``"gt"`` or ``"lq"``."""
+        color = self.gt if side == "gt" else self.lq
+        return to_color(images.to(self.dtype) / 255.0, color or "rgb")
 
 
 def crop(img: torch.Tensor, border: int) -> torch.Tensor:
@@ -93,11 +123,11 @@ def crop(img: torch.Tensor, border: int) -> torch.Tensor:
 
 def pixel_loss(pred: torch.Tensor, target: torch.Tensor, loss: LossName = "mse") -> torch.Tensor:
     """Per-image mean squared (``mse``) or absolute (``l1``) error, reduced in float32: ``(N,)``."""
-    diff = pred.float() - target.float()
+    pred, target = pred.float(), target.float()
     if loss == "mse":
-        return diff.square().flatten(1).mean(1)
+        return F.mse_loss(pred, target, reduction="none").flatten(1).mean(1)
     if loss == "l1":
-        return diff.abs().flatten(1).mean(1)
+        return F.l1_loss(pred, target, reduction="none").flatten(1).mean(1)
     raise ValueError(f"unknown loss {loss!r} (expected 'mse' or 'l1')")
 
 
@@ -131,6 +161,7 @@ class LossScorer:
             raise ValueError("a one-channel (Y) model can only be scored with color 'y'")
         self.model, self.loss, self.color = model, loss, color
         self.crop_border, self.in_channels, self.autocast_dtype = crop_border, in_channels, autocast_dtype
+        self.preparation = Preparation(gt=color, lq="y" if in_channels == 1 else "rgb")
 
     @torch.no_grad()
     def __call__(self, gt: torch.Tensor, lq: torch.Tensor | None, names: Sequence[str] = ()) -> torch.Tensor:
@@ -148,14 +179,6 @@ class LossScorer:
             )
         pred = to_color(out.float(), self.color)
         return pixel_loss(crop(pred, self.crop_border), crop(to_color(gt, self.color), self.crop_border), self.loss)
-
-
-def to_gray(img: torch.Tensor) -> torch.Tensor:
-    """RGB ``(N, 3, H, W)`` -> ``0.299 R + 0.587 G + 0.114 B`` as ``(N, 1, H, W)`` (OpenCV's ``BGR2GRAY``)."""
-    if img.shape[1] == 1:
-        return img
-    weights = torch.tensor(GRAY_WEIGHTS, device=img.device, dtype=img.dtype).view(1, 3, 1, 1)
-    return (img * weights).sum(1, keepdim=True)
 
 
 def sobel_texture_map(gray: torch.Tensor) -> torch.Tensor:
@@ -196,6 +219,7 @@ class SobelScorer:
         if patch_size is not None and patch_size < 3:
             raise ValueError(f"sobel patch size must be at least 3 pixels, not {patch_size}")
         self.patch_size = patch_size
+        self.preparation = Preparation(gt="gray601")
 
     @torch.no_grad()
     def __call__(self, gt: torch.Tensor, lq: torch.Tensor | None = None, names: Sequence[str] = ()) -> torch.Tensor:
@@ -226,6 +250,7 @@ class BicubicPsnrScorer:
         if color not in ("rgb", "y", "gray"):
             raise ValueError(f"unknown color space {color!r} (expected 'gray', 'y' or 'rgb')")
         self.scale, self.color, self.crop_border = scale, color, crop_border
+        self.preparation = Preparation(gt=color, dtype=torch.float64)
 
     @torch.no_grad()
     def __call__(self, gt: torch.Tensor, lq: torch.Tensor | None = None, names: Sequence[str] = ()) -> torch.Tensor:
@@ -249,6 +274,7 @@ class RandomScorer:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self.preparation = Preparation()
 
     def __call__(
         self, gt: torch.Tensor | None, lq: torch.Tensor | None = None, names: Sequence[str] = ()

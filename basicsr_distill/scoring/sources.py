@@ -15,7 +15,7 @@ be exactly ``scale`` times its LR sub-image (BasicSR's ``paired_random_crop`` co
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,32 +168,40 @@ def shape_batches(keys: Sequence[str], shapes: dict[str, Shape], batch_size: int
     return [idx[start : start + batch_size] for idx in groups.values() for start in range(0, len(idx), batch_size)]
 
 
-def _to_tensor(img: np.ndarray) -> torch.Tensor:
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     """``uint8`` BGR HWC -> ``uint8`` RGB CHW."""
     return torch.from_numpy(np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)))
 
 
 class PairDataset(Dataset):
-    """Decodes GT (and LQ) sub-images by index; bad input is returned as an ``error`` string, not raised,
-    so that the main process can report it in one line."""
+    """Decodes GT (and LQ) sub-images by index into ``uint8`` RGB CHW tensors, or, with ``prepare`` (a
+    :class:`~basicsr_distill.scoring.scorers.Preparation`), into the scorer's float input. Bad input is
+    returned as an ``error`` string, not raised, so that the main process can report it in one line."""
 
-    def __init__(self, keys: Sequence[str], gt: ImageStore, lq: ImageStore | None = None) -> None:
-        self.keys, self.gt, self.lq = list(keys), gt, lq
+    def __init__(
+        self,
+        keys: Sequence[str],
+        gt: ImageStore,
+        lq: ImageStore | None = None,
+        prepare: Callable[[torch.Tensor, str], torch.Tensor] | None = None,
+    ) -> None:
+        self.keys, self.gt, self.lq, self.prepare = list(keys), gt, lq, prepare
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def _read(self, store: ImageStore, key: str) -> torch.Tensor:
+    def _read(self, store: ImageStore, key: str, side: str) -> torch.Tensor:
         img = store.get(key)
         if img.shape[:2] != store.shapes[key]:
             raise ValueError(f"{store.path}: {key} decodes to {img.shape[:2]}, listed as {store.shapes[key]}")
-        return _to_tensor(img)
+        tensor = image_to_tensor(img)
+        return tensor if self.prepare is None else self.prepare(tensor[None], side)[0]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         key = self.keys[index]
         try:
-            gt = self._read(self.gt, key)
-            lq = self._read(self.lq, key) if self.lq is not None else None
+            gt = self._read(self.gt, key, "gt")
+            lq = self._read(self.lq, key, "lq") if self.lq is not None else None
         except (ValueError, KeyError, FileNotFoundError) as error:
             return {"name": key, "error": str(error.args[0] if isinstance(error, KeyError) else error)}
         return {"name": key, "gt": gt, "lq": lq, "error": None}
