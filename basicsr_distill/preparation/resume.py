@@ -171,9 +171,6 @@ class FolderJob:
     def progress_dir(self) -> Path:
         return self.folders[0] / PROGRESS
 
-    def items(self) -> list[tuple[Path, Mapping[str, Any]]]:
-        return list(self.outputs.items())
-
     def open(self) -> None:
         """Check every output (refusing before touching any), then clear or resume each; read the progress."""
         resume = {
@@ -214,7 +211,8 @@ class FolderJob:
             for folder, args in self.outputs.items():  # recognisable (and resumable) while incomplete
                 write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts))
             self.progress_dir.mkdir(exist_ok=True)
-        for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts)):
+        # One input image per task: heavy tasks, so no chunking (better balance, live progress).
+        for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts), chunksize=1):
             counts[stem] = count
         self.finish(counts)
         return counts
@@ -263,12 +261,14 @@ def pool_map(
     ordered: bool = False,
     unit: str = "image",
     initial: int = 0,
+    chunksize: int | None = None,
 ) -> Iterable[R]:
     """Map ``func`` over ``tasks`` on a process pool (``workers`` processes, default all cores), with tqdm.
 
     ``workers=1`` runs in this process. Results come back in task order when ``ordered``, else as they
-    finish. ``func`` and the tasks must be picklable; keep results small (workers should write their
-    own files rather than send images back).
+    finish. ``chunksize`` tasks travel to a worker at a time (default: 1 for fewer than 64 tasks per
+    worker, up to 16 for many light tasks). ``func`` and the tasks must be picklable; keep results
+    small (workers should write their own files rather than send images back).
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
@@ -284,7 +284,7 @@ def pool_map(
                     yield func(task)
                     bar.update()
             return
-        chunksize = max(1, min(8, len(tasks) // (workers * 8)))
+        chunksize = chunksize or max(1, min(16, len(tasks) // (workers * 64)))
         # fork: workers start in milliseconds and inherit the logger (spawn would re-import torch each time).
         context = get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else get_context()
         with context.Pool(workers, initializer=_init_worker) as pool:
