@@ -481,7 +481,7 @@ def test_scripts_run_and_fail_with_one_line(
     assert (tmp_path / "set" / "LRbicx4" / "0002.png").exists()
     extract = script_main("extract_subimages.py")
     extract(["--input", str(folder), "--output", str(tmp_path / "HR_sub"), "--crop-size", "24", "--step", "12"])
-    script_main("create_lmdb.py")(["--input", str(tmp_path / "HR_sub"), str(tmp_path / "LR_bicubic_X4_sub")])
+    script_main("create_lmdb.py")([str(tmp_path / "HR_sub"), str(tmp_path / "LR_bicubic_X4_sub")])  # as in README
     assert check_paired_keys(tmp_path / "HR_sub.lmdb", tmp_path / "LR_bicubic_X4_sub.lmdb")
     capsys.readouterr()
     (tmp_path / "bad").mkdir()

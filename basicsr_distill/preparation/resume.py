@@ -19,10 +19,12 @@ A non-empty folder without a manifest was not made by these tools and is never d
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
 import time
@@ -268,7 +270,9 @@ def pool_map(
     ``workers=1`` runs in this process. Results come back in task order when ``ordered``, else as they
     finish. ``chunksize`` tasks travel to a worker at a time (default: 1 for fewer than 64 tasks per
     worker, up to 16 for many light tasks). ``func`` and the tasks must be picklable; keep results
-    small (workers should write their own files rather than send images back).
+    small (workers should write their own files rather than send images back). Ordered results (which
+    may be large, e.g. encoded images for an LMDB) are requested ``2 * workers`` chunks ahead of the
+    consumer, so memory stays bounded however long ``tasks`` is and however slow the consumer.
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
@@ -288,8 +292,11 @@ def pool_map(
         # fork: workers start in milliseconds and inherit the logger (spawn would re-import torch each time).
         context = get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else get_context()
         with context.Pool(workers, initializer=_init_worker) as pool:
-            mapper = pool.imap if ordered else pool.imap_unordered
-            for result in mapper(func, tasks, chunksize):
+            if ordered:
+                results = _bounded_ordered(pool, func, tasks, chunksize, ahead=2 * workers)
+            else:
+                results = pool.imap_unordered(func, tasks, chunksize)
+            for result in results:
                 yield result
                 bar.update()
     except BaseException:
@@ -297,6 +304,23 @@ def pool_map(
         raise
     finally:
         bar.close()
+
+
+def _run_chunk(func: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
+    return [func(task) for task in chunk]
+
+
+def _bounded_ordered(
+    pool: multiprocessing.pool.Pool, func: Callable[[T], R], tasks: Sequence[T], chunksize: int, ahead: int
+) -> Iterator[R]:
+    """Like ``pool.imap`` (results in task order) but with at most ``ahead`` chunks submitted and not consumed."""
+    window: collections.deque = collections.deque()
+    for begin in range(0, len(tasks), chunksize):
+        window.append(pool.apply_async(_run_chunk, (func, tasks[begin : begin + chunksize])))
+        if len(window) >= ahead:
+            yield from window.popleft().get()
+    while window:
+        yield from window.popleft().get()
 
 
 def show_info_logs() -> None:
