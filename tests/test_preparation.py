@@ -32,7 +32,7 @@ from basicsr_distill.preparation.lmdb_io import (
     read_lmdb_image,
     read_lmdb_keys,
 )
-from basicsr_distill.preparation.resume import MANIFEST, PROGRESS
+from basicsr_distill.preparation.resume import MANIFEST, PROGRESS, _bounded_ordered
 from basicsr_distill.preparation.subimages import extract_subimages, subimage_positions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -506,3 +506,26 @@ def test_scripts_run_and_fail_with_one_line(
         assert exit_info.value.code == 2
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (name, lines)
+
+
+def test_ordered_pool_results_are_bounded_ahead_of_the_consumer() -> None:
+    """LMDB creation streams: at most ``ahead`` chunks are requested beyond what the writer consumed."""
+    submitted: list[int] = []
+
+    class Immediate:
+        def __init__(self, value: list[int]) -> None:
+            self.value = value
+
+        def get(self) -> list[int]:
+            return self.value
+
+    class FakePool:
+        def apply_async(self, func, args):  # noqa: ANN001, ANN202
+            submitted.extend(args[1])
+            return Immediate(func(*args))
+
+    results = _bounded_ordered(FakePool(), lambda x: x * 10, list(range(100)), chunksize=3, ahead=4)
+    for consumed, value in enumerate(results, 1):
+        assert value == (consumed - 1) * 10  # in order
+        assert len(submitted) - consumed <= 4 * 3
+    assert submitted == list(range(100))
