@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     other.add_argument("--psnr-scale", type=int, default=4, help="bicubic_psnr: down-up factor (default 4)")
     other.add_argument("--seed", type=int, default=0, help="random scorer seed / random-weights seed (default 0)")
     run = parser.add_argument_group("execution")
-    run.add_argument("--batch-size", type=int, help="sub-images per batch (default 4 on CPU, 32 on GPU)")
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        help="sub-images per model batch (default: 32 on GPU; on CPU ~36,864 HR pixels, e.g. 4 at 96x96, 1 at 480x480)",
+    )
     run.add_argument("--workers", type=int, help="decoding processes (default: cores/4 on CPU, cores-1 on GPU)")
     run.add_argument("--device", default="cpu", help="cpu or cuda (torchrun: one GPU per rank)")
     run.add_argument(

@@ -33,7 +33,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -70,9 +70,21 @@ from basicsr_distill.utils import atomic_output
 MIN_SPEARMAN = 0.999
 #: Sub-images in the mixed-precision ranking check.
 PRECISION_SAMPLE = 256
-#: Default batch sizes. On CPU small batches keep the activations of small sub-images in cache (SRCNN on
-#: 96x96: batch 4 ran ~1.5x faster per image than batch 16 on the 2-core development machine).
-DEFAULT_BATCH = {"cpu": 4, "cuda": 32}
+#: GPU batch size when none is given.
+GPU_BATCH = 32
+#: CPU batches hold about this many HR pixels when no batch size is given: small batches keep the
+#: activations in cache. On the 2-core development machine SRCNN ran 96x96 sub-images fastest at batch 4
+#: (~1.5x faster per image than batch 16) and 480x480 ones at batch 1 (~1.5x faster than batch 4).
+CPU_BATCH_PIXELS = 4 * 96 * 96
+
+
+def default_batch_size(device: torch.device, height: int, width: int) -> int:
+    """The model batch size used when none is given: :data:`GPU_BATCH` on GPU, ~:data:`CPU_BATCH_PIXELS` on CPU."""
+    if device.type == "cuda":
+        return GPU_BATCH
+    return max(1, min(16, CPU_BATCH_PIXELS // max(1, height * width)))
+
+
 #: Sub-images per DataLoader batch at least: each batch costs an inter-process hand-over (~1-2 ms on the
 #: development machine), so small model batches are cut out of larger loader batches.
 MIN_LOADER_BATCH = 32
@@ -105,7 +117,7 @@ class ScoreConfig:
     psnr_scale: int = 4
     seed: int = 0
     # execution
-    batch_size: int | None = None  # None: DEFAULT_BATCH[device type]
+    batch_size: int | None = None  # None: default_batch_size(device, h, w)
     workers: int | None = None
     device: str = "cpu"
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
@@ -343,8 +355,9 @@ def _choose_precision(
     samples = [dataset[i] for i in range(0, len(dataset), step)][:PRECISION_SAMPLE]
     samples = [s for s in samples if not s["error"]]
     reference, mixed = [], []
-    for start in range(0, len(samples), config.batch_size):
-        for batch in _equal_shape_chunks(samples[start : start + config.batch_size]):
+    step = config.batch_size or GPU_BATCH
+    for start in range(0, len(samples), step):
+        for batch in _equal_shape_chunks(samples[start : start + step]):
             gt, lq = _to_device(collate(batch), device, scorer.preparation)
             _set_tf32(False)
             scorer.autocast_dtype = None
@@ -392,7 +405,7 @@ def _to_device(
 
 
 def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: ImageStore | None, count: int) -> dict:
-    keep = {k: v for k, v in info.items() if k not in ("checkpoint_training",)}
+    keep = {k: v for k, v in info.items() if k not in ("checkpoint_training", "memory_format")}
     return {
         "format_version": FORMAT_VERSION,
         "scorer": config.scorer,
@@ -442,13 +455,13 @@ def _score_batches(
     loader: Iterator[dict[str, Any]] | DataLoader,
     device: torch.device,
     writer: _PartWriter,
-    batch_size: int,
+    batch_size: int | None,
     chunk_size: int,
     progress: tqdm,
     label: str,
 ) -> int:
-    """Score every batch of ``loader`` in model batches of ``batch_size``; flush results every ``chunk_size``
-    sub-images. Returns the count."""
+    """Score every batch of ``loader`` in model batches of ``batch_size`` (None: :func:`default_batch_size`);
+    flush results every ``chunk_size`` sub-images. Returns the count."""
     pending: list[tuple[list[str], torch.Tensor]] = []
     pending_count = total = 0
 
@@ -470,9 +483,10 @@ def _score_batches(
         if batch["errors"]:
             raise ValueError(batch["errors"][0])
         gt, lq = _to_device(batch, device, scorer.preparation)
-        for start in range(0, len(batch["names"]), batch_size):  # loader batches may hold several model batches
-            names = batch["names"][start : start + batch_size]
-            part = slice(start, start + batch_size)
+        step = batch_size or default_batch_size(device, *gt.shape[-2:])
+        for start in range(0, len(batch["names"]), step):  # a loader batch may hold several model batches
+            names = batch["names"][start : start + step]
+            part = slice(start, start + step)
             pending.append((names, scorer(gt[part], None if lq is None else lq[part], names)))
             pending_count += len(names)
             total += len(names)
@@ -499,7 +513,6 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
     if config.scorer == "loss" and config.lq is None:
         raise ValueError("the loss scorer needs LR sub-images: pass --lq")
     env, device = _init_distributed(config.device)
-    config = replace(config, batch_size=config.batch_size or DEFAULT_BATCH.get(device.type, 16))
     if device.type == "cpu":  # every core, shared among the ranks of this machine
         torch.set_num_threads(max(1, available_cpus() // env.local_world))
     else:
@@ -529,13 +542,17 @@ def _score(
     scorer, info = _build_scorer(config, scale, device)
     fingerprint = _fingerprint(config, info, gt, lq, len(keys))
 
-    state = _prepare_output(csv_path, json_path, partial, fingerprint, config.overwrite) if env.rank == 0 else None
-    if env.broadcast(state) == "done":
+    # rank 0 decides and reads what an interrupted run left; the others must not read the partial folder
+    # themselves, as rank 0 may already be writing this run's results into it
+    state, done = None, []
+    if env.rank == 0:
+        state = _prepare_output(csv_path, json_path, partial, fingerprint, config.overwrite)
+        done = list(_read_partial(partial)) if state == "run" else []
+    state, done = env.broadcast((state, done))
+    if state == "done":
         return ScoreResult(csv_path, json_path, json.loads(json_path.read_text()) if env.rank == 0 else {})
-    env.barrier(device)
-
-    done = _read_partial(partial)
-    remaining = [key for key in keys if key not in done]
+    done_set = set(done)
+    remaining = [key for key in keys if key not in done_set]
     if done and env.rank == 0:
         logger.info(f"Resuming: {len(done)} of {len(keys)} sub-images already scored in {partial}")
     precision_info: dict[str, Any] = {"precision": "fp32"}
@@ -566,7 +583,7 @@ def _score(
             prepare = scorer.preparation if device.type == "cpu" else None
             loader = DataLoader(
                 PairDataset(shard, gt, lq, prepare),
-                batch_sampler=shape_batches(shard, gt.shapes, max(config.batch_size, MIN_LOADER_BATCH)),
+                batch_sampler=shape_batches(shard, gt.shapes, max(config.batch_size or 1, MIN_LOADER_BATCH)),
                 num_workers=workers,
                 collate_fn=collate,
                 pin_memory=device.type == "cuda",
@@ -607,7 +624,7 @@ def _score(
         "device": _device_name(device),
         "world_size": env.world,
         "workers": workers,
-        "batch_size": config.batch_size,
+        "batch_size": config.batch_size or ("auto: ~36,864 HR pixels" if device.type == "cpu" else GPU_BATCH),
         "torch": torch.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "fingerprint": fingerprint,

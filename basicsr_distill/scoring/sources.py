@@ -54,12 +54,20 @@ class LmdbStore(ImageStore):
 
     kind = "lmdb"
 
+    #: Reads between re-openings of the environment: LMDB pages read through its memory map count in the
+    #: reader's RSS until unmapped, so a long run would otherwise show RSS growing with the dataset.
+    REOPEN_EVERY = 256
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.reader = LmdbReader(path)
+        self.reads = 0
         entries = self.reader.entries
         super().__init__(str(path), [e.key for e in entries], {e.key: (e.shape[0], e.shape[1]) for e in entries})
 
     def get(self, key: str) -> np.ndarray:
+        self.reads += 1
+        if self.reads % self.REOPEN_EVERY == 0:
+            self.reader.close()
         return self.reader.get(key)
 
     def close(self) -> None:
