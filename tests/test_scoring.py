@@ -278,6 +278,18 @@ def test_csv_and_json_format(data: dict[str, Path], tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_out_folder_keeps_other_files(data: dict[str, Path], tmp_path: Path) -> None:
+    """--out into an existing folder adds scores.csv/json atomically and never replaces the folder."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "keep.txt").write_text("precious")
+    _run(tmp_path, "shared", scorer="random", gt=data["gt"])
+    assert (tmp_path / "shared" / "keep.txt").read_text() == "precious"
+    assert (tmp_path / "shared" / "scores.csv").exists() and (tmp_path / "shared" / "scores.json").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="must be a folder or a .csv path"):
+        _run(tmp_path, "file", scorer="random", gt=data["gt"])
+
+
 def test_mixed_sizes_are_batched_by_shape(tmp_path: Path) -> None:
     images = _images(count=3)
     images["0009_s009"] = np.full((16, 32, 3), 90, np.uint8)

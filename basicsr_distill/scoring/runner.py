@@ -136,6 +136,8 @@ class ScoreResult:
 def output_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
     """``(scores.csv, scores.json, partial folder)`` for ``--out`` (a folder, or a ``.csv`` path)."""
     out = Path(out)
+    if out.exists() and not out.is_dir() and out.suffix != ".csv":
+        raise ValueError(f"{out}: --out must be a folder or a .csv path, and this is a file")
     if out.suffix == ".csv":
         return out, out.with_suffix(".json"), out.with_name(f".{out.name}.partial")
     return out / "scores.csv", out / "scores.json", out.with_name(f".{out.name}.partial")
@@ -629,7 +631,7 @@ def _score(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "fingerprint": fingerprint,
     }
-    _write_outputs(config.out, csv_path, json_path, rows, manifest)
+    _write_outputs(csv_path, json_path, rows, manifest)
     _remove_tree(partial)
     logger.info(f"Wrote {len(rows)} {config.scorer} scores to {csv_path} ({manifest['wall_time_s']} s)")
     return ScoreResult(csv_path, json_path, manifest)
@@ -641,14 +643,10 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def _write_outputs(out: str | os.PathLike, csv_path: Path, json_path: Path, rows: list, manifest: dict) -> None:
+def _write_outputs(csv_path: Path, json_path: Path, rows: list, manifest: dict) -> None:
+    """Write both files atomically (each renamed into place; a folder given as ``--out`` is never replaced)."""
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
-    if Path(out).suffix == ".csv":
-        with atomic_output(json_path) as tmp_json, atomic_output(csv_path) as tmp_csv:
-            write_scores_csv(tmp_csv, rows)
-            tmp_json.write_text(text)
-        return
-    with atomic_output(out) as tmp:
-        tmp.mkdir(parents=True)
-        write_scores_csv(tmp / csv_path.name, rows)
-        (tmp / json_path.name).write_text(text)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(json_path) as tmp_json, atomic_output(csv_path) as tmp_csv:
+        write_scores_csv(tmp_csv, rows)
+        tmp_json.write_text(text)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, check_paired_keys
@@ -221,10 +221,10 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if errors:
         return {"names": [s["name"] for s in samples], "errors": errors}
     lq = [sample["lq"] for sample in samples]
-    return {
+    return {  # default_collate stacks straight into shared memory inside a worker (no extra copy to send it)
         "names": [sample["name"] for sample in samples],
-        "gt": torch.stack([sample["gt"] for sample in samples]),
-        "lq": torch.stack(lq) if lq[0] is not None else None,
+        "gt": default_collate([sample["gt"] for sample in samples]),
+        "lq": default_collate(lq) if lq[0] is not None else None,
         "errors": [],
     }
 
