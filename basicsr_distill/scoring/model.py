@@ -203,7 +203,8 @@ def _with_defaults(arch_opt: dict[str, Any], scale: int) -> dict[str, Any]:
         raise ValueError(f"unknown arch {arch_type!r}: not in BasicSR's ARCH_REGISTRY") from None
     params = inspect.signature(arch_cls).parameters
     opt = dict(arch_opt)
-    for key, value in (("upscale", scale), ("scale", scale), ("num_in_ch", 3), ("num_out_ch", 3)):
+    scale_key = "upscale" if "upscale" in params else "scale"  # BasicSR's archs use one or the other
+    for key, value in ((scale_key, scale), ("num_in_ch", 3), ("num_out_ch", 3)):
         if key in params:
             opt.setdefault(key, value)
     return opt

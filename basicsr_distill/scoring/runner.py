@@ -8,9 +8,14 @@ Ding et al. 2023; the bicubic down-up PSNR of Cho et al. 2025; seeded random).
 Execution:
 
 * A ``torch.utils.data.DataLoader`` over the (sorted) names; workers decode the images, batches hold
-  equal-size sub-images only. Memory is bounded by the prefetch queue, not the dataset size.
-* CPU: torch uses every available core for the model; ``workers`` processes decode (single-threaded).
-  GPU (``device='cuda'``): ``uint8`` batches travel pinned and are converted on the GPU; with
+  equal-size sub-images only. Memory is bounded by the prefetch queue, not the dataset size (LMDB
+  environments are re-opened every few hundred reads so that mapped pages do not pile up in RSS).
+* CPU: torch uses every available core for the model; ``workers`` processes (default cores / 4, at
+  least 1) decode and convert to the scorer's float input (e.g. Y) single-threaded. Model batches hold
+  ~36,864 HR pixels (4 sub-images of 96x96, 1 of 480x480: small batches stay in cache) and are cut from
+  32-image loader batches (each hand-over between processes costs ~1-2 ms). The model runs channels-last
+  when the arch allows it (faster oneDNN/cuDNN convolutions).
+* GPU (``device='cuda'``): ``uint8`` batches (32) travel pinned and are converted on the GPU; with
   ``precision='auto'`` the model's forward pass runs under fp16 autocast **only if** on a sample of
   sub-images the fp16 scores rank like the strict-fp32 ones (Spearman >= :data:`MIN_SPEARMAN`), else
   fp32. The loss itself is always reduced in fp32.
