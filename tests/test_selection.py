@@ -188,9 +188,15 @@ def test_hdc_equal_clusters_get_equal_shares() -> None:
     assert Counter(int(name[2:]) // 5 for name in chosen) == {0: 3, 1: 3, 2: 3}
 
 
+def test_hdc_half_of_an_odd_count_is_the_whole_upper_half() -> None:
+    scores = {f"s{index}": float(index) for index in range(7)}  # upper half by rank: s3..s6 (round(3.5) = 4)
+    chosen = select(scores, SelectionConfig("hdc", 0.5, clusters=2), lambda names: np.zeros((len(names), 2)))
+    assert chosen == ["s3", "s4", "s5", "s6"]
+
+
 def test_hdc_refuses_more_than_the_above_median_pool() -> None:
     scores, vectors = blob_features((5, 5))
-    with pytest.raises(SelectionError, match=r"above the median .*\(use ratio <= 0.5000\)"):
+    with pytest.raises(SelectionError, match=r"upper half .*\(use ratio <= 0.5000\)"):
         select(scores, SelectionConfig("hdc", 0.6, clusters=2), lambda names: np.zeros((len(names), 2)))
     with pytest.raises(SelectionError, match="needs image features"):
         select(scores, SelectionConfig("hdc", 0.2))

@@ -177,12 +177,14 @@ def _select_hdc(
 ) -> list[str]:
     if features is None:
         raise SelectionError("strategy 'hdc' needs image features (give the dataset's images)")
-    median = float(np.median(list(scores.values())))
-    pool = sorted(name for name, value in scores.items() if value > median)
+    # HDC's first stage keeps the upper half of the texture scores. "Upper half" is taken by rank
+    # (the round-half-up(N/2) highest, ties by name) rather than "> median", so that with an odd N,
+    # or ties at the median, ratio 0.5 still selects exactly the whole half as HDC's 50% does.
+    pool = sorted(rank(scores, descending=True)[: fraction_count(0.5, len(scores))])
     if budget > len(pool):
         raise SelectionError(
-            f"hdc keeps only the {len(pool)} of {len(scores)} names scored above the median {median:g}; "
-            f"ratio {config.ratio} asks for {budget} (use ratio <= {len(pool) / len(scores):.4f})"
+            f"hdc keeps only the {len(pool)} of {len(scores)} names in the upper half of the scores (above the "
+            f"median); ratio {config.ratio} asks for {budget} (use ratio <= {len(pool) / len(scores):.4f})"
         )
     matrix = np.asarray(features(pool), dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != len(pool):
