@@ -41,7 +41,7 @@ def link_training_images(shared: Path, out: Path) -> Path:
                 continue
             link = folder / image.name
             if not link.exists():
-                os.symlink(image, link)
+                os.symlink(image.resolve(), link)
     return folder
 
 
@@ -49,10 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared datasets folder")
     parser.add_argument("--out", type=Path, default=Path("bench/out/mini_table1"))
-    parser.add_argument("--iters", type=int, default=1500, help="FSRCNN iterations per row (equal for all rows)")
+    parser.add_argument("--iters", type=int, default=1000, help="FSRCNN iterations per row (equal for all rows)")
     parser.add_argument("--scorer-iters", type=int, default=500)
     parser.add_argument("--crop-size", type=int, default=96)
     parser.add_argument("--step", type=int, default=96)
+    parser.add_argument("--loader-workers", type=int, default=1, help="DataLoader workers per training run")
     args = parser.parse_args()
     config = StudyConfig(
         train_hr=link_training_images(args.shared, args.out),
@@ -63,6 +64,7 @@ def main() -> None:
         step=args.step,
         iters=args.iters,
         scorer_iters=args.scorer_iters,
+        loader_workers=args.loader_workers,
     )
     rows = run_study(config)
     print(markdown_table(rows, config))

@@ -67,7 +67,8 @@ class StudyConfig:
     gt_size: int = 48
     lr: float = 1e-3
     seed: int = 0
-    workers: int | None = None
+    workers: int | None = None  # data preparation and scoring processes (default: all cores)
+    loader_workers: int = 1  # DataLoader workers per training run (BasicSR's num_worker_per_gpu)
 
 
 def _run_training(options: dict[str, Any], workdir: Path) -> Path:
@@ -110,7 +111,7 @@ def training_options(
                 "gt_size": config.gt_size,
                 "use_hflip": True,
                 "use_rot": True,
-                "num_worker_per_gpu": 1,
+                "num_worker_per_gpu": config.loader_workers,
                 "batch_size_per_gpu": config.batch_size,
                 "dataset_enlarge_ratio": 1,
             }
