@@ -42,6 +42,12 @@ def write_config(tmp_path: Path, images: list[np.ndarray], **changes: dict) -> P
     return path
 
 
+def with_relative_root(config: Path) -> Path:
+    """Rewrite ``config``'s root as ``run``, relative to the working directory, as the shipped files have it."""
+    config.write_text(yaml.safe_dump({**load_yaml(config), "root": "run"}))
+    return config
+
+
 def noise_images(count: int = 3, size: int = 48) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(count)]
@@ -51,8 +57,12 @@ def run_cli(*argv: str) -> None:
     distill_main(list(argv))
 
 
-def test_end_to_end_from_one_yaml_with_resume_and_guard(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    config = write_config(tmp_path, noise_images())
+def test_end_to_end_from_one_yaml_with_resume_and_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shipped option files use a root relative to the working directory: run that way.
+    monkeypatch.chdir(tmp_path)
+    config = with_relative_root(write_config(tmp_path, noise_images()))
     run_cli("-opt", str(config))
     root = tmp_path / "run"
     record = json.loads((root / "record.json").read_text())
@@ -91,7 +101,7 @@ def test_end_to_end_from_one_yaml_with_resume_and_guard(tmp_path: Path, capsys: 
     assert read_lmdb_keys(root / "synthesize_x2" / lr_lmdb_name(2)) == keys
 
     # Other parameters are refused with a one-line error; --overwrite redoes only that stage.
-    changed = write_config(tmp_path, noise_images(), synthesize={"ipc": 3})
+    changed = with_relative_root(write_config(tmp_path, noise_images(), synthesize={"ipc": 3}))
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         run_cli("-opt", str(changed))

@@ -402,8 +402,9 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     argv = ["basicsr_distill.train", "-opt", "finetune.yml", "--auto_resume"]
     argv += ["--launcher", "pytorch"] if distributed else []
     logger.info(f"finetune: BasicSR train_pipeline {' '.join(argv[1:])} in {stage.path}")
-    with _basicsr_invocation(stage.path, argv):
-        train_entry.main(str(stage.path.resolve()))
+    root = stage.path.resolve()  # before the working directory changes: the option file's root may be relative
+    with _basicsr_invocation(root, argv):
+        train_entry.main(str(root))
     barrier()
     checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
     if not checkpoint.is_file():
