@@ -45,7 +45,7 @@ def copy_bundled_images(out: Path) -> tuple[Path, Path]:
     return folders[0], folders[1]
 
 
-def demo_config(out: Path, iters: int = 600, scorer_iters: int = 200) -> StudyConfig:
+def demo_config(out: Path, iters: int = 1500, scorer_iters: int = 300) -> StudyConfig:
     """The demo's study: x2, 96x96 sub-images (step 48), FSRCNN trained ``iters`` iterations per row."""
     train_hr, test_hr = copy_bundled_images(out)
     return StudyConfig(

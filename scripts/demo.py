@@ -18,9 +18,9 @@ from basicsr_distill.results.pruning_study import markdown_table, run_study
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: %(default)s)")
-    parser.add_argument("--iters", type=int, default=600, help="SR training iterations per row (default: %(default)s)")
+    parser.add_argument("--iters", type=int, default=1500, help="SR training iterations per row (default: %(default)s)")
     parser.add_argument(
-        "--scorer-iters", type=int, default=200, help="SRCNN scorer training iterations (default: %(default)s)"
+        "--scorer-iters", type=int, default=300, help="SRCNN scorer training iterations (default: %(default)s)"
     )
     args = parser.parse_args()
     config = demo_config(args.out, iters=args.iters, scorer_iters=args.scorer_iters)

@@ -34,7 +34,10 @@ from basicsr.utils import get_root_logger, tensor2img
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
+from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
 from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+from basicsr_distill.selection.dataset_index import DatasetIndex
+from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.utils import atomic_output
 
 
@@ -209,6 +212,16 @@ def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
     return {"loss": loss.csv_path, "sobel": sobel.csv_path, "scorer_checkpoint": checkpoint}
 
 
+def plot_scores(scores: dict[str, Path], gt_lmdb: Path, out: Path) -> list[Path]:
+    """The study's Figs. 2-4 for the loss scores: distribution with the DES/refined cuts, ASC/DES montage."""
+    loss = read_scores(scores["loss"])
+    with DatasetIndex(gt_lmdb) as images:
+        return [
+            plot_score_distribution(loss, out / "score_distribution.png", label="SRCNN MSE"),
+            plot_topk_montage(loss, images, out / "topk_montage.png"),
+        ]
+
+
 def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     """Prepare, score, train one model per row at equal iterations and evaluate; write results.json and table.md."""
     logger = get_root_logger()
@@ -216,6 +229,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     config.out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(config)
     scores = score(config, paths)
+    figures = plot_scores(scores, paths["gt"], config.out / "figures")
     rows = []
     for row in config.rows:
         train_set: dict[str, Any] = {"dataroot_gt": str(paths["gt"]), "dataroot_lq": str(paths["lq"])}
@@ -234,6 +248,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     record = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scores": {k: str(v) for k, v in scores.items()},
+        "figures": [str(path) for path in figures],
         "rows": rows,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "wall_seconds": round(time.time() - study_start),
