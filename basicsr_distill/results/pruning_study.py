@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,8 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     """Prepare, score, train one model per row at equal iterations and evaluate; write results.json and table.md."""
     logger = get_root_logger()
     study_start = time.time()
+    # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
+    config = replace(config, out=config.out.resolve())
     config.out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(config)
     scores = score(config, paths)
