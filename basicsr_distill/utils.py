@@ -1,8 +1,9 @@
-"""Small helpers shared by the sub-packages: registry module scanning and atomic output paths."""
+"""Small helpers shared by the sub-packages: registry module scanning, atomic output paths, file hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import os
 import shutil
@@ -37,6 +38,15 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     if final.exists():
         _remove(final)
     os.replace(tmp, final)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (recorded in every manifest so outputs trace back to their inputs)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _remove(path: Path) -> None:

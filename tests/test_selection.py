@@ -17,7 +17,7 @@ from basicsr_distill.selection.coreset import coreset_from_options, select_cores
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.features import EXTRACTORS, dataset_features
 from basicsr_distill.selection.keep_list import read_keep_list, write_keep_list
-from basicsr_distill.selection.scores_io import check_scores_cover, file_sha256, read_scores
+from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
 from basicsr_distill.selection.strategies import (
     SelectionConfig,
     SelectionError,
@@ -25,6 +25,7 @@ from basicsr_distill.selection.strategies import (
     fraction_count,
     select,
 )
+from basicsr_distill.utils import sha256_file
 
 # Ascending: i b g d j a f h c e   Descending: c e f h a j d g b i   (ties c/e and f/h broken by name)
 KNOWN = {"a": 5.0, "b": 1.0, "c": 9.0, "d": 3.0, "e": 9.0, "f": 7.0, "g": 2.0, "h": 7.0, "i": 0.0, "j": 4.0}
@@ -328,7 +329,7 @@ def test_selection_record(tmp_path: Path) -> None:
     record = coreset.record
     assert record["strategy"] == "descending" and record["seed"] == 0
     assert record["parameters"] == {"ratio": 0.3, "offset": 0.1}
-    assert record["scores_sha256"] == file_sha256(scores_path) and len(record["scores_sha256"]) == 64
+    assert record["scores_sha256"] == sha256_file(scores_path) and len(record["scores_sha256"]) == 64
     assert (record["total"], record["count"]) == (10, 3)
     assert record["score_range"] == [7.0, 9.0] and record["full_score_range"] == [0.0, 9.0]
     assert "core-set of 3 / 10 sub-images (30.0%), strategy descending" in coreset.summary()
@@ -360,7 +361,7 @@ def test_cli_writes_keep_list_record_and_materialized_lmdb_pair(tmp_path: Path, 
     lines = (out / "meta_info_coreset.txt").read_text().splitlines()
     assert lines == [f"{name}.png (16,16,3) 1" for name in expected]
     record = json.loads((out / "selection.json").read_text())
-    assert record["count"] == 4 and record["scores_sha256"] == file_sha256(scores)
+    assert record["count"] == 4 and record["scores_sha256"] == sha256_file(scores)
     assert record["score_range"] == [1.0, 3.0] and record["materialized"]["gt"] == str(out / "gt.lmdb")
     assert read_lmdb_keys(out / "gt.lmdb") == expected == read_lmdb_keys(out / "lq.lmdb")
     with DatasetIndex(lq) as source, DatasetIndex(out / "lq.lmdb") as copy:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, sha256_file
 
 if TYPE_CHECKING:  # the stage modules import this one; at run time they are imported where used
     from basicsr_distill.distillation.clustering import ClusterConfig
@@ -56,15 +56,6 @@ STAGES = ("patches", "clusters", "finetune", "synthesize")
 
 class StageParamsError(ValueError):
     """A stage folder holds outputs made with other parameters or inputs."""
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_files(paths: Iterable[str | os.PathLike]) -> str:

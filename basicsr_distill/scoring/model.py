@@ -28,7 +28,7 @@ import yaml
 from basicsr.utils import get_root_logger
 from torch import nn
 
-from basicsr_distill.distillation.pipeline import sha256_file
+from basicsr_distill.utils import sha256_file
 
 #: Keys of a BasicSR checkpoint that hold a state dict, in the order they are preferred.
 PARAM_KEYS = ("params_ema", "params")

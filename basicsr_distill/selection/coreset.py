@@ -18,8 +18,9 @@ from pathlib import Path
 
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
-from basicsr_distill.selection.scores_io import check_scores_cover, file_sha256, read_scores
+from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
 from basicsr_distill.selection.strategies import SelectionConfig, SelectionError, select
+from basicsr_distill.utils import sha256_file
 
 
 @dataclass
@@ -75,7 +76,7 @@ def select_coreset(
         "parameters": parameters,
         "seed": seed,
         "scores": str(scores_path),
-        "scores_sha256": file_sha256(scores_path),
+        "scores_sha256": sha256_file(scores_path),
         "dataset": str(images.root) if images is not None else None,
         "total": len(scores),
         "count": len(names),
@@ -104,7 +105,7 @@ def coreset_from_options(
             raise SelectionError(f"coreset: keep_list takes no other options, got {sorted(options)}")
         names = read_keep_list(path)
         check_keep_list(names, dataset_names, path)
-        record = {"keep_list": str(path), "keep_list_sha256": file_sha256(path), "count": len(names)}
+        record = {"keep_list": str(path), "keep_list_sha256": sha256_file(path), "count": len(names)}
         return CoreSet(names=sorted(names), total=len(dataset_names), record=record)
     scores_path = Path(str(options.pop("scores")))
     config = SelectionConfig.from_options(options)

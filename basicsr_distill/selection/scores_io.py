@@ -14,7 +14,6 @@ header, a short row, a duplicate name, a non-numeric or non-finite score, an emp
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -82,12 +81,3 @@ def check_scores_cover(scores: Mapping[str, float], dataset_names: Iterable[str]
         problems.append(f"{len(extra)} scored names are not in the dataset (e.g. {format_examples(extra)})")
     if problems:
         raise ScoresError(f"{source}: scores do not match the dataset: {'; '.join(problems)}")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file (recorded with every selection so it can be traced to its scores)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
