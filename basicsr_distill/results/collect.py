@@ -1,0 +1,431 @@
+"""Results of the table rows, read from BasicSR's logs and rendered in the papers' layout.
+
+The tables are those of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution"
+(Tables 1-3) and Cho, Jung, Cho, Soh 2025, "Dataset Distillation for Super-Resolution Without Class Labels and
+Pre-Trained Models", as listed by :mod:`basicsr_distill.results.table_options`.
+
+Two layers:
+
+* **Reading** (:func:`read_train_log`, :func:`read_test_log`, :func:`collect_table`): BasicSR's training logs
+  ``experiments/<name>/train_<name>_*.log`` (every file of an ``--auto_resume``d run, oldest first) and test
+  logs ``results/<name>/test_<name>_*.log``. A ``Validation <set>`` block is attributed to the iteration of
+  the last ``iter:`` line before it (or to ``total_iter`` after ``End of training``). A row is ``done`` once
+  the training log has ended, ``partial`` (with its last validated iteration) while it runs or after it
+  died, ``missing`` without a log. A log whose header (BasicSR's option dump) names another ``scale`` is
+  refused for that row, and a number is only ever taken from the block of the column's own test set.
+* **Rendering** (:func:`render_table`): plain row records in, markdown and CSV out, best value per column and
+  group in bold, published numbers and the difference beside each measured one. The CPU mini study
+  (``bench/mini_table1.py``) renders through the same function.
+
+A row record is a plain mapping::
+
+    {"row": "DES 50%",            # label (required)
+     "group": "SwinIR",           # best values are marked within a group (optional)
+     "strategy": "descending", "fraction": 0.5, "iterations": 250000,   # optional, shown / plotted
+     "series": "",                # line of the fraction plot (default: the strategy)
+     "status": "done",            # "done" | "partial" | "missing" | any other text (shown as is)
+     "iter": 250000,              # iteration of the numbers (shown for partial rows)
+     "results": {"B100": {"psnr": 32.1, "ssim": 0.899,          # per test set
+                          "psnr_std": 0.03, "psnr_ci95": 0.05, "ssim_std": ..., "n": 3}},   # optional spread
+     "published": {"B100": {"psnr": 32.2, "ssim": 0.9, "source": "..."}}}                    # optional
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from basicsr_distill.results.table_options import Row, TableSpec
+from basicsr_distill.utils import atomic_output
+
+PUBLISHED = Path(__file__).with_name("published.yaml")
+METRICS = ("psnr", "ssim")
+#: Other names of the benchmarks, mapped to the folder names of ``scripts/prepare_benchmark.py``.
+ALIASES = {"BSD100": "B100", "BSDS100": "B100", "Urban": "Urban100", "Manga": "Manga109"}
+DIGITS = {"psnr": 2, "ssim": 4}
+
+_ITER = re.compile(r"iter:\s*([\d,]+)")
+_VALIDATION = re.compile(r"Validation (\S+)\s*$")
+_METRIC = re.compile(r"^\s*# (\w+): (-?[\d.]+|nan|inf)")
+_SCALE = re.compile(r"^  scale: (\d+)\s*$")
+_TOTAL = re.compile(r"^\s+total_iter: (\d+)\s*$")
+
+
+def canonical(test_set: str) -> str:
+    return ALIASES.get(test_set, test_set)
+
+
+@dataclass
+class LogResult:
+    """What one run's logs say: status, iteration of the numbers, and ``{test set: {metric: value}}``."""
+
+    status: str  # done | partial | missing | refused: ...
+    iter: int | None = None
+    scale: int | None = None
+    total_iter: int | None = None
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _log_files(folder: Path, prefix: str) -> list[Path]:
+    return sorted(folder.glob(f"{prefix}_*.log")) if folder.is_dir() else []
+
+
+def read_train_log(paths: Sequence[Path]) -> LogResult:
+    """Parse the training logs of one run (oldest first); the latest validation of each test set wins."""
+    if not paths:
+        return LogResult("missing")
+    scale = total = None
+    current = 0
+    ended = False
+    blocks: dict[str, tuple[int, dict[str, float]]] = {}
+    last_val_iter: int | None = None
+    lines = [line for path in paths for line in path.read_text(errors="replace").splitlines()]
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if scale is None and (m := _SCALE.match(line)):
+            scale = int(m.group(1))
+        elif total is None and (m := _TOTAL.match(line)):
+            total = int(m.group(1))
+        elif "End of training" in line:
+            ended = True
+        elif "Start training from" in line or "Resuming training from" in line:
+            ended = False
+        elif m := _VALIDATION.search(line):
+            values: dict[str, float] = {}
+            while index < len(lines) and (metric := _METRIC.match(lines[index])):
+                values[metric.group(1)] = float(metric.group(2))
+                index += 1
+            at = total if ended and total is not None else current
+            blocks[canonical(m.group(1))] = (at, values)
+            last_val_iter = at
+        elif m := _ITER.search(line):
+            current = int(m.group(1).replace(",", ""))
+    done = ended and total is not None
+    results = {name: values for name, (at, values) in blocks.items() if not done or at == total}
+    status = "done" if done else "partial"
+    return LogResult(status, total if done else (last_val_iter or current), scale, total, results)
+
+
+def read_test_log(paths: Sequence[Path]) -> LogResult:
+    """Parse the test logs of one run: the newest block of each test set wins."""
+    if not paths:
+        return LogResult("missing")
+    result = LogResult("done")
+    for path in paths:
+        lines = path.read_text(errors="replace").splitlines()
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            index += 1
+            if result.scale is None and (m := _SCALE.match(line)):
+                result.scale = int(m.group(1))
+            elif m := _VALIDATION.search(line):
+                values = {}
+                while index < len(lines) and (metric := _METRIC.match(lines[index])):
+                    values[metric.group(1)] = float(metric.group(2))
+                    index += 1
+                result.results[canonical(m.group(1))] = values
+    return result
+
+
+def collect_row(root: str | os.PathLike, row: Row) -> LogResult:
+    """Training and test logs of ``row`` under ``root`` (``experiments/``, ``results/``), checked for its scale.
+
+    Test numbers count only once the training is done (or without a training log, e.g. downloaded weights):
+    a test of a still-running run would be a number of unfinished weights.
+    """
+    root = Path(root)
+    train = read_train_log(_log_files(root / "experiments" / row.name, f"train_{row.name}"))
+    test = read_test_log(_log_files(root / "results" / row.name, f"test_{row.name}"))
+    for log in (train, test):
+        if log.scale is not None and log.scale != row.scale:
+            return LogResult(f"refused: log is x{log.scale}, row is x{row.scale}")
+    if train.status == "done" and train.total_iter != row.total_iter:
+        return LogResult(f"refused: log trained {train.total_iter:,} iterations, row {row.total_iter:,}")
+    if train.status == "missing" and test.status == "missing":
+        return train
+    if train.status == "partial":
+        return train
+    merged = LogResult("done", train.iter if train.status == "done" else None, row.scale, row.total_iter)
+    merged.results = {**train.results, **test.results}
+    return merged
+
+
+def load_published(path: str | os.PathLike = PUBLISHED) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict) or not isinstance(data.get("numbers", []), list):
+        raise ValueError(f"{path}: expected a mapping with a 'numbers' list")
+    return data
+
+
+def published_for(published: Mapping[str, Any], table: str, group: str, label: str, scale: int) -> dict:
+    """``{test set: {psnr, ssim, source}}`` of one row; entries must name their table, row, scale and test set."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in published.get("numbers", []):
+        if (entry.get("table"), entry.get("group"), entry.get("row")) != (table, group, label):
+            continue
+        if entry.get("scale") != scale or not entry.get("test_set"):
+            continue  # a number without its scale or test set is never placed in a column
+        cell = out.setdefault(canonical(entry["test_set"]), {"source": entry.get("source", "")})
+        for metric in METRICS:
+            if entry.get(metric) is not None:
+                cell[metric] = float(entry[metric])
+    return out
+
+
+def collect_table(
+    spec: TableSpec, root: str | os.PathLike, published: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Row records of ``spec`` (see the module docstring) from the logs under ``root``."""
+    records = []
+    for table_row in spec.rows:
+        row = table_row.row
+        log = collect_row(root, row)
+        records.append(
+            {
+                "row": table_row.label,
+                "group": table_row.group,
+                "name": row.name,
+                "strategy": row.strategy,
+                "fraction": row.fraction,
+                "iterations": row.total_iter,
+                "series": table_row.series,
+                "status": log.status,
+                "iter": log.iter,
+                "results": {t: v for t, v in log.results.items() if t in spec.test_sets},
+                "published": published_for(published or {}, spec.key, table_row.group, table_row.label, row.scale),
+            }
+        )
+    return records
+
+
+# ------------------------------------------------------------------------------------------------------ rendering
+
+
+@dataclass
+class RenderedTable:
+    markdown: str
+    csv: str
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _status_text(record: Mapping[str, Any]) -> str:
+    status = record.get("status", "done")
+    if status == "partial":
+        at = record.get("iter")
+        return f"partial (iter {at:,})" if isinstance(at, int) else "partial"
+    return str(status)
+
+
+def _best(records: Sequence[Mapping[str, Any]], test_set: str, metric: str) -> dict[str, float]:
+    """Best finished value per group (higher is better for PSNR and SSIM)."""
+    best: dict[str, float] = {}
+    for record in records:
+        if record.get("status", "done") != "done":
+            continue
+        value = _number(record.get("results", {}).get(test_set, {}).get(metric))
+        group = record.get("group", "")
+        if value is not None and (group not in best or value > best[group]):
+            best[group] = value
+    return best
+
+
+def render_table(
+    records: Sequence[Mapping[str, Any]],
+    test_sets: Sequence[str],
+    *,
+    title: str = "",
+    metrics: Sequence[str] = METRICS,
+    notes: Sequence[str] = (),
+) -> RenderedTable:
+    """Render row records as a markdown table (best per column and group in bold) and a long-format CSV.
+
+    Args:
+        records: row records (module docstring); only ``row`` is required.
+        test_sets: the columns, in order; each gets one column per metric, plus "paper" and "diff" columns
+            when any record carries a published value for it.
+        title: a heading line of the markdown.
+        metrics: which of the records' metrics to show (``psnr``, ``ssim``).
+        notes: lines printed under the markdown table.
+    """
+    test_sets = [canonical(t) for t in test_sets]
+    has_group = any(r.get("group") for r in records)
+    has_meta = {key: any(r.get(key) is not None for r in records) for key in ("fraction", "iterations")}
+    header = (["group"] if has_group else []) + ["row"]
+    header += [label for key, label in (("fraction", "data"), ("iterations", "iterations")) if has_meta[key]]
+    columns: list[tuple[str, str, str]] = []  # (test set, metric, kind)
+    for test_set in test_sets:
+        for metric in metrics:
+            columns.append((test_set, metric, "measured"))
+            if any(_number(r.get("published", {}).get(test_set, {}).get(metric)) is not None for r in records):
+                columns += [(test_set, metric, "paper"), (test_set, metric, "diff")]
+    header += [f"{t} {m.upper()}" + ("" if k == "measured" else f" {k}") for t, m, k in columns]
+    best = {(t, m): _best(records, t, m) for t in test_sets for m in metrics}
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["group", "row", "strategy", "fraction", "iterations", "status", "iter", "test_set", "metric", "value"]
+        + ["std", "ci95", "n", "published", "diff", "source"]
+    )
+    for record in records:
+        cells = [str(record.get("group", ""))] if has_group else []
+        cells.append(str(record["row"]))
+        if has_meta["fraction"]:
+            fraction = record.get("fraction")
+            cells.append("" if fraction is None else f"{100 * fraction:.3g}%")
+        if has_meta["iterations"]:
+            iterations = record.get("iterations")
+            cells.append("" if iterations is None else f"{iterations:,}")
+        status = record.get("status", "done")
+        for test_set, metric, kind in columns:
+            result = record.get("results", {}).get(test_set, {})
+            value = _number(result.get(metric))
+            paper = _number(record.get("published", {}).get(test_set, {}).get(metric))
+            digits = DIGITS.get(metric, 4)
+            if kind == "paper":
+                cells.append("" if paper is None else f"{paper:.{digits}f}")
+            elif kind == "diff":
+                ok = status == "done" and value is not None and paper is not None
+                cells.append(f"{value - paper:+.{digits}f}" if ok else "")
+            elif status != "done":
+                cells.append(_status_text(record))
+            elif value is None:
+                cells.append("missing")
+            else:
+                text = f"{value:.{digits}f}"
+                std = _number(result.get(f"{metric}_std"))
+                if std is not None:
+                    text += f" ± {std:.{digits}f}"
+                if value == best[(test_set, metric)].get(record.get("group", "")):
+                    text = f"**{text}**"
+                cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+        for test_set in test_sets:
+            result = record.get("results", {}).get(test_set, {})
+            for metric in metrics:
+                value = _number(result.get(metric))
+                pub = record.get("published", {}).get(test_set, {})
+                paper = _number(pub.get(metric))
+                writer.writerow(
+                    [
+                        record.get("group", ""),
+                        record["row"],
+                        record.get("strategy", ""),
+                        record.get("fraction", ""),
+                        record.get("iterations", ""),
+                        status,
+                        record.get("iter", ""),
+                        test_set,
+                        metric,
+                        "" if value is None else value,
+                        result.get(f"{metric}_std", ""),
+                        result.get(f"{metric}_ci95", ""),
+                        result.get("n", ""),
+                        "" if paper is None else paper,
+                        "" if value is None or paper is None or status != "done" else round(value - paper, 6),
+                        pub.get("source", ""),
+                    ]
+                )
+    if notes:
+        lines += [""] + [f"- {note}" for note in notes]
+    return RenderedTable("\n".join(lines) + "\n", out.getvalue())
+
+
+def plot_fraction(
+    records: Sequence[Mapping[str, Any]], test_set: str, path: str | os.PathLike, metric: str = "psnr"
+) -> Path:
+    """PNG of ``metric`` on ``test_set`` against the data fraction: one panel per group, one line per strategy.
+
+    Full-data rows (``fraction`` 1.0, strategy ``full``) are drawn as a dashed horizontal line; rows that are
+    not ``done`` are left out.
+    """
+    from matplotlib.figure import Figure
+
+    test_set = canonical(test_set)
+    groups = list(dict.fromkeys(r.get("group", "") for r in records))
+    figure = Figure(figsize=(4.2 * len(groups), 3.4))
+    for index, group in enumerate(groups):
+        axes = figure.add_subplot(1, len(groups), index + 1)
+        series: dict[str, list[tuple[float, float]]] = {}
+        for record in records:
+            value = _number(record.get("results", {}).get(test_set, {}).get(metric))
+            if record.get("group", "") != group or record.get("status", "done") != "done" or value is None:
+                continue
+            if record.get("strategy") == "full":
+                axes.axhline(value, linestyle="--", color="black", label="full")
+                continue
+            fraction = record.get("fraction")
+            if fraction is not None:
+                series.setdefault(record.get("series") or str(record.get("strategy", "")), []).append((fraction, value))
+        for name, points in series.items():
+            points.sort()
+            axes.plot([100 * p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        axes.set_title(str(group))
+        axes.set_xlabel("data (%)")
+        axes.set_ylabel(f"{metric.upper()} on {test_set}")
+        axes.grid(alpha=0.3)
+        if axes.has_data():
+            axes.legend(fontsize=7)
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    return path
+
+
+def unplaced_published(published: Mapping[str, Any], table: str) -> list[str]:
+    """Published numbers of ``table`` that name no scale or test set: listed under the table, never in a cell."""
+    notes = []
+    for entry in published.get("numbers", []):
+        if entry.get("table") == table and (entry.get("scale") is None or not entry.get("test_set")):
+            values = ", ".join(f"{m.upper()} {entry[m]}" for m in METRICS if entry.get(m) is not None)
+            notes.append(
+                f"published, test set/scale not stated by the source: {entry.get('group')} {entry.get('row')}: "
+                f"{values} ({entry.get('source')})"
+            )
+    for claim in published.get("claims", []):
+        if claim.get("table") == table:
+            notes.append(f"published claim: {claim.get('text')} ({claim.get('source')})")
+    return notes
+
+
+def write_table(
+    spec: TableSpec,
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    published: Mapping[str, Any] | None = None,
+) -> tuple[RenderedTable, list[Path]]:
+    """Collect, render and write ``<out>/<table>.md``, ``.csv`` and ``<table>_<test set>.png`` (first column)."""
+    published = published if published is not None else load_published()
+    records = collect_table(spec, root, published)
+    notes = list(spec.notes) + unplaced_published(published, spec.key)
+    table = render_table(records, spec.test_sets, title=spec.title, notes=notes)
+    out = Path(out)
+    written = []
+    for suffix, text in ((".md", table.markdown), (".csv", table.csv)):
+        with atomic_output(out / f"{spec.key}{suffix}") as tmp:
+            tmp.write_text(text)
+        written.append(out / f"{spec.key}{suffix}")
+    if any(r.get("fraction") not in (None, 1.0) for r in records):
+        written.append(plot_fraction(records, spec.test_sets[0], out / f"{spec.key}_{spec.test_sets[0]}.png"))
+    return table, written

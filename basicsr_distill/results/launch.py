@@ -1,0 +1,132 @@
+"""Run a table's rows (Moser, Raue, Dengel 2024; Cho, Jung, Cho, Soh 2025) over the GPUs of one machine.
+
+A simple queue, no scheduler: each GPU slot (one GPU, or ``gpus_per_row`` GPUs) takes the next row, trains it
+with BasicSR (``python -m basicsr_distill.train ... --auto_resume``; several GPUs per row through
+``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with ``CUDA_VISIBLE_DEVICES`` set to the
+slot's GPUs. The total batch of the option file is kept: ``batch_size_per_gpu`` is set to ``total / GPUs`` with
+``--force_yml``. A row that fails is reported and the queue goes on; an interrupted queue resumes each row
+from its last checkpoint (``--auto_resume``) when started again. Clusters: ``scripts/slurm/``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from basicsr.utils import get_root_logger
+
+
+@dataclass(frozen=True)
+class Job:
+    """One table row: its training and test option files."""
+
+    train_opt: Path
+    test_opt: Path
+
+    @property
+    def name(self) -> str:
+        return self.train_opt.stem
+
+
+def read_row_list(path: str | os.PathLike, root: str | os.PathLike = ".") -> list[Job]:
+    """Rows of ``options/tables/<table>.txt`` (``<train options> <test options>`` per line, ``#`` comments)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: row list not found (scripts/make_table_options.py writes them)")
+    jobs = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{number}: expected '<train options> <test options>', got {line!r}")
+        jobs.append(Job(Path(root) / parts[0], Path(root) / parts[1]))
+    if not jobs:
+        raise ValueError(f"{path}: no rows")
+    return jobs
+
+
+def batch_override(train_opt: str | os.PathLike, gpus: int) -> list[str]:
+    """``--force_yml`` value that keeps the file's total batch on ``gpus`` GPUs (files are written for one GPU)."""
+    with open(train_opt) as handle:
+        total = yaml.safe_load(handle)["datasets"]["train"]["batch_size_per_gpu"]
+    if gpus < 1 or total % gpus:
+        raise ValueError(f"{train_opt}: total batch {total} does not split over {gpus} GPUs")
+    return [f"datasets:train:batch_size_per_gpu={total // gpus}"]
+
+
+def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[list[str]]:
+    """Train (resuming) then test one row on ``gpus`` GPUs; ``port`` is the rendezvous port of a multi-GPU row."""
+    force = ["--force_yml", *batch_override(job.train_opt, gpus)]
+    if gpus == 1:
+        train = [python, "-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--auto_resume", *force]
+    else:
+        train = [python, "-m", "torch.distributed.run", f"--nproc_per_node={gpus}", f"--master_port={port}"]
+        train += ["-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--launcher", "pytorch", "--auto_resume"]
+        train += force
+    test = [python, "-m", "basicsr_distill.test", "-opt", str(job.test_opt)]
+    return [train, test]
+
+
+def gpu_slots(gpus: Sequence[str], per_row: int) -> list[str]:
+    """Split the GPU ids into ``CUDA_VISIBLE_DEVICES`` values of ``per_row`` GPUs each (leftovers unused)."""
+    if per_row < 1 or len(gpus) < per_row:
+        raise ValueError(f"{len(gpus)} GPUs cannot hold rows of {per_row} GPUs")
+    return [",".join(gpus[i : i + per_row]) for i in range(0, len(gpus) - per_row + 1, per_row)]
+
+
+def run_queue(
+    jobs: Sequence[Sequence[Sequence[str]]],
+    slots: Sequence[str],
+    log_dir: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> list[int]:
+    """Run each job (a list of commands, run in order, stopping at the first failure) on the next free slot.
+
+    Every command of a job runs with ``CUDA_VISIBLE_DEVICES`` = its slot; its output goes to
+    ``<log_dir>/<name>.log``. Returns each job's exit status (0, or the failing command's).
+    """
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    names = list(names) if names is not None else [f"row{index:03d}" for index in range(len(jobs))]
+    todo: queue.Queue[int] = queue.Queue()
+    for index in range(len(jobs)):
+        todo.put(index)
+    status = [-1] * len(jobs)
+    logger = get_root_logger()
+
+    def worker(slot: str) -> None:
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": slot}
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            logger.info(f"GPU {slot}: {names[index]}")
+            code = 0
+            with open(log_dir / f"{names[index]}.log", "a") as log:
+                for command in jobs[index]:
+                    log.write(f"$ CUDA_VISIBLE_DEVICES={slot} {' '.join(command)}\n")
+                    log.flush()
+                    code = subprocess.run(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT).returncode
+                    if code:
+                        break
+            status[index] = code
+            if code:
+                logger.warning(f"GPU {slot}: {names[index]} failed (exit {code}), see {log_dir / names[index]}.log")
+
+    threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in slots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return status

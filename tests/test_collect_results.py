@@ -1,0 +1,207 @@
+"""The results collector rebuilds a table from hand-written BasicSR logs (done, partial, missing and wrong-scale
+rows) in the papers' layout, and the launcher's queue runs rows on their GPU slots (Moser, Raue, Dengel 2024)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from basicsr_distill.results.collect import collect_table, plot_fraction, published_for, render_table, write_table
+from basicsr_distill.results.launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
+from basicsr_distill.results.table_options import TableSpec, tables
+
+HEADER = """2026-11-20 10:00:00,100 INFO:
+  name: {name}
+  model_type: SwinIRModel
+  scale: {scale}
+  num_gpu: 1
+  manual_seed: 0
+  datasets:[
+    train:[
+      name: DIV2K_des50
+      gt_size: 96
+      phase: train
+      scale: {scale}
+    ]
+  ]
+  train:[
+    ema_decay: 0.999
+    total_iter: {total}
+    warmup_iter: -1
+  ]
+  val:[
+    val_freq: 5000
+  ]
+  dist: False
+"""
+
+
+def iter_line(name: str, at: int) -> str:
+    return (
+        f"2026-11-20 11:00:00,000 INFO: [{name[:5]}..][epoch:  1, iter:{at:8,d}, lr:(2.000e-04,)] "
+        "[eta: 1 day, 2:00:00, time (data): 0.310 (0.002)] l_pix: 2.1234e-02 \n"
+    )
+
+
+def validation(test_set: str, psnr: float, ssim: float, best_at: int | str) -> str:
+    return (
+        f"2026-11-20 11:00:30,000 INFO: Validation {test_set}\n"
+        f"\t # psnr: {psnr:.4f}\tBest: {psnr:.4f} @ {best_at} iter\n"
+        f"\t # ssim: {ssim:.4f}\tBest: {ssim:.4f} @ {best_at} iter\n\n"
+    )
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def spec() -> TableSpec:
+    """Table 3's x2 rows (full, DES 50%, refined 50%) and its x3 full row, on Set5 and B100."""
+    rows = [r for r in tables()["table3"].rows if r.group == "x2"]
+    rows.append(next(r for r in tables()["table3"].rows if r.group == "x3" and r.label == "full"))
+    return TableSpec("table3", "mini Table 3", ("Set5", "B100"), tuple(rows))
+
+
+@pytest.fixture
+def logs(tmp_path: Path, spec: TableSpec) -> Path:
+    full, des, _ref, x3 = (r.row.name for r in spec.rows)
+    # full: done; first log interrupted at 10k, resumed (--auto_resume) in a second file, ended at 500k;
+    # B100 from the training log (validated with EMA weights), Set5 from the test log
+    first = HEADER.format(name=full, scale=2, total=500000) + "Start training from epoch: 0, iter: 0\n"
+    first += iter_line(full, 5000) + validation("B100", 31.0, 0.88, 5000)
+    first += iter_line(full, 10000) + validation("B100", 31.5, 0.89, 10000)
+    second = HEADER.format(name=full, scale=2, total=500000) + "Resuming training from epoch: 1, iter: 10000.\n"
+    second += iter_line(full, 500000) + validation("B100", 32.3012, 0.9012, 500000)
+    second += "2026-11-21 09:00:00,000 INFO: End of training. Time consumed: 22:00:00\n"
+    second += "2026-11-21 09:00:00,001 INFO: Save the latest model.\n" + validation("B100", 32.3456, 0.9016, 500000)
+    write(tmp_path / f"experiments/{full}/train_{full}_20261120_100000.log", first)
+    write(tmp_path / f"experiments/{full}/train_{full}_20261120_200000.log", second)
+    test = HEADER.format(name=full, scale=2, total=500000) + "2026-11-21 10:00:00,000 INFO: Testing Set5...\n"
+    test += validation("Set5", 38.2011, 0.9614, full) + "2026-11-21 10:00:09,000 INFO: Testing Set14...\n"
+    test += validation("Set14", 34.0, 0.92, full)
+    write(tmp_path / f"results/{full}/test_{full}_20261121_100000.log", test)
+    # DES 50%: still running at 250k (a stale test log of an earlier checkpoint must not count)
+    run = HEADER.format(name=des, scale=2, total=500000) + "Start training from epoch: 0, iter: 0\n"
+    run += iter_line(des, 245000) + iter_line(des, 250000) + validation("B100", 32.1, 0.899, 250000)
+    run += iter_line(des, 250100)
+    write(tmp_path / f"experiments/{des}/train_{des}_20261120_100000.log", run)
+    write(tmp_path / f"results/{des}/test_{des}_20261121_100000.log", validation("Set5", 99.0, 0.99, des))
+    # refined 50%: never started (missing). x3 full: a log that says x2 under the x3 row's name (refused)
+    bad = HEADER.format(name=x3, scale=2, total=500000) + iter_line(x3, 500000) + validation("B100", 33.0, 0.91, 1)
+    bad += "2026-11-21 09:00:00,000 INFO: End of training. Time consumed: 22:00:00\n"
+    write(tmp_path / f"experiments/{x3}/train_{x3}_20261120_100000.log", bad)
+    return tmp_path
+
+
+def test_collector_rebuilds_a_table_with_missing_partial_and_refused_rows(spec: TableSpec, logs: Path) -> None:
+    published = {
+        "numbers": [
+            {"table": "table3", "group": "x2", "row": "full", "scale": 2, "test_set": "BSD100", "psnr": 32.4},
+            {"table": "table3", "group": "x2", "row": "full", "scale": 2, "test_set": None, "psnr": 1.0},
+            {"table": "table3", "group": "x2", "row": "full", "scale": 3, "test_set": "Set5", "psnr": 2.0},
+        ]
+    }
+    records = collect_table(spec, logs, published)
+    assert [(r["status"], r["iter"]) for r in records] == [
+        ("done", 500000),
+        ("partial", 250000),
+        ("missing", None),
+        ("refused: log is x2, row is x3", None),
+    ]
+    assert records[0]["results"] == {
+        "Set5": {"psnr": 38.2011, "ssim": 0.9614},
+        "B100": {"psnr": 32.3456, "ssim": 0.9016},
+    }
+    assert records[1]["results"] == {"B100": {"psnr": 32.1, "ssim": 0.899}}  # the running row's own validation only
+    # the published B100 (named BSD100) number lands in its column; those without scale/test set or of x3 do not
+    assert records[0]["published"] == {"B100": {"source": "", "psnr": 32.4}}
+    table = render_table(records, spec.test_sets, title=spec.title)
+    lines = table.markdown.splitlines()
+    assert lines[2] == (
+        "| group | row | data | iterations | Set5 PSNR | Set5 SSIM | B100 PSNR | B100 PSNR paper | B100 PSNR diff "
+        "| B100 SSIM |"
+    )
+    assert (
+        lines[4] == "| x2 | full | 100% | 500,000 | **38.20** | **0.9614** | **32.35** | 32.40 | -0.05 | **0.9016** |"
+    )
+    partial = "partial (iter 250,000)"
+    assert lines[5] == f"| x2 | DES 50% | 50% | 500,000 | {partial} | {partial} | {partial} |  |  | {partial} |"
+    assert (
+        lines[6] == "| x2 | refined 50% (skip top 5%) | 50% | 500,000 | missing | missing | missing |  |  | missing |"
+    )
+    refused = "refused: log is x2, row is x3"
+    assert lines[7] == f"| x3 | full | 100% | 500,000 | {refused} | {refused} | {refused} |  |  | {refused} |"
+    rows = list(csv.DictReader(io.StringIO(table.csv)))
+    assert len(rows) == 4 * 2 * 2
+    b100 = next(r for r in rows if r["row"] == "full" and r["test_set"] == "B100" and r["metric"] == "psnr")
+    assert (b100["value"], b100["published"], b100["diff"], b100["status"]) == ("32.3456", "32.4", "-0.0544", "done")
+
+
+def test_best_per_group_and_spread_from_plain_records(tmp_path: Path) -> None:
+    """The renderer the CPU mini study uses: plain records with mean +- std over seeds."""
+    records = [
+        {"row": "full", "strategy": "full", "fraction": 1.0, "results": {"Set14": {"psnr": 30.6, "psnr_std": 0.21}}},
+        {"row": "DES 50%", "strategy": "descending", "fraction": 0.5, "results": {"Set14": {"psnr": 31.31}}},
+        {"row": "ASC 50%", "strategy": "ascending", "fraction": 0.5, "status": "partial", "iter": 1200},
+    ]
+    table = render_table(records, ["Set14"], metrics=["psnr"], notes=["one seed"])
+    assert table.markdown.splitlines() == [
+        "| row | data | Set14 PSNR |",
+        "|---|---|---|",
+        "| full | 100% | 30.60 ± 0.21 |",
+        "| DES 50% | 50% | **31.31** |",
+        "| ASC 50% | 50% | partial (iter 1,200) |",
+        "",
+        "- one seed",
+    ]
+    png = plot_fraction(records, "Set14", tmp_path / "fraction.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_table_and_published_file(spec: TableSpec, logs: Path, tmp_path: Path) -> None:
+    table, written = write_table(spec, logs, tmp_path / "out")
+    assert [p.name for p in written] == ["table3.md", "table3.csv", "table3_Set5.png"]
+    assert (tmp_path / "out/table3.md").read_text() == table.markdown
+    # the shipped file: every number names its source, and none is placed without its scale and test set
+    from basicsr_distill.results.collect import load_published
+
+    published = load_published()
+    assert all(entry["source"] for entry in published["numbers"])
+    assert published_for(published, "distill", "EDSR", "full OST", 4) == {}
+
+
+def test_row_list_batch_split_and_commands() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    jobs = read_row_list(repo / "options/tables/table3.txt", repo)
+    assert len(jobs) == 9 and jobs[0].name == "SwinIR_x2_DIV2K_full_500k"
+    assert batch_override(jobs[0].train_opt, 8) == ["datasets:train:batch_size_per_gpu=4"]
+    with pytest.raises(ValueError, match="does not split over 3 GPUs"):
+        batch_override(jobs[0].train_opt, 3)
+    train, test = row_commands(jobs[0], 4, 29600, python="py")
+    assert train[:5] == ["py", "-m", "torch.distributed.run", "--nproc_per_node=4", "--master_port=29600"]
+    assert train[-5:] == ["pytorch", "--auto_resume", "--force_yml", "datasets:train:batch_size_per_gpu=8"][-5:]
+    assert train[train.index("--launcher") + 1] == "pytorch"
+    assert test == ["py", "-m", "basicsr_distill.test", "-opt", str(jobs[0].test_opt)]
+    assert gpu_slots(["0", "1", "2", "3", "4"], 2) == ["0,1", "2,3"]
+
+
+def test_queue_runs_each_row_on_a_slot_and_stops_a_row_at_its_first_failure(tmp_path: Path) -> None:
+    def record(tag: str) -> list[str]:
+        code = f"import os; open(r'{tmp_path}/{tag}', 'w').write(os.environ['CUDA_VISIBLE_DEVICES'])"
+        return [sys.executable, "-c", code]
+
+    fail = [sys.executable, "-c", "raise SystemExit(3)"]
+    jobs = [[record("a1"), record("a2")], [fail, record("never")], [record("c1")]]
+    status = run_queue(jobs, ["0", "1,2"], tmp_path / "logs", names=["a", "b", "c"])
+    assert status == [0, 3, 0]
+    assert not (tmp_path / "never").exists()
+    assert (tmp_path / "a1").read_text() == (tmp_path / "a2").read_text()  # one row, one slot
+    assert {(tmp_path / name).read_text() for name in ("a1", "c1")} <= {"0", "1,2"}
+    assert (tmp_path / "logs/b.log").read_text().startswith("$ CUDA_VISIBLE_DEVICES=")
+    assert Job(Path("options/tables/train/r.yml"), Path("t.yml")).name == "r"
