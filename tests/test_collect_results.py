@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -205,3 +206,39 @@ def test_queue_runs_each_row_on_a_slot_and_stops_a_row_at_its_first_failure(tmp_
     assert {(tmp_path / name).read_text() for name in ("a1", "c1")} <= {"0", "1,2"}
     assert (tmp_path / "logs/b.log").read_text().startswith("$ CUDA_VISIBLE_DEVICES=")
     assert Job(Path("options/tables/train/r.yml"), Path("t.yml")).name == "r"
+
+
+def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_folder: tuple[Path, Path]) -> None:
+    """A generated row, shrunk to 20 iterations on tiny data, trained and tested by the real entry points."""
+    import subprocess
+
+    import yaml
+
+    from basicsr_distill.results.collect import collect_row
+    from basicsr_distill.results.table_options import Row, Selection, test_option, train_option
+
+    gt, lq = paired_folder
+    (tmp_path / "scores.csv").write_text("name,score\n" + "".join(f"{i:04d},{i}\n" for i in range(6)))
+    row = Row("FSRCNN", 2, selection=Selection("des50", "descending", 0.5), fixed_iter=20)
+    opt = train_option(row)
+    paths = {"dataroot_gt": str(gt), "dataroot_lq": str(lq), "io_backend": {"type": "disk"}}
+    opt["datasets"]["train"].update(paths, num_worker_per_gpu=0, batch_size_per_gpu=2, gt_size=32)
+    opt["datasets"]["train"]["coreset"]["scores"] = str(tmp_path / "scores.csv")
+    opt["datasets"]["val"].update(paths)
+    opt["val"]["val_freq"] = 10
+    opt["logger"].update(print_freq=5, save_checkpoint_freq=10, use_tb_logger=False)
+    weights = f"experiments/{row.name}/models/net_g_latest.pth"
+    test = test_option(row.name, "FSRCNN", 2, weights, ["Set5"])
+    test["datasets"]["test_1"].update(paths)
+    for name, content in (("train.yml", opt), ("test.yml", test)):
+        (tmp_path / name).write_text(yaml.safe_dump(content, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for entry, name in (("basicsr_distill.train", "train.yml"), ("basicsr_distill.test", "test.yml")):
+        done = subprocess.run([sys.executable, "-m", entry, "-opt", name], cwd=tmp_path, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    log = collect_row(tmp_path, row)
+    assert (log.status, log.iter, log.scale, log.total_iter) == ("done", 20, 2, 20)
+    assert set(log.results) == {"B100", "Set5"}  # B100: the training's final validation; Set5: the test
+    # the same images under both names: the test of the final weights equals the training's last validation
+    assert log.results["Set5"] == log.results["B100"]
+    assert all(set(values) == {"psnr", "ssim"} for values in log.results.values())
