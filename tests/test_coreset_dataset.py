@@ -151,14 +151,14 @@ def test_swinir_ref50_builds_datasets_and_model_through_basicsr(
         "SwinIRModel",
         "SwinIR",
         180,
-        64,
+        48,
     )
-    assert (train["type"], train["gt_size"]) == ("CoreSetPairedImageDataset", 128)
+    assert (train["type"], train["gt_size"]) == ("CoreSetPairedImageDataset", 96)  # SwinIR's 48x48 LR patches
     expected_coreset = REFINED | {"scores": "datasets/DIV2K/scores/srcnn_x2_mse/scores.csv", "offset": 0.05}
     assert dict(train["coreset"]) == expected_coreset
     assert opt["train"]["total_iter"] == 500000 and opt["val"]["metrics"]["ssim"]["test_y_channel"] is True
 
-    # tiny data: 32x32 training sub-images (the real LR patch 64 needs 128x128 GT), a 2-image "Set5"
+    # tiny data: 32x32 training sub-images (the real LR patch 48 needs 96x96 GT), a 2-image "Set5"
     gt_lmdb, lq_lmdb = write_lmdb_pair(tmp_path / "div2k", count=4, size=32)
     val_gt, val_lq = write_paired_folder(tmp_path / "set5", count=2, size=24, scale=2)
     scores = write_scores(tmp_path / "scores.csv", {f"{index:04d}": float(index) for index in range(4)})
