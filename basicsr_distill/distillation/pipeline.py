@@ -476,7 +476,15 @@ def run_pipeline(
         finetuned = _manifest(dirs["finetune"], "finetune")
         checkpoint = finetuned["outputs"]["checkpoint"]
         network_opt, device = finetuned["params"]["network_g"], resolve_device(config.device)
-        load, generator = finetuned_generator(network_opt, checkpoint["path"], k, device, checkpoint["sha256"])
+        load, generator = finetuned_generator(
+            network_opt,
+            checkpoint["path"],
+            k,
+            device,
+            checkpoint["sha256"],
+            vae_decode=config.synthesis_config.vae_decode,
+            source=f"{dirs['finetune'] / MANIFEST}",
+        )
         with torch.no_grad():
             synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
         barrier()
