@@ -213,7 +213,7 @@ class StageDir:
 # ----------------------------------------------------------------------------------------------------------
 
 #: Keys of the pipeline YAML and of each stage section (typos are refused).
-_TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize"}
+_TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize", "check_weights"}
 _FINETUNE_KEYS = {"opt", "force"}
 
 
@@ -251,6 +251,7 @@ class DistillConfig:
     finetune_opt: Path
     finetune_force: dict
     synthesis_config: SynthesisConfig
+    check_weights: bool = True
 
     @property
     def stage_dirs(self) -> dict[str, Path]:
@@ -308,6 +309,7 @@ def parse_config(options: dict, source: str = "options") -> DistillConfig:
         finetune_opt=Path(finetune["opt"]),
         finetune_force=dict(finetune.get("force") or {}),
         synthesis_config=_build(SynthesisConfig, _section(options, "synthesize", source), f"{source}: synthesize"),
+        check_weights=bool(options.get("check_weights", True)),
     )
 
 
@@ -443,6 +445,12 @@ def run_pipeline(
         raise ValueError(f"unknown stages {unknown} (choose from {', '.join(STAGES)})")
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
+    if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
+        from basicsr_distill.distillation.weights import check_weights, weights_from_options
+
+        arguments = weights_from_options(config, wanted)
+        if any(arguments.get(key) is not None for key in ("dit", "clip_checkpoint", "vae_decode")):
+            check_weights(**arguments)
     rank, _ = distributed_context()
     config.root.mkdir(parents=True, exist_ok=True)
     logger = _pipeline_logger(config.root, config.name)
