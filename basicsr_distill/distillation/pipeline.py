@@ -11,7 +11,10 @@ Stages, each in its own folder under the YAML's ``root``, each resuming from its
 4. ``synthesize_x{s}/``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB
    pair (Sec. II-C; :mod:`.synthesize`); one folder per scale, all from the same fine-tuning.
 
-Under ``torchrun`` rank 0 selects and clusters the patches while the others wait; every rank fine-tunes (DDP)
+Before any stage, every pretrained file the requested stages will load (CLIP, DiT folder, decoding VAE) is checked
+against the paper's architectures in seconds (:mod:`.weights`; ``check_weights: false`` turns it off), so a
+wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the patches while the
+others wait; every rank fine-tunes (DDP)
 and samples its share; rank 0 writes the LMDBs and the record.
 
 This module also holds what the stages share: :class:`StageDir` (a stage folder whose ``manifest.json``

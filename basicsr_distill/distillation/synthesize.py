@@ -15,6 +15,10 @@ the number of processes or IPC (raising IPC adds images and keeps the others). S
 PNGs in ``{out}/work/``, so an interrupted run continues with the missing ones. Under ``torchrun`` each rank
 samples a contiguous share of the missing images and rank 0 writes the LMDBs after a barrier.
 
+Decoding and precision, as the authors' ``sample.py``: ``vae_decode`` names a separate decoding VAE (they decode
+with ``stabilityai/sd-vae-ft-mse``, while the fine-tuning encodes with the DiT folder's ``sd-vae-ft-ema``), and
+sampling runs in float32 with TF32 allowed on CUDA; ``mixed_precision: bf16`` (autocast) is a faster option.
+
 Differences from the authors' ``sample.py``: they sample one image at a time from one global seed (an image
 depends on everything sampled before it) and save PNGs through ``torchvision.utils.save_image``
 (``x * 255 + 0.5`` clamped, the same rounding as here); they make LR images outside their code.
