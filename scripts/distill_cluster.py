@@ -17,14 +17,15 @@ from basicsr_distill.preparation.resume import show_info_logs
 EPILOG = """\
 examples:
   python scripts/distill_cluster.py --patches experiments/ost_patches --output experiments/ost_clusters \\
-      --k 7 --clip-checkpoint pretrained_models/open_clip_ViT-B-32.bin
+      --k 7 --clip-checkpoint pretrained_models/open_clip_ViT-B-32-openai.bin   # OpenAI's weights (QuickGELU)
   python scripts/distill_cluster.py --patches experiments/div2k_patches --output experiments/div2k_clusters --k 14 \\
-      --clip-model ViT-B-32-quickgelu --clip-checkpoint pretrained_models/openai_ViT-B-32.pt   # OpenAI's weights
+      --clip-model ViT-B-32 --clip-checkpoint pretrained_models/laion_ViT-B-32.bin   # GELU-trained weights
 
 Writes labels.csv (name,label), clusters.json (k, seed, n_init, patches per class, inertia, CLIP checkpoint
 sha256), embeddings.npy and manifest.json. --clip-checkpoint takes a weights file or an open_clip folder
 (open_clip_config.json + weights); without it a tiny randomly initialised CLIP is used, the log says
 RANDOM WEIGHTS and the outputs record random_weights: true (for tests only: its clusters mean nothing).
+Features are clustered raw, as the authors (--normalize: L2-normalised first).
 """
 
 
