@@ -154,9 +154,10 @@ def test_script_refuses_a_wrong_file_with_one_line(tmp_path: Path, capsys: pytes
     main = runpy.run_path(str(REPO / "scripts" / "distill_check_weights.py"))["main"]
     with pytest.raises(SystemExit) as exit_info:
         main(["--dit", str(save_dit_folder(tmp_path / "dit"))])  # a tiny DiT is not DiT-XL/2-512
-    error = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(error) == 1
-    assert error[0].startswith("error: ") and "not DiT-XL/2-512: hidden size 16, expected 1152" in error[0]
+    lines = capsys.readouterr().err.strip().splitlines()  # (INFO log lines may precede it)
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert exit_info.value.code == 2 and errors == lines[-1:]
+    assert "transformer/config.json: not DiT-XL/2-512: hidden size 16, expected 1152" in errors[0]
 
 
 def test_pipeline_checks_the_weights_before_any_stage(tmp_path: Path) -> None:

@@ -419,13 +419,14 @@ def weights_from_options(config: Any, stages: Any = None) -> dict[str, Any]:
     from basicsr_distill.distillation.pipeline import STAGES, deep_merge, load_yaml
 
     wanted = set(stages or STAGES)
-    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force)
+    needs_dit = bool(wanted & {"finetune", "synthesize"})
+    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force) if needs_dit else {}
     kwargs: dict[str, Any] = {"num_classes": config.cluster_config.k}
     if "clusters" in wanted and config.cluster_config.clip_checkpoint is not None:
         kwargs.update(
             clip_checkpoint=config.cluster_config.clip_checkpoint, clip_model=config.cluster_config.clip_model
         )
-    if wanted & {"finetune", "synthesize"}:
+    if needs_dit:
         kwargs["dit"] = (opt.get("network_g") or {}).get("pretrained")
     decode = {
         "finetune": (opt.get("val") or {}).get("vae_decode"),
