@@ -188,8 +188,9 @@ def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest
     for count in ("5", "1"):  # more classes than fine-tuned (never-trained embeddings), or fewer: one line, exit 2
         with pytest.raises(SystemExit) as exit_info:
             main([*args, "--output", str(tmp_path / f"bad{count}"), "--num-classes", count])
-        error = capsys.readouterr().err.strip().splitlines()
-        assert exit_info.value.code == 2 and len(error) == 1 and error[0].startswith(f"error: {opt}")
+        lines = capsys.readouterr().err.strip().splitlines()
+        error = [line for line in lines if line.startswith("error: ")]
+        assert exit_info.value.code == 2 and error == lines[-1:] and error[0].startswith(f"error: {opt}")
         assert f"fine-tuned on network_g.num_classes = 2 classes; sampling {count} classes" in error[0]
         assert not (tmp_path / f"bad{count}").exists()
 
