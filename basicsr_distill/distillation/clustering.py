@@ -17,9 +17,11 @@ Implementation and deviations from the authors' code:
 * Embeddings are clustered **raw** by default (``normalize: false``), as the authors cluster the output of
   ``get_image_features``; ``normalize: true`` L2-normalises them first (cosine geometry, as CLIP is trained).
 * ``KMeans(n_clusters=k, random_state=seed, n_init=n_init)`` with ``seed = 42`` (the authors'). The authors
-  leave ``n_init`` at scikit-learn's default; their environment is Python 3.8, whose last scikit-learn (1.3)
-  runs 10 k-means++ restarts by default (since 1.4 the default ``"auto"`` runs 1). The paper option files
-  therefore set ``n_init: 10``; ``"auto"`` or any count is an option. The lowest-inertia run is kept.
+  leave ``n_init`` at scikit-learn's default, which depends on the version: 10 k-means++ runs up to 1.3,
+  ``"auto"`` (1 run) since 1.4. Their environment file (``env_diff.yml``) pins Python 3.8, whose last
+  scikit-learn is 1.3, but does not list scikit-learn, so the version they clustered with is not known. The
+  paper option files set ``n_init: 10`` (the default of every scikit-learn a Python 3.8 environment can
+  have); ``n_init: auto`` is the default of today's scikit-learn. The lowest-inertia run is kept.
   Labels are scikit-learn's cluster ids, unchanged; the fit runs in float64 and is deterministic for a seed.
 * Without a checkpoint nothing can be downloaded here, so a **tiny randomly initialised** CLIP
   (:data:`TINY_CLIP_CONFIG`, seeded) stands in; the log says ``RANDOM WEIGHTS`` and the outputs record
@@ -80,7 +82,7 @@ class ClusterConfig:
 
     k: int = 7
     seed: int = 42
-    n_init: int | str = 10  # scikit-learn's default in the authors' environment (1.3); "auto" = 1 since 1.4
+    n_init: int | str = 10  # scikit-learn's default up to 1.3 (the authors' Python 3.8); "auto" = 1 since 1.4
     clip_model: str = DEFAULT_CLIP_MODEL
     clip_checkpoint: str | None = None
     batch_size: int = 64
