@@ -14,8 +14,7 @@ Stages, each in its own folder under the YAML's ``root``, each resuming from its
 Before any stage, every pretrained file the requested stages will load (CLIP, DiT folder, decoding VAE) is checked
 against the paper's architectures in seconds (:mod:`.weights`; ``check_weights: false`` turns it off), so a
 wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the patches while the
-others wait; every rank fine-tunes (DDP)
-and samples its share; rank 0 writes the LMDBs and the record.
+others wait; every rank fine-tunes (DDP) and samples its share; rank 0 writes the LMDBs and the record.
 
 This module also holds what the stages share: :class:`StageDir` (a stage folder whose ``manifest.json``
 records parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or
@@ -407,7 +406,12 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
         raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
     random_weights = opt["network_g"].get("pretrained") is None
     outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
-    summary = {"total_iter": opt["train"]["total_iter"], "experiment": str(checkpoint.parents[1])}
+    train_opt = opt["train"]
+    summary = {  # with total_epochs, the iterations are in the training log (basicsr_distill.train)
+        "total_iter": train_opt.get("total_iter"),
+        "total_epochs": train_opt.get("total_epochs"),
+        "experiment": str(checkpoint.parents[1]),
+    }
     if rank != 0:
         return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
     return stage.finish(outputs, summary, random_weights=random_weights)
