@@ -11,13 +11,16 @@ loss with VLB, minimax memory losses, AdamW, EMA) on random images and ``sample_
 
 Configurations: ``tiny`` (the test/demo random DiT) always on the CPU, also on CUDA with ``--device cuda``;
 ``full`` (the DiT-XL/2-512 shape: latent 64x64, patch 2, 28 layers, hidden 1152, 16 heads, SD-VAE shape) with
-``--device cuda --full``, at batch 4 in bf16. All weights are RANDOM (speed does not depend on them; built from
-the configuration, nothing is downloaded); the JSON says so. Peak memory is ``torch.cuda.max_memory_allocated``
+``--device cuda --full``, at batch 4, in fp32 with TF32 (the authors' and this package's default) and, with
+``--precision fp32 bf16``, also under bf16 autocast (the speed option), with the bf16/fp32 ratios. All weights
+are RANDOM (speed does not depend on them; built from the configuration, nothing is downloaded); the JSON
+says so. Peak memory is ``torch.cuda.max_memory_allocated``
 on CUDA; on the CPU it is the process's peak resident set size (monotonic over the whole run, so the later
 measurement includes the earlier ones).
 
     python bench/distill_speed.py                                  # tiny on CPU -> bench/out/distill_speed.json
     python bench/distill_speed.py --device cuda --full             # + tiny and DiT-XL/2-512 on the GPU
+    python bench/distill_speed.py --device cuda --full --precision fp32 bf16   # + the bf16 speed-up
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from basicsr_distill.utils import atomic_output
 NUM_CLASSES = 7  # the paper's OST setting
 
 
-def model_options(config: str, device: torch.device, finetune: str) -> dict:
+def model_options(config: str, device: torch.device, finetune: str, precision: str = "fp32") -> dict:
     """A BasicSR option dict for ``DiTDiffFitModel`` with random weights of the ``tiny`` or ``full`` shape."""
     network: dict[str, Any] = {"pretrained": None, "num_classes": NUM_CLASSES, "finetune": finetune}
     if config == "full":
@@ -61,7 +64,7 @@ def model_options(config: str, device: torch.device, finetune: str) -> dict:
         "train": {
             "optim_g": {"type": "AdamW", "lr": 1e-3, "weight_decay": 0.0},
             "ema_decay": 0.9999,
-            "mixed_precision": "bf16",
+            "mixed_precision": precision,
             "vlb_weight": 1.0,
             "memory": {"size": 64, "lambda_pos": 0.002, "lambda_neg": 0.008},
         },
@@ -88,11 +91,11 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
 
 
 def measure_finetune(
-    config: str, device: torch.device, finetune: str, batch: int, steps: int, warmup: int
+    config: str, device: torch.device, finetune: str, batch: int, steps: int, warmup: int, precision: str = "fp32"
 ) -> tuple[dict, DiTDiffFitModel]:
     """Steps/s, peak memory and parameter counts of ``steps`` training steps after ``warmup``."""
     reset_peak(device)
-    model = DiTDiffFitModel(model_options(config, device, finetune))
+    model = DiTDiffFitModel(model_options(config, device, finetune, precision))
     size = model.components.image_size
     generator = torch.Generator().manual_seed(0)
     data = {
@@ -145,11 +148,11 @@ def measure_sampling(model: DiTDiffFitModel, images: int, num_steps: int, batch:
     }
 
 
-def run_config(config: str, device: torch.device, args: argparse.Namespace) -> dict:
+def run_config(config: str, device: torch.device, args: argparse.Namespace, precision: str = "fp32") -> dict:
     """DiffFit fine-tuning + sampling, then full fine-tuning, for one configuration on one device."""
     batch = args.batch
     steps, warmup = (args.steps if device.type == "cuda" else args.cpu_steps), args.warmup
-    difffit, model = measure_finetune(config, device, "difffit", batch, steps, warmup)
+    difffit, model = measure_finetune(config, device, "difffit", batch, steps, warmup, precision)
     sampling = measure_sampling(model, args.sample_images, args.sample_steps, args.sample_batch)
     shape = {
         "latent_size": model.components.latent_size,
@@ -160,7 +163,7 @@ def run_config(config: str, device: torch.device, args: argparse.Namespace) -> d
         },
     }
     del model
-    full, model = measure_finetune(config, device, "full", batch, steps, warmup)
+    full, model = measure_finetune(config, device, "full", batch, steps, warmup, precision)
     del model
     reset_peak(device)
     ratio = difffit["trainable_parameters"] / full["trainable_parameters"]
@@ -168,7 +171,7 @@ def run_config(config: str, device: torch.device, args: argparse.Namespace) -> d
         "config": config,
         "device": str(device),
         "batch": batch,
-        "mixed_precision": "bf16" if device.type == "cuda" else "fp32 (bf16 autocast is CUDA-only)",
+        "mixed_precision": precision + " (TF32 allowed)" * (precision == "fp32") if device.type == "cuda" else "fp32",
         "shape": shape,
         "finetune": {"difffit": difffit, "full": full},
         "difffit_vs_full": {
@@ -192,6 +195,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample-images", type=int, default=8, help="images sampled for the sampling rate")
     parser.add_argument("--sample-steps", type=int, default=50, help="sampling steps (paper: 50)")
     parser.add_argument("--sample-batch", type=int, default=8, help="images per sampling batch")
+    parser.add_argument(
+        "--precision", nargs="+", choices=("fp32", "bf16"), default=["fp32"], help="CUDA precisions (default fp32)"
+    )
     args = parser.parse_args(argv)
     if args.full and args.device != "cuda":
         raise ValueError("--full (DiT-XL/2-512) needs --device cuda")
@@ -200,14 +206,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def bf16_speedups(runs: list[dict]) -> dict:
+    """bf16/fp32 ratios of DiffFit steps/s and sampling images/s per CUDA configuration measured both ways."""
+    by_key = {(run["config"], run["device"], run["mixed_precision"].split()[0]): run for run in runs}
+    ratios = {}
+    for (config, device, precision), run in by_key.items():
+        if precision == "bf16" and (config, device, "fp32") in by_key:
+            fp32 = by_key[(config, device, "fp32")]
+            ratios[f"{config}@{device}"] = {
+                "finetune_difffit": run["finetune"]["difffit"]["steps_per_s"]
+                / fp32["finetune"]["difffit"]["steps_per_s"],
+                "sampling": run["sampling"]["images_per_s"] / fp32["sampling"]["images_per_s"],
+            }
+    return ratios
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     runs = [run_config("tiny", torch.device("cpu"), args)]
     if args.device == "cuda":
-        runs.append(run_config("tiny", torch.device("cuda"), args))
-        if args.full:
-            runs.append(run_config("full", torch.device("cuda"), args))
+        for precision in args.precision:
+            runs.append(run_config("tiny", torch.device("cuda"), args, precision))
+            if args.full:
+                runs.append(run_config("full", torch.device("cuda"), args, precision))
     record = {
         "bench": "distill_speed",
         "random_weights": True,
@@ -218,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
         "runs": runs,
+        "bf16_vs_fp32": bf16_speedups(runs),
     }
     with atomic_output(args.out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -225,7 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
         ft = run["finetune"]
         memory = next(key for key in ft["difffit"] if key.startswith("peak"))
         print(
-            f"{run['config']:>4} {run['device']:>4}: DiffFit {ft['difffit']['steps_per_s']:.2f} steps/s "
+            f"{run['config']:>4} {run['device']:>4} {run['mixed_precision'].split()[0]}: "
+            f"DiffFit {ft['difffit']['steps_per_s']:.2f} steps/s "
             f"({ft['difffit']['trainable_parameters']:,d} trainable, {memory} {ft['difffit'][memory]:.0f}) | "
             f"full {ft['full']['steps_per_s']:.2f} steps/s ({ft['full']['trainable_parameters']:,d}, "
             f"{ft['full'][memory]:.0f}) | sampling {run['sampling']['images_per_s']:.2f} images/s"

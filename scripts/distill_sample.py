@@ -13,7 +13,12 @@ import torch
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.distillation.pipeline import load_yaml, resolve_device, script_parser
-from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
+from basicsr_distill.distillation.synthesize import (
+    SAMPLE_PRECISIONS,
+    SynthesisConfig,
+    finetuned_generator,
+    synthesize,
+)
 from basicsr_distill.preparation.resume import show_info_logs
 
 EPILOG = """\
@@ -23,10 +28,12 @@ examples:
   torchrun --nproc_per_node=4 scripts/distill_sample.py --opt ... --checkpoint ... --output ...   # sharded
 
 --opt is the fine-tuning's BasicSR option file (its network_g section: the pretrained DiT folder, or random
-weights with network_g.tiny/seed, and num_classes = k). Writes {output}/distilled_HR.lmdb and
-{output}/distilled_LR_bicubic_X{scale}.lmdb (keys c03_i007, meta_info.txt) for PairedImageDataset, the sampled
-PNGs in {output}/work/ and manifest.json. Each image has its own seed (class, index): an interrupted run
-continues with the missing images and the result does not depend on the number of processes.
+weights with network_g.tiny/seed, and num_classes = k, the fine-tuned class count: another --num-classes is
+refused). The authors decode with stabilityai/sd-vae-ft-mse (--vae-decode, or val.vae_decode in --opt).
+Writes {output}/distilled_HR.lmdb and {output}/distilled_LR_bicubic_X{scale}.lmdb (keys c03_i007,
+meta_info.txt) for PairedImageDataset, the sampled PNGs in {output}/work/ and manifest.json. Each image has
+its own seed (class, index): an interrupted run continues with the missing images and the result does not
+depend on the number of processes.
 """
 
 
@@ -45,6 +52,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per batch (%(default)s)")
     parser.add_argument("--scheduler", choices=("ddpm", "ddim", "dpm"), default=defaults.scheduler, help="sampler")
     parser.add_argument("--no-ema", action="store_true", help="sample with the raw instead of the EMA weights")
+    parser.add_argument(
+        "--vae-decode",
+        help="decoding VAE folder, e.g. pretrained_models/sd-vae-ft-mse as the authors (default: the --opt file's "
+        "val.vae_decode, else the DiT folder's vae/)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=tuple(SAMPLE_PRECISIONS),
+        default=defaults.mixed_precision,
+        help="fp32 (+ TF32 on CUDA, the authors') or bf16 autocast (faster) (default: %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -52,10 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     show_info_logs()
-    network_opt = load_yaml(args.opt).get("network_g") or {}
+    opt = load_yaml(args.opt)
+    network_opt = opt.get("network_g") or {}
     num_classes = args.num_classes or network_opt.get("num_classes")
     if not num_classes:
         raise ValueError(f"{args.opt}: no network_g.num_classes; pass --num-classes")
+    vae_decode = args.vae_decode or (opt.get("val") or {}).get("vae_decode")
     config = SynthesisConfig(
         ipc=args.ipc,
         scale=args.scale,
@@ -64,10 +84,18 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         batch_size=args.batch_size,
         scheduler=args.scheduler,
+        vae_decode=vae_decode,
+        mixed_precision=args.precision,
     )
     device = resolve_device(args.device)
     load, generator = finetuned_generator(
-        network_opt, args.checkpoint, int(num_classes), device, use_ema=not args.no_ema
+        network_opt,
+        args.checkpoint,
+        int(num_classes),
+        device,
+        use_ema=not args.no_ema,
+        vae_decode=vae_decode,
+        source=f"{args.opt} (the fine-tuning options)",
     )
     with torch.no_grad():
         result = synthesize(load, int(num_classes), args.output, config, generator, args.overwrite)

@@ -4,6 +4,7 @@ checkpoint loading, errors, resume."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import runpy
@@ -68,8 +69,7 @@ def test_clustering_is_deterministic_for_a_seed_and_covers_k(tmp_path: Path) -> 
     assert info["random_weights"] is True and info["clip"]["sha256"] is None
     assert json.loads((first.out_dir / "manifest.json").read_text())["random_weights"] is True
     embeddings = np.load(first.out_dir / "embeddings.npy")
-    assert embeddings.shape == (12, TINY_CLIP_CONFIG["embed_dim"])
-    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    assert embeddings.shape == (12, TINY_CLIP_CONFIG["embed_dim"])  # raw features (see the normalize test)
 
 
 def test_random_weights_warning_is_loud(tmp_path: Path) -> None:
@@ -145,3 +145,36 @@ def test_script(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--patches", str(patches), "--output", str(tmp_path / "k9"), "--k", "9", "--device", "cpu"])
     assert exit_info.value.code == 2 and "6 kept patches for k = 9 clusters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["distill_ost.yml", "distill_div2k.yml"])
+def test_paper_options_build_clip_with_quickgelu_and_cluster_raw_features(name: str) -> None:
+    """OpenAI's ViT-B/32 (the authors' weights) was trained with QuickGELU: the open_clip model the paper option
+    files name must build it (plain ``ViT-B-32`` builds GELU). Built on the meta device: no weights, no time."""
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    from basicsr_distill.distillation.pipeline import load_yaml, parse_config
+
+    options = Path(__file__).resolve().parents[1] / "options" / "distill" / name
+    config = parse_config(load_yaml(options)).cluster_config
+    assert (config.normalize, config.n_init, config.seed) == (False, 10, 42)
+    model = open_clip.create_model(config.clip_model, device="meta")
+    activations = {type(block.mlp.gelu) for block in model.visual.transformer.resblocks}
+    assert activations == {QuickGELU} and clustering.clip_activation(model) == "QuickGELU"
+    assert clustering.clip_activation(open_clip.create_model("ViT-B-32", device="meta")) == "GELU"
+    assert ClusterConfig().clip_model == config.clip_model
+
+
+def test_raw_embeddings_by_default_normalised_on_request(tmp_path: Path) -> None:
+    patches = write_patches(tmp_path / "patches")
+    raw = cluster_patches(patches, tmp_path / "raw", TINY)
+    unit = cluster_patches(patches, tmp_path / "unit", dataclasses.replace(TINY, normalize=True))
+    raw_embeddings = np.load(raw.out_dir / clustering.EMBEDDINGS)
+    unit_embeddings = np.load(unit.out_dir / clustering.EMBEDDINGS)
+    norms = np.linalg.norm(raw_embeddings, axis=1)
+    assert not np.allclose(norms, 1.0, atol=1e-3)
+    np.testing.assert_allclose(unit_embeddings, raw_embeddings / norms[:, None], rtol=1e-5, atol=1e-6)
+    info = json.loads((raw.out_dir / clustering.CLUSTERS_JSON).read_text())
+    assert info["embeddings"] == "CLIP image embeddings, raw"
+    assert kmeans(raw_embeddings, 3, 7, "auto")[0].shape == (12,)

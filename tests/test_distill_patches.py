@@ -26,7 +26,7 @@ from basicsr_distill.distillation.patches import (
 )
 from basicsr_distill.distillation.pipeline import StageParamsError
 
-SMALL = PatchSelectionConfig(patch_size=32, stride=32, psnr_threshold=23.0, scale=4)
+SMALL = PatchSelectionConfig(patch_size=32, stride=32, psnr_threshold=23.0, scale=4, resize="matlab")
 
 
 def stripes(size: int, a: int, b: int, mean: int = 128) -> np.ndarray:
@@ -51,7 +51,7 @@ def gray_to_bgr(gray: np.ndarray) -> np.ndarray:
 
 def test_stripes_have_exact_psnr_and_flat_patch_is_capped() -> None:
     textured, flat = stripes(64, 100, 50), np.full((64, 64), 77, np.uint8)
-    psnr = bicubic_psnr(np.stack([textured, flat]), scale=4)
+    psnr = bicubic_psnr(np.stack([textured, flat]), scale=4, resize="matlab")
     assert psnr[0] == pytest.approx(expected_psnr(100, 50), abs=1e-9)  # 10 log10(65025 / 6250) = 10.172 dB
     assert psnr[1] == PSNR_CAP  # down-up of a constant is the constant (up to float rounding)
 
@@ -60,7 +60,7 @@ def test_matlab_psnr_matches_basicsr_imresize_per_image() -> None:
     patch = np.random.default_rng(0).integers(0, 256, (32, 32)).astype(np.float64)
     reference = imresize(imresize(patch[..., None], 1 / 4), 4)[..., 0]
     mse = np.mean((patch - reference) ** 2)
-    assert bicubic_psnr(patch[None], 4)[0] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6)
+    assert bicubic_psnr(patch[None], 4, resize="matlab")[0] == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6)
 
 
 def test_cv2_mode_is_the_authors_arithmetic() -> None:
@@ -159,8 +159,8 @@ def test_resume_after_interruption_and_skip_when_complete(tmp_path: Path, monkey
     assert calls == [] and again.kept == result.kept
 
     with pytest.raises(StageParamsError, match=r"psnr_threshold: 23\.0 there, 25\.0 now.*--overwrite"):
-        select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4))
-    replaced = select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4), overwrite=True)
+        select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4, "matlab"))
+    replaced = select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4, "matlab"), overwrite=True)
     assert replaced.kept == 3
 
 
@@ -183,7 +183,20 @@ def test_bad_config() -> None:
 def test_script(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_select_patches.py"))["main"]
     source = make_input(tmp_path / "hr")
-    main(["--input", str(source), "--output", str(tmp_path / "out"), "--patch-size", "32", "--stride", "32"])
+    main(
+        [
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "out"),
+            "--patch-size",
+            "32",
+            "--stride",
+            "32",
+            "--resize",
+            "matlab",
+        ]
+    )
     assert "kept 2 of 4 patches from 3 images" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
         main(["--input", str(source), "--output", str(tmp_path / "big"), "--patch-size", "512", "--stride", "256"])
@@ -191,3 +204,72 @@ def test_script(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ") and "all 3 images skipped" in last
     assert not (tmp_path / "big" / "patches.csv").exists()
+
+
+def authors_psnr(rgb: np.ndarray) -> float:
+    """The authors' ``calculate_psnr(np.array(patch.convert("L")), 4)`` (``src/1_select_patches.py``), written
+    out independently: PIL grayscale, cv2 INTER_CUBIC down to ``int(P / 4)`` and back on float32, float32 MSE,
+    ``20 log10(255 / sqrt(mse))`` with numpy 1.24's promotion (sqrt in float32, the division in float64)."""
+    gray = np.array(Image.fromarray(rgb).convert("L")).astype(np.float32)
+    height, width = gray.shape
+    down = cv2.resize(gray, (int(width / 4), int(height / 4)), interpolation=cv2.INTER_CUBIC)
+    up = cv2.resize(down, (width, height), interpolation=cv2.INTER_CUBIC)
+    mse = np.mean((gray - up) ** 2)
+    assert mse.dtype == np.float32
+    return float(20 * np.log10(255.0 / np.float64(np.sqrt(mse))))
+
+
+def blurred_noise(rng: np.random.Generator, shape: tuple[int, int], blur: float, amplitude: float) -> np.ndarray:
+    noise = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), blur)
+    return noise / noise.std() * amplitude
+
+
+def test_paper_options_keep_the_same_patches_as_the_authors_opencv_filter(tmp_path: Path) -> None:
+    """The paper option files' filter (512 windows, stride 256, x4, 23 dB, cv2) on hand-made colour images keeps
+    exactly the windows the authors' OpenCV INTER_CUBIC code keeps, with their PSNR; MATLAB bicubic would not."""
+    from basicsr_distill.distillation.pipeline import load_yaml, parse_config
+
+    options = Path(__file__).resolve().parents[1] / "options" / "distill"
+    config = parse_config(load_yaml(options / "distill_ost.yml")).patch_config
+    assert config == parse_config(load_yaml(options / "distill_div2k.yml")).patch_config
+    assert (config.patch_size, config.stride, config.scale, config.psnr_threshold, config.resize) == (
+        512,
+        256,
+        4,
+        23.0,
+        "cv2",
+    )
+    rng = np.random.default_rng(3)
+    source = tmp_path / "hr"
+    source.mkdir()
+    # (blur, amplitude) of blurred noise: around 23 dB, where cv2 and MATLAB bicubic disagree
+    looks = [(1.0, 19.0), (1.0, 21.0), (2.0, 60.0), (2.0, 55.0), (1.5, 35.0), (3.0, 20.0)]
+    for index, (blur, amplitude) in enumerate(looks):
+        colour = rng.uniform(0.5, 1.5, 3)
+        texture = blurred_noise(rng, (512, 512), blur, amplitude)[..., None] * colour
+        cv2.imwrite(str(source / f"look{index}.png"), np.clip(np.round(128 + texture), 0, 255).astype(np.uint8))
+    # one 768x1024 image (6 overlapping windows), texture strength growing from left to right
+    ramp = np.linspace(0.6, 1.4, 1024, dtype=np.float32)[None, :, None]
+    wide = blurred_noise(rng, (768, 1024), 1.2, 25.0)[..., None] * ramp * np.array([0.8, 1.0, 1.2])
+    cv2.imwrite(str(source / "wide.png"), np.clip(np.round(120 + wide), 0, 255).astype(np.uint8))
+
+    reference: dict[str, float] = {}
+    matlab_kept: set[str] = set()
+    for path in sorted(source.iterdir()):
+        rgb = np.array(Image.open(path).convert("RGB"))
+        for y in range(0, rgb.shape[0] - 512 + 1, 256):
+            for x in range(0, rgb.shape[1] - 512 + 1, 256):
+                window = rgb[y : y + 512, x : x + 512]
+                psnr = authors_psnr(window)
+                name = f"{path.stem}_y{y:05d}_x{x:05d}.png"
+                assert bicubic_psnr(pil_grayscale(window[..., ::-1])[None], 4, "cv2")[0] == psnr  # bit-exact
+                if psnr < 23.0:
+                    reference[name] = psnr
+                if bicubic_psnr(pil_grayscale(window[..., ::-1])[None], 4, "matlab")[0] < 23.0:
+                    matlab_kept.add(name)
+    assert 0 < len(reference) < 12 and set(reference) != matlab_kept  # the test tells the two kernels apart
+
+    result = select_patches(source, tmp_path / "patches", config)
+    rows = read_rows(result.csv_path)
+    assert {row["name"]: row["psnr"] for row in rows} == {name: f"{psnr:.6f}" for name, psnr in reference.items()}
+    assert (result.windows, result.kept) == (12, len(reference))

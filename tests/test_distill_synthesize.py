@@ -185,6 +185,40 @@ def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest
     assert read_lmdb_keys(tmp_path / "out" / "distilled_LR_bicubic_X4.lmdb") == ["c00_i000", "c01_i000"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["inputs"]["generator"]["checkpoint_sha256"] == sha256_file(checkpoint)
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--output", str(tmp_path / "bad"), "--num-classes", "5"])
-    assert exit_info.value.code == 2 and "5 classes do not fit" in capsys.readouterr().err
+    for count in ("5", "1"):  # more classes than fine-tuned (never-trained embeddings), or fewer: one line, exit 2
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "--output", str(tmp_path / f"bad{count}"), "--num-classes", count])
+        lines = capsys.readouterr().err.strip().splitlines()
+        error = [line for line in lines if line.startswith("error: ")]
+        assert exit_info.value.code == 2 and error == lines[-1:] and error[0].startswith(f"error: {opt}")
+        assert f"fine-tuned on network_g.num_classes = 2 classes; sampling {count} classes" in error[0]
+        assert not (tmp_path / f"bad{count}").exists()
+
+
+def test_a_separate_decoding_vae_decodes_the_samples(tmp_path: Path) -> None:
+    """``vae_decode`` (the authors decode with sd-vae-ft-mse, train with ft-ema): the denoising is unchanged and
+    the decoding VAE alone turns the latents into images; a VAE of another latent space is refused."""
+    import dataclasses
+
+    from diffusers import AutoencoderKL
+
+    from basicsr_distill.distillation.dit import TINY_VAE
+    from basicsr_distill.distillation.sampling import sample_images
+
+    torch.manual_seed(11)
+    AutoencoderKL(**TINY_VAE).save_pretrained(tmp_path / "decode_vae")
+    tiny = {"transformer": {"num_embeds_ada_norm": 4}}
+    plain = load_dit_components(None, tiny=tiny, device="cpu")
+    separate = load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "decode_vae")
+    assert separate.decoder is separate.decode_vae and plain.decoder is plain.vae
+    decode_only = dataclasses.replace(plain, vae=separate.decode_vae)  # same DiT, the other VAE as the only one
+    labels, kwargs = [0, 1], {"num_steps": 2, "seed": 5, "batch_size": 2}
+    with_separate = sample_images(separate, labels, **kwargs)
+    assert np.array_equal(with_separate, sample_images(decode_only, labels, **kwargs))
+    assert not np.array_equal(with_separate, sample_images(plain, labels, **kwargs))
+
+    AutoencoderKL(**{**TINY_VAE, "latent_channels": 8}).save_pretrained(tmp_path / "other_latents")
+    with pytest.raises(ValueError, match="other_latents: decoding VAE has 8 latent channels"):
+        load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "other_latents")
+    with pytest.raises(FileNotFoundError, match="nothing_here: no VAE"):
+        load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "nothing_here")

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import basicsr
+import pytest
 import torch
 import yaml
 
@@ -135,3 +136,51 @@ def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder) -> N
             sr = tensor2img(net(lq))
             psnrs.append(calculate_psnr(sr, read_image(gt_path), crop_border=2, test_y_channel=True))
     assert abs(float(match.group(1)) - sum(psnrs) / len(psnrs)) < 1e-3
+
+
+def test_epochs_to_iterations_is_what_basicsr_loader_runs() -> None:
+    """``train.total_epochs`` -> iterations: epochs x the batches BasicSR's EnlargedSampler + drop_last DataLoader
+    yield per epoch (counted here by running them), e.g. the authors' 700 epochs at batch 4 = 700 floor(N / 4)."""
+    from basicsr.data.data_sampler import EnlargedSampler
+    from torch.utils.data import DataLoader
+
+    from basicsr_distill.train import iterations_for_epochs
+
+    assert iterations_for_epochs(4021, 700, 4) == 700 * 1005 == 703_500  # 4021 patches, one GPU, batch 4
+    assert iterations_for_epochs(4021, 700, 2, world_size=2) == 700 * 1005  # 2011 samples per rank -> 1005
+    assert iterations_for_epochs(8, 3, 4) == 6 and iterations_for_epochs(7, 3, 4) == 3  # drop_last
+    for samples, batch, world, ratio in [(10, 4, 1, 1), (11, 2, 2, 1), (9, 3, 4, 2), (5, 5, 1, 3)]:
+        dataset = list(range(samples))
+        sampler = EnlargedSampler(dataset, world, 0, ratio)
+        per_epoch = len(list(DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True)))
+        assert iterations_for_epochs(samples, 7, batch, world, ratio) == 7 * per_epoch
+    with pytest.raises(ValueError, match="no full batch of 4"):
+        iterations_for_epochs(3, 700, 4)
+
+
+def test_total_epochs_option_is_resolved_from_the_training_set(tmp_path: Path) -> None:
+    import logging
+
+    import cv2
+    import numpy as np
+
+    from basicsr_distill.train import resolve_total_iter
+
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    for index in range(10):
+        cv2.imwrite(str(patches / f"p{index}.png"), np.full((16, 16, 3), index, np.uint8))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("name,label\n" + "".join(f"p{index}.png,{index % 2}\n" for index in range(10)))
+    dataset = {"type": "PseudoLabelPatchDataset", "dataroot_gt": str(patches), "labels_csv": str(labels)}
+    dataset.update(name="p", phase="train", batch_size_per_gpu=4)
+    opt = {"name": "x", "datasets": {"train": dataset}, "train": {"total_epochs": 700, "total_iter": None}}
+    resolve_total_iter(opt | {"dist": False, "num_gpu": 1, "world_size": 1}, logging.getLogger("test"))
+    assert opt["train"]["total_iter"] == 700 * 2  # 10 patches at batch 4, last partial batch dropped
+    opt["train"]["total_iter"] = 5
+    with pytest.raises(ValueError, match="both set"):
+        resolve_total_iter(opt, logging.getLogger("test"))
+    for name in ("finetune_dit_ost.yml", "finetune_dit_div2k.yml"):
+        paper = yaml.safe_load((REPO / "options" / "distill" / name).read_text())
+        assert (paper["train"]["total_epochs"], paper["train"]["total_iter"]) == (700, None)
+        assert paper["datasets"]["train"]["batch_size_per_gpu"] == 4

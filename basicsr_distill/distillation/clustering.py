@@ -7,15 +7,21 @@ class-conditional DiT (k = 7 on OST, 14 on DIV2K; the authors' ``src/2_cluster_c
 
 Implementation and deviations from the authors' code:
 
-* CLIP comes from ``open_clip`` (``create_model_and_transforms("ViT-B-32", pretrained=<local file>)``),
+* CLIP comes from ``open_clip`` (``create_model_and_transforms(clip_model, pretrained=<local file>)``),
   the authors use Hugging Face ``transformers`` (``openai/clip-vit-base-patch32``). Both preprocess the
-  same way (shorter side to 224 with bicubic, centre crop 224, OpenAI mean/std). OpenAI's weights need
-  open_clip's ``ViT-B-32-quickgelu`` model name (``clip_model``); the name is recorded.
-* Embeddings are **L2-normalised** before k-means (cosine geometry, as CLIP is trained); the authors
-  cluster the raw ``get_image_features`` output.
-* ``KMeans(n_clusters=k, random_state=seed, n_init=n_init)`` with ``seed = 42`` (the authors') and
-  ``n_init = 10`` restarts (the lowest-inertia run is kept). The authors leave ``n_init`` at
-  scikit-learn's default, which is 1 k-means++ run since scikit-learn 1.4 (``"auto"``) and was 10 before.
+  same way (shorter side to 224 with bicubic, centre crop 224, OpenAI mean/std). OpenAI's weights were
+  trained with QuickGELU, so the default model is ``ViT-B-32-quickgelu``: open_clip's plain ``ViT-B-32``
+  builds GELU and warns about the mismatch only for its own named pretrained tags, not for a weights file,
+  so OpenAI's weights would run with the wrong activation without a word. The name is recorded, and the
+  activation is logged.
+* Embeddings are clustered **raw** by default (``normalize: false``), as the authors cluster the output of
+  ``get_image_features``; ``normalize: true`` L2-normalises them first (cosine geometry, as CLIP is trained).
+* ``KMeans(n_clusters=k, random_state=seed, n_init=n_init)`` with ``seed = 42`` (the authors'). The authors
+  leave ``n_init`` at scikit-learn's default, which depends on the version: 10 k-means++ runs up to 1.3,
+  ``"auto"`` (1 run) since 1.4. Their environment file (``env_diff.yml``) pins Python 3.8, whose last
+  scikit-learn is 1.3, but does not list scikit-learn, so the version they clustered with is not known. The
+  paper option files set ``n_init: 10`` (the default of every scikit-learn a Python 3.8 environment can
+  have); ``n_init: auto`` is the default of today's scikit-learn. The lowest-inertia run is kept.
   Labels are scikit-learn's cluster ids, unchanged; the fit runs in float64 and is deterministic for a seed.
 * Without a checkpoint nothing can be downloaded here, so a **tiny randomly initialised** CLIP
   (:data:`TINY_CLIP_CONFIG`, seeded) stands in; the log says ``RANDOM WEIGHTS`` and the outputs record
@@ -23,7 +29,7 @@ Implementation and deviations from the authors' code:
 
 Outputs (``out_dir``): ``labels.csv`` (``name,label``: the patch file name and its class),
 ``clusters.json`` (k, seed, n_init, counts per class, inertia, CLIP model and checkpoint sha256),
-``embeddings.npy`` (the L2-normalised embeddings, rows in ``labels.csv`` order) and ``manifest.json``.
+``embeddings.npy`` (the clustered embeddings, rows in ``labels.csv`` order) and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ LABELS_CSV = "labels.csv"
 CLUSTERS_JSON = "clusters.json"
 EMBEDDINGS = "embeddings.npy"
 
+#: open_clip configuration of OpenAI's CLIP ViT-B/32 (the authors' ``openai/clip-vit-base-patch32``): QuickGELU.
+DEFAULT_CLIP_MODEL = "ViT-B-32-quickgelu"
+
 #: A small open_clip model configuration (ViT, 32x32 input) for runs without pretrained weights.
 TINY_CLIP_CONFIG: dict[str, Any] = {
     "embed_dim": 32,
@@ -73,14 +82,17 @@ class ClusterConfig:
 
     k: int = 7
     seed: int = 42
-    n_init: int = 10
-    clip_model: str = "ViT-B-32"
+    n_init: int | str = 10  # scikit-learn's default up to 1.3 (the authors' Python 3.8); "auto" = 1 since 1.4
+    clip_model: str = DEFAULT_CLIP_MODEL
     clip_checkpoint: str | None = None
     batch_size: int = 64
     device: str = "auto"
+    normalize: bool = False  # the authors cluster the raw CLIP features
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.n_init < 1 or self.batch_size < 1:
+        if self.n_init != "auto" and (isinstance(self.n_init, bool) or not isinstance(self.n_init, int)):
+            raise ValueError(f"n_init must be a count or 'auto', got {self.n_init!r}")
+        if self.k < 1 or self.batch_size < 1 or (self.n_init != "auto" and self.n_init < 1):
             raise ValueError(f"k, n_init and batch_size must be >= 1, got {self.k}, {self.n_init}, {self.batch_size}")
 
 
@@ -123,17 +135,17 @@ def clip_weights_file(checkpoint: str | os.PathLike) -> Path:
 
 def load_clip(
     checkpoint: str | os.PathLike | None,
-    model_name: str = "ViT-B-32",
+    model_name: str = DEFAULT_CLIP_MODEL,
     device: str = "cpu",
     seed: int = 0,
     sha256: str | None = None,
 ) -> ClipEncoder:
     """Build the CLIP image encoder.
 
-    ``checkpoint`` is a weights file for the open_clip model ``model_name`` (e.g. ``ViT-B-32``, or
-    ``ViT-B-32-quickgelu`` for OpenAI's weights), or an open_clip folder (``open_clip_config.json`` plus
-    weights, as on the Hugging Face hub). ``None`` gives the tiny random :data:`TINY_CLIP_CONFIG`
-    model, initialised from ``seed``, with a ``RANDOM WEIGHTS`` warning.
+    ``checkpoint`` is a weights file for the open_clip model ``model_name`` (``ViT-B-32-quickgelu`` for
+    OpenAI's weights, as the authors'; ``ViT-B-32`` for GELU-trained ones such as LAION's), or an open_clip
+    folder (``open_clip_config.json`` plus weights, as on the Hugging Face hub). ``None`` gives the tiny
+    random :data:`TINY_CLIP_CONFIG` model, initialised from ``seed``, with a ``RANDOM WEIGHTS`` warning.
     """
     import open_clip
 
@@ -161,22 +173,30 @@ def load_clip(
         info["random_weights"] = False
     model.eval()
     info["embed_dim"] = int(model.visual.output_dim)
+    info["activation"] = clip_activation(model)
+    logger.info(f"CLIP {info['model']}: embedding width {info['embed_dim']}, activation {info['activation']}")
     return ClipEncoder(model, preprocess, info)
 
 
+def clip_activation(model: torch.nn.Module) -> str:
+    """Class name of the activation in the image tower's first MLP (``QuickGELU`` or ``GELU``)."""
+    return type(model.visual.transformer.resblocks[0].mlp.gelu).__name__
+
+
 @torch.no_grad()
-def embed_images(encoder: ClipEncoder, paths: list[Path], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised CLIP image embeddings ``(N, D)`` (float32) of the images at ``paths``."""
+def embed_images(encoder: ClipEncoder, paths: list[Path], batch_size: int = 64, normalize: bool = False) -> np.ndarray:
+    """CLIP image embeddings ``(N, D)`` (float32) of the images at ``paths``, L2-normalised if ``normalize``."""
     device = next(encoder.model.parameters()).device
     chunks = []
     for start in tqdm(range(0, len(paths), batch_size), desc="clip", unit="batch"):
         images = [Image.fromarray(read_image(path)[:, :, ::-1]) for path in paths[start : start + batch_size]]
         batch = torch.stack([encoder.preprocess(image) for image in images]).to(device)
-        chunks.append(F.normalize(encoder.model.encode_image(batch).float(), dim=-1).cpu())
+        features = encoder.model.encode_image(batch).float()
+        chunks.append((F.normalize(features, dim=-1) if normalize else features).cpu())
     return torch.cat(chunks).numpy()
 
 
-def kmeans(embeddings: np.ndarray, k: int, seed: int, n_init: int) -> tuple[np.ndarray, float]:
+def kmeans(embeddings: np.ndarray, k: int, seed: int, n_init: int | str) -> tuple[np.ndarray, float]:
     """scikit-learn k-means (float64): ``(labels, inertia)``; refuses when fewer distinct points than ``k``."""
     data = np.asarray(embeddings, dtype=np.float64)
     if len(data) < k:
@@ -267,7 +287,7 @@ def cluster_patches(
     device = resolve_device(config.device)
     encoder = load_clip(config.clip_checkpoint, config.clip_model, str(device), config.seed, weights_sha)
     logger.info(f"cluster: embedding {len(paths)} patches with CLIP {encoder.info['model']} on {device}")
-    embeddings = embed_images(encoder, paths, config.batch_size)
+    embeddings = embed_images(encoder, paths, config.batch_size, config.normalize)
     labels, inertia = kmeans(embeddings, config.k, config.seed, config.n_init)
     counts = np.bincount(labels, minlength=config.k).tolist()
     labels_csv = stage.path / LABELS_CSV
@@ -281,7 +301,7 @@ def cluster_patches(
         "patches": len(names),
         "counts": counts,
         "inertia": inertia,
-        "embeddings": "CLIP image embeddings, L2-normalised",
+        "embeddings": "CLIP image embeddings, " + ("L2-normalised" if config.normalize else "raw"),
         "clip": encoder.info,
         "random_weights": encoder.info["random_weights"],
         "sklearn": sklearn.__version__,
@@ -298,11 +318,13 @@ def cluster_patches(
 
 
 __all__ = [
+    "DEFAULT_CLIP_MODEL",
     "TINY_CLIP_CONFIG",
     "ClipEncoder",
     "ClusterConfig",
     "ClusterResult",
     "TooFewPatchesError",
+    "clip_activation",
     "cluster_patches",
     "embed_images",
     "kmeans",

@@ -158,6 +158,8 @@ class DiTComponents:
         source: the pretrained folder or hub name, or ``"random"``.
         latent_scale: 0.18215 (DiT/Stable Diffusion).
         class_dropout_prob: label dropout for classifier-free guidance training (DiT: 0.1).
+        decode_vae: the VAE that decodes samples when it differs from the training one (the authors train with
+            ``sd-vae-ft-ema`` and decode with ``sd-vae-ft-mse``); ``None``: ``vae`` decodes too.
     """
 
     transformer: DiTTransformer2DModel
@@ -166,6 +168,12 @@ class DiTComponents:
     source: str = "random"
     latent_scale: float = LATENT_SCALE
     class_dropout_prob: float = 0.1
+    decode_vae: AutoencoderKL | None = None
+
+    @property
+    def decoder(self) -> AutoencoderKL:
+        """The VAE that turns sampled latents into images: ``decode_vae`` when given, else ``vae``."""
+        return self.vae if self.decode_vae is None else self.decode_vae
 
     @property
     def num_class_embeddings(self) -> int:
@@ -222,6 +230,12 @@ class DiTComponents:
         raise ValueError(f"unknown sampling scheduler {kind!r} (choose from {', '.join(SAMPLE_SCHEDULERS)})")
 
 
+def set_tf32(enabled: bool = True) -> None:
+    """Allow TF32 in CUDA matmuls and cuDNN convolutions, as the authors' ``train_diff.py`` and ``sample.py``."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
 def check_num_classes(transformer: DiTTransformer2DModel, num_classes: int) -> None:
     """Raise ``ValueError`` if ``num_classes`` pseudo-classes do not fit the DiT's class embedding."""
     available = int(transformer.config.num_embeds_ada_norm)
@@ -239,6 +253,7 @@ def load_dit_components(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
+    vae_decode: str | os.PathLike | None = None,
 ) -> DiTComponents:
     """Load a diffusers-format DiT folder (``transformer/`` + ``vae/``), or build a random-weight DiT + VAE.
 
@@ -254,6 +269,8 @@ def load_dit_components(
             under bf16 autocast).
         seed: seed of the random initialisation (random weights are reproducible, so a DiffFit checkpoint of a
             random-weight run can be resumed).
+        vae_decode: a separate decoding VAE (:func:`load_vae`), e.g. ``sd-vae-ft-mse`` as the authors' sampling;
+            ``None`` decodes with the DiT folder's own ``vae/``.
 
     Raises:
         FileNotFoundError: a local folder lacks ``transformer/`` or ``vae/``, or the path does not exist.
@@ -285,15 +302,43 @@ def load_dit_components(
         if isinstance(module, LabelEmbedding):
             module.dropout_prob = 0.0  # label dropout happens once per sample in the fine-tuning model
     vae.requires_grad_(False).eval()
+    decode_vae = None
+    if vae_decode is not None:
+        decode_vae = load_vae(vae_decode, dtype).requires_grad_(False).eval().to(device)
+        check_decode_vae(vae, decode_vae, str(vae_decode))
+        logger.info(f"decoding samples with the VAE {vae_decode} (training VAE: {source})")
     components = DiTComponents(
         transformer=transformer.to(device),
         vae=vae.to(device),
         random_weights=random_weights,
         source=source,
+        decode_vae=decode_vae,
     )
     if num_classes is not None:
         components.check_num_classes(num_classes)
     return components
+
+
+def load_vae(path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> AutoencoderKL:
+    """A diffusers ``AutoencoderKL`` folder (``config.json`` + weights, e.g. ``stabilityai/sd-vae-ft-mse``), or a
+    diffusers pipeline folder with a ``vae/`` subfolder. Raises ``FileNotFoundError`` naming the path."""
+    folder = Path(path)
+    if (folder / "config.json").is_file():
+        return AutoencoderKL.from_pretrained(str(folder), torch_dtype=dtype)
+    if (folder / "vae" / "config.json").is_file():
+        return AutoencoderKL.from_pretrained(str(folder), subfolder="vae", torch_dtype=dtype)
+    raise FileNotFoundError(f"{folder}: no VAE (expected config.json and weights, or a vae/ subfolder with them)")
+
+
+def check_decode_vae(vae: AutoencoderKL, decode_vae: AutoencoderKL, where: str) -> None:
+    """Refuse a decoding VAE whose latent space cannot be the training VAE's (channels, downsampling factor)."""
+    expected = (vae.config.latent_channels, len(vae.config.block_out_channels))
+    found = (decode_vae.config.latent_channels, len(decode_vae.config.block_out_channels))
+    if expected != found:
+        raise ValueError(
+            f"{where}: decoding VAE has {found[0]} latent channels and {found[1]} levels, the training VAE "
+            f"{expected[0]} and {expected[1]}: it cannot decode these latents"
+        )
 
 
 def _random_models(tiny: dict[str, Any], seed: int) -> tuple[DiTTransformer2DModel, AutoencoderKL]:

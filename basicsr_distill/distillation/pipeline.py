@@ -11,8 +11,10 @@ Stages, each in its own folder under the YAML's ``root``, each resuming from its
 4. ``synthesize_x{s}/``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB
    pair (Sec. II-C; :mod:`.synthesize`); one folder per scale, all from the same fine-tuning.
 
-Under ``torchrun`` rank 0 selects and clusters the patches while the others wait; every rank fine-tunes (DDP)
-and samples its share; rank 0 writes the LMDBs and the record.
+Before any stage, every pretrained file the requested stages will load (CLIP, DiT folder, decoding VAE) is checked
+against the paper's architectures in seconds (:mod:`.weights`; ``check_weights: false`` turns it off), so a
+wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the patches while the
+others wait; every rank fine-tunes (DDP) and samples its share; rank 0 writes the LMDBs and the record.
 
 This module also holds what the stages share: :class:`StageDir` (a stage folder whose ``manifest.json``
 records parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or
@@ -213,7 +215,7 @@ class StageDir:
 # ----------------------------------------------------------------------------------------------------------
 
 #: Keys of the pipeline YAML and of each stage section (typos are refused).
-_TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize"}
+_TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize", "check_weights"}
 _FINETUNE_KEYS = {"opt", "force"}
 
 
@@ -251,6 +253,7 @@ class DistillConfig:
     finetune_opt: Path
     finetune_force: dict
     synthesis_config: SynthesisConfig
+    check_weights: bool = True
 
     @property
     def stage_dirs(self) -> dict[str, Path]:
@@ -308,6 +311,7 @@ def parse_config(options: dict, source: str = "options") -> DistillConfig:
         finetune_opt=Path(finetune["opt"]),
         finetune_force=dict(finetune.get("force") or {}),
         synthesis_config=_build(SynthesisConfig, _section(options, "synthesize", source), f"{source}: synthesize"),
+        check_weights=bool(options.get("check_weights", True)),
     )
 
 
@@ -402,7 +406,12 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
         raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
     random_weights = opt["network_g"].get("pretrained") is None
     outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
-    summary = {"total_iter": opt["train"]["total_iter"], "experiment": str(checkpoint.parents[1])}
+    train_opt = opt["train"]
+    summary = {  # with total_epochs, the iterations are in the training log (basicsr_distill.train)
+        "total_iter": train_opt.get("total_iter"),
+        "total_epochs": train_opt.get("total_epochs"),
+        "experiment": str(checkpoint.parents[1]),
+    }
     if rank != 0:
         return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
     return stage.finish(outputs, summary, random_weights=random_weights)
@@ -443,6 +452,12 @@ def run_pipeline(
         raise ValueError(f"unknown stages {unknown} (choose from {', '.join(STAGES)})")
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
+    if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
+        from basicsr_distill.distillation.weights import check_weights, weights_from_options
+
+        arguments = weights_from_options(config, wanted)
+        if any(arguments.get(key) is not None for key in ("dit", "clip_checkpoint", "vae_decode")):
+            check_weights(**arguments)
     rank, _ = distributed_context()
     config.root.mkdir(parents=True, exist_ok=True)
     logger = _pipeline_logger(config.root, config.name)
@@ -476,7 +491,15 @@ def run_pipeline(
         finetuned = _manifest(dirs["finetune"], "finetune")
         checkpoint = finetuned["outputs"]["checkpoint"]
         network_opt, device = finetuned["params"]["network_g"], resolve_device(config.device)
-        load, generator = finetuned_generator(network_opt, checkpoint["path"], k, device, checkpoint["sha256"])
+        load, generator = finetuned_generator(
+            network_opt,
+            checkpoint["path"],
+            k,
+            device,
+            checkpoint["sha256"],
+            vae_decode=config.synthesis_config.vae_decode,
+            source=f"{dirs['finetune'] / MANIFEST}",
+        )
         with torch.no_grad():
             synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
         barrier()

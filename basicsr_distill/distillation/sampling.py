@@ -67,7 +67,8 @@ def sample_images(
         generator: one generator for everything instead (results then depend on ``batch_size``).
         batch_size: images per forward pass (the transformer sees twice as many with guidance).
         device: move transformer and VAE there first (in place); default: where the transformer is.
-        dtype: autocast dtype; default bfloat16 on CUDA, none (float32) elsewhere.
+        dtype: autocast dtype (e.g. ``torch.bfloat16``, a speed option); default none: float32 (with TF32 on CUDA
+            when :func:`~basicsr_distill.distillation.dit.set_tf32` allowed it), as the authors' ``sample.py``.
         scheduler: ``"ddpm"`` (authors'), ``"ddim"``, ``"dpm"`` or a diffusers scheduler instance.
         cfg_channels: how many leading latent channels to guide (``None``: all, as diffusers).
         first_index: global index of the first image (for sharded sampling with the per-image seeds).
@@ -76,7 +77,7 @@ def sample_images(
     Raises:
         ValueError: a label outside the class embedding, or ``batch_size``/``num_steps`` below 1.
     """
-    transformer, vae = components.transformer, components.vae
+    transformer, vae = components.transformer, components.decoder
     if device is not None:
         transformer.to(device)
         vae.to(device)
@@ -87,8 +88,6 @@ def sample_images(
         raise ValueError(f"class labels {sorted(set(bad))} outside 0..{components.num_class_embeddings - 1}")
     if batch_size < 1 or num_steps < 1:
         raise ValueError(f"batch_size and num_steps must be >= 1, got {batch_size} and {num_steps}")
-    if dtype is None and device.type == "cuda":
-        dtype = torch.bfloat16
     sampler = components.make_sample_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
     was_training = transformer.training
     transformer.eval()
@@ -156,7 +155,7 @@ def _denoise(
 
 
 def _decode(components: DiTComponents, latents: torch.Tensor, dtype: torch.dtype | None) -> np.ndarray:
-    vae = components.vae
+    vae = components.decoder  # the decoding VAE (e.g. sd-vae-ft-mse, as the authors' sample.py)
     with _autocast(latents.device, dtype):
         decoded = vae.decode((latents / components.latent_scale).to(vae.dtype)).sample
     pixels = (decoded.float() / 2 + 0.5).clamp(0, 1)

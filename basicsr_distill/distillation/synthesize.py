@@ -15,6 +15,10 @@ the number of processes or IPC (raising IPC adds images and keeps the others). S
 PNGs in ``{out}/work/``, so an interrupted run continues with the missing ones. Under ``torchrun`` each rank
 samples a contiguous share of the missing images and rank 0 writes the LMDBs after a barrier.
 
+Decoding and precision, as the authors' ``sample.py``: ``vae_decode`` names a separate decoding VAE (they decode
+with ``stabilityai/sd-vae-ft-mse``, while the fine-tuning encodes with the DiT folder's ``sd-vae-ft-ema``), and
+sampling runs in float32 with TF32 allowed on CUDA; ``mixed_precision: bf16`` (autocast) is a faster option.
+
 Differences from the authors' ``sample.py``: they sample one image at a time from one global seed (an image
 depends on everything sampled before it) and save PNGs through ``torchvision.utils.save_image``
 (``x * 255 + 0.5`` clamped, the same rounding as here); they make LR images outside their code.
@@ -32,7 +36,7 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
-from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components
+from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
 from basicsr_distill.distillation.pipeline import (
     StageDir,
     barrier,
@@ -45,6 +49,9 @@ from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
+
+#: Sampling precisions: ``fp32`` (TF32 allowed on CUDA, as the authors) or ``bf16`` autocast (speed option).
+SAMPLE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 #: Seed index of image ``i`` of class ``c``: ``c * INDEX_STRIDE + i`` (IPC must stay below it).
 INDEX_STRIDE = 1_000_000
@@ -69,8 +76,12 @@ class SynthesisConfig:
     scheduler: str = "ddpm"
     cfg_channels: int | None = None
     compress_level: int = 1
+    vae_decode: str | None = None  # decoding VAE folder (the authors: sd-vae-ft-mse); None = the DiT folder's vae/
+    mixed_precision: str = "fp32"  # fp32 (+ TF32 on CUDA), as the authors' sample.py; bf16: autocast, faster
 
     def __post_init__(self) -> None:
+        if self.mixed_precision not in SAMPLE_PRECISIONS:
+            raise ValueError(f"mixed_precision must be one of {list(SAMPLE_PRECISIONS)}, got {self.mixed_precision!r}")
         if not 1 <= self.ipc < INDEX_STRIDE:
             raise ValueError(f"IPC (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
         if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
@@ -187,13 +198,26 @@ def finetuned_generator(
     device: str | torch.device = "cpu",
     sha256: str | None = None,
     use_ema: bool = True,
+    vae_decode: str | os.PathLike | None = None,
+    source: str = "the fine-tuning options",
 ) -> tuple[Callable[[], DiTComponents], dict]:
     """A loader of the fine-tuned DiT + VAE, and its identity for :func:`synthesize`.
 
     ``network_opt`` is the fine-tuning's ``network_g`` section (``pretrained`` folder or ``None`` with
-    ``tiny``/``seed`` for random weights); ``checkpoint`` its DiffFit ``net_g_*.pth`` (EMA tensors by default).
+    ``tiny``/``seed`` for random weights, and ``num_classes``, the fine-tuned k); ``checkpoint`` its DiffFit
+    ``net_g_*.pth`` (EMA tensors by default); ``vae_decode`` an optional separate decoding VAE folder.
+
+    Raises:
+        ValueError: ``num_classes`` differs from the fine-tuned ``network_g.num_classes`` (named by ``source``):
+            classes beyond the fine-tuned ones would be sampled from class embeddings that never trained.
     """
     checkpoint = Path(checkpoint)
+    trained = network_opt.get("num_classes")
+    if trained is not None and int(trained) != int(num_classes):
+        raise ValueError(
+            f"{source}: the DiT was fine-tuned on network_g.num_classes = {trained} classes; sampling {num_classes} "
+            "classes would use class embeddings that never trained (or leave trained ones out)"
+        )
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no such DiffFit checkpoint")
     pretrained = network_opt.get("pretrained")
@@ -203,11 +227,14 @@ def finetuned_generator(
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256 or sha256_file(checkpoint),
         "use_ema": use_ema,
+        "vae_decode": None if vae_decode is None else str(vae_decode),
     }
 
     def load() -> DiTComponents:
         seed = int(network_opt.get("seed", 0))
-        components = load_dit_components(pretrained, network_opt.get("tiny"), num_classes, device, seed=seed)
+        components = load_dit_components(
+            pretrained, network_opt.get("tiny"), num_classes, device, seed=seed, vae_decode=vae_decode
+        )
         load_difffit_checkpoint(components.transformer, checkpoint, use_ema=use_ema)
         return components
 
@@ -256,6 +283,10 @@ def synthesize(
     if not isinstance(components, DiTComponents):
         components = components()
         components.check_num_classes(num_classes)
+    if dtype is None:
+        dtype = SAMPLE_PRECISIONS[config.mixed_precision]
+    if next(components.transformer.parameters()).device.type == "cuda":
+        set_tf32(True)  # the authors' sample.py; matters for fp32 only
     if rank == 0:
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
@@ -265,7 +296,7 @@ def synthesize(
         logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
     logger.info(
         f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
-        f"CFG {config.guidance_scale}, x{config.scale} LR, {world_size} process(es)"
+        f"CFG {config.guidance_scale}, x{config.scale} LR, {config.mixed_precision}, {world_size} process(es)"
     )
     missing = missing_images(work_dir, items)
     barrier()  # every rank has listed the same missing images before any rank writes

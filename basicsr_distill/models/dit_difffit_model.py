@@ -15,18 +15,22 @@ ARE trained, as by the authors) + ``L_pos + L_neg`` on the predicted clean laten
 per-class memories of 64 + optionally ``- sr_weight * MSE(x, bicubic_down_up(x))`` on the decoded ``x0_hat``
 (see :mod:`basicsr_distill.distillation.losses`). AdamW (lr 1e-3, weight decay 0; set up here because BasicSR
 1.4.2's factory knows only Adam), EMA 0.9999 (BasicSR's ``model_ema``, applied to the DiffFit-trainable
-tensors only: the frozen ones are identical in both nets). Mixed precision: ``train.mixed_precision: bf16``
-runs forward passes under bf16 autocast on CUDA (weights, optimizer and losses stay float32; ignored on CPU).
+tensors only: the frozen ones are identical in both nets). Precision: float32 with TF32 matmuls and
+convolutions on CUDA by default, as the authors' ``train_diff.py`` (``train.mixed_precision: fp32``,
+``train.tf32: true``); ``train.mixed_precision: bf16`` runs forward passes (VAE encoding included) under bf16
+autocast on CUDA, a speed option that is not the authors' numerics (weights, optimizer and losses stay
+float32; ignored on CPU).
 
 Options (besides BasicSR's)::
 
     network_g: {pretrained: folder | hub name | null, tiny: {transformer: {...}, vae: {...}}, seed: 0,
                 num_classes: k, gamma_blocks: null (first half), finetune: difffit | full, class_dropout_prob: 0.1}
-    train: {optim_g: {type: AdamW, lr: 1e-3, weight_decay: 0}, ema_decay: 0.9999, mixed_precision: bf16,
+    train: {optim_g: {type: AdamW, lr: 1e-3, weight_decay: 0}, ema_decay: 0.9999, mixed_precision: fp32 | bf16,
+            tf32: true, total_epochs: 700 (or total_iter; see basicsr_distill.train),
             vlb_weight: 1.0, memory: {size: 64, lambda_pos: 0.002, lambda_neg: 0.008},
             sr_loss: {weight: 0, scale: 4, space: pixel | latent}, scheduler: optional (constant lr without)}
     val: {val_freq, save_img: true, samples_per_class: 4, num_steps: 50, guidance_scale: 4.0, seed: 0,
-          batch_size: 8, scheduler: ddpm}
+          batch_size: 8, scheduler: ddpm, vae_decode: null | VAE folder (decodes samples; the authors: ft-mse)}
 
 Checkpoints: ``models/net_g_{iter}.pth`` holds only the DiffFit-trainable tensors (``params``, ``params_ema``)
 plus the configuration fingerprint (:func:`~basicsr_distill.distillation.dit.save_difffit_checkpoint`);
@@ -65,6 +69,7 @@ from basicsr_distill.distillation.dit import (
     mark_all_trainable,
     mark_difffit_trainable,
     save_difffit_checkpoint,
+    set_tf32,
     trainable_names,
 )
 from basicsr_distill.distillation.losses import (
@@ -100,6 +105,7 @@ class DiTDiffFitModel(BaseModel):
             num_classes=self.num_classes,
             device=self.device,
             seed=int(net_opt.get("seed", 0)),
+            vae_decode=(opt.get("val") or {}).get("vae_decode"),  # decodes the validation samples only
         )
         self.components.class_dropout_prob = float(net_opt.get("class_dropout_prob", 0.1))
         transformer = self.components.transformer
@@ -122,6 +128,8 @@ class DiTDiffFitModel(BaseModel):
         if precision not in _MIXED_PRECISION:
             raise ValueError(f"train.mixed_precision must be one of {list(_MIXED_PRECISION)}, got {precision!r}")
         self.amp_dtype = _MIXED_PRECISION[precision] if self.device.type == "cuda" else None
+        if self.device.type == "cuda":
+            set_tf32(bool((self.opt.get("train") or {}).get("tf32", True)))
         self.current_iter = 0
         if self.is_train:
             self.init_training_settings()
