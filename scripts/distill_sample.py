@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, default=defaults.scale, help="LR scale (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=defaults.num_steps, help="sampling steps (default: %(default)s)")
     parser.add_argument("--cfg", type=float, default=defaults.guidance_scale, help="guidance scale (%(default)s)")
+    parser.add_argument(
+        "--cfg-channels",
+        type=lambda value: None if value == "all" else int(value),
+        default=defaults.cfg_channels,
+        help="leading latent channels the guidance acts on: 3 as DiT's forward_with_cfg (default), or 'all'",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per batch (%(default)s)")
     parser.add_argument("--scheduler", choices=("ddpm", "ddim", "dpm"), default=defaults.scheduler, help="sampler")
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         scale=args.scale,
         num_steps=args.steps,
         guidance_scale=args.cfg,
+        cfg_channels=args.cfg_channels,
         seed=args.seed,
         batch_size=args.batch_size,
         scheduler=args.scheduler,

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from basicsr.utils.matlab_functions import imresize as basicsr_imresize
 from basicsr.utils.options import ordered_yaml
 from diffusers import AutoencoderKL, DiTTransformer2DModel
 
@@ -39,7 +40,6 @@ from basicsr_distill.distillation.losses import (
 )
 from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.models.dit_difffit_model import DiTDiffFitModel
-from basicsr_distill.ops.matlab_resize import bicubic_down_up
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_YML = REPO / "options" / "distill" / "finetune_dit_tiny.yml"
@@ -172,27 +172,87 @@ def test_memory_bank_is_a_fifo_of_the_last_size_items() -> None:
     assert torch.equal(clone.get(3), bank.get(3))
 
 
-def test_sr_loss_has_gradient_and_equals_the_bicubic_round_trip_mse() -> None:
-    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0), requires_grad=True)
+def basicsr_round_trip_mse(images: np.ndarray, scale: int) -> float:
+    """MSE between ``(N, C, H, W)`` images and their x1/scale -> x scale MATLAB bicubic round trip, with
+    BasicSR's own ``imresize`` image by image (float64 mean)."""
+    errors = []
+    for image in images.astype(np.float32):
+        hwc = image.transpose(1, 2, 0)
+        up = basicsr_imresize(basicsr_imresize(hwc, 1 / scale), scale)[: hwc.shape[0], : hwc.shape[1]]
+        errors.append((hwc.astype(np.float64) - up) ** 2)
+    return float(np.mean(errors))
+
+
+def test_sr_loss_has_gradient_and_equals_basicsr_bicubic_round_trip_mse() -> None:
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0), requires_grad=True)
     loss = sr_loss(image, scale=4)
-    expected = torch.mean((image - bicubic_down_up(image, 4)) ** 2)
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert loss.item() == pytest.approx(basicsr_round_trip_mse(image.detach().numpy(), 4), rel=1e-5)
+    assert sr_loss(image, scale=2).item() == pytest.approx(basicsr_round_trip_mse(image.detach().numpy(), 2), rel=1e-5)
     loss.backward()
     assert image.grad.abs().sum() > 0
 
 
-def test_vlb_is_zero_for_the_exact_mean_and_posterior_variance() -> None:
-    betas = torch.linspace(1e-4, 0.02, 1000)
-    alphas_cumprod = torch.cumprod(1 - betas.double(), 0)
-    x0 = torch.rand(3, 4, 4, 4) * 2 - 1
-    noise = torch.randn(3, 4, 4, 4)
-    t = torch.tensor([5, 50, 400])  # where beta_t and the posterior variance differ
-    a = alphas_cumprod[t].float().reshape(-1, 1, 1, 1)
-    x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-    exact = dit_variational_bound(betas, x0, x_t, t, noise, -torch.ones_like(x0))  # frac 0 -> posterior var
-    assert exact.abs().max().item() < 1e-3
-    off = dit_variational_bound(betas, x0, x_t, t, noise, torch.ones_like(x0))  # frac 1 -> beta_t
-    assert (off > exact).all()
+def numpy_variational_bound(
+    x0: np.ndarray, x_t: np.ndarray, t: np.ndarray, eps: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """DiT's ``vb`` term per sample (bits/dim), by hand in float64 from Ho et al. 2020 and Nichol & Dhariwal 2021.
+
+    q(x_{t-1} | x_t, x0) = N(mu_q, beta~_t) with mu_q from x0 and x_t (Ho Eq. 7); the model's mean from the
+    noise prediction (Ho Eq. 11, an independent form of the same mean); the model's log-variance
+    v log beta_t + (1 - v) log beta~_t with v = (values + 1) / 2 (Nichol & Dhariwal Eq. 15; beta~_0 replaced by
+    beta~_1, DiT's clipped log-variance). KL of two Gaussians for t > 0; at t = 0 the negative log-likelihood of
+    x0 under the model's Gaussian integrated over x0's 8-bit bin (width 2/255; the outer bins reach infinity,
+    Ho Eq. 13) with DiT's tanh approximation of the normal CDF.
+    """
+    betas = np.linspace(1e-4, 0.02, 1000, dtype=np.float32).astype(np.float64)
+    alpha_bar = np.cumprod(1.0 - betas)
+    alpha_bar_prev = np.concatenate([[1.0], alpha_bar[:-1]])
+    posterior_variance = betas * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
+    posterior_variance[0] = posterior_variance[1]
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    beta, abar, abar_prev, tilde = (a[t].reshape(shape) for a in (betas, alpha_bar, alpha_bar_prev, posterior_variance))
+    true_mean = np.sqrt(abar_prev) * beta / (1 - abar) * x0 + np.sqrt(1 - beta) * (1 - abar_prev) / (1 - abar) * x_t
+    model_mean = (x_t - beta / np.sqrt(1 - abar) * eps) / np.sqrt(1 - beta)
+    fraction = (values + 1.0) / 2.0
+    model_variance = np.exp(fraction * np.log(beta) + (1.0 - fraction) * np.log(tilde))
+    kl = 0.5 * np.log(model_variance / tilde) + (tilde + (true_mean - model_mean) ** 2) / (2 * model_variance) - 0.5
+
+    def cdf(z: np.ndarray) -> np.ndarray:
+        return 0.5 * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))
+
+    sigma = np.sqrt(model_variance)
+    upper, lower = cdf((x0 - model_mean + 1 / 255) / sigma), cdf((x0 - model_mean - 1 / 255) / sigma)
+    probability = np.where(x0 < -0.999, upper, np.where(x0 > 0.999, 1.0 - lower, upper - lower))
+    nll = -np.log(probability)
+    per_dim = np.where(t.reshape(shape) == 0, nll, kl)
+    return per_dim.reshape(len(t), -1).mean(axis=1) / np.log(2.0)
+
+
+def vlb_inputs() -> tuple[torch.Tensor, ...]:
+    """Latents with entries at the bin edges -1 and 1, a noisy eps prediction and variance values in (-1, 1)."""
+    generator = torch.Generator().manual_seed(4)
+    t = torch.tensor([0, 0, 1, 5, 50, 400])
+    x0 = torch.rand(6, 4, 4, 4, generator=generator) * 2 - 1
+    x0[:, 0, 0, :2] = torch.tensor([-1.0, 1.0])  # the outer bins of the t = 0 decoder likelihood
+    noise = torch.randn(6, 4, 4, 4, generator=generator)
+    alpha_bar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000).double(), 0)[t].float().reshape(-1, 1, 1, 1)
+    x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+    eps = noise + 0.3 * torch.randn(6, 4, 4, 4, generator=generator)  # an imperfect prediction
+    values = torch.rand(6, 4, 4, 4, generator=generator) * 2 - 1
+    return x0, x_t, t, eps, values
+
+
+def test_vlb_equals_the_closed_form_kl_and_decoder_likelihood() -> None:
+    x0, x_t, t, eps, values = vlb_inputs()
+    eps.requires_grad_(True)
+    values.requires_grad_(True)
+    vlb = dit_variational_bound(torch.linspace(1e-4, 0.02, 1000), x0, x_t, t, eps, values)
+    expected = numpy_variational_bound(*(a.detach().double().numpy() for a in (x0, x_t)), t.numpy(),
+                                       eps.detach().double().numpy(), values.detach().double().numpy())  # fmt: skip
+    np.testing.assert_allclose(vlb.detach().double().numpy(), expected, rtol=5e-4)  # float32 inside
+    assert expected[0] != expected[1]  # t = 0: the decoder likelihood depends on the sample
+    vlb.sum().backward()
+    assert eps.grad is None and values.grad.abs().sum() > 0  # the mean is detached: only the variance trains
 
 
 # ---------------------------------------------------------------- sampling
@@ -354,6 +414,90 @@ def test_sr_loss_acts_only_when_on(tmp_path: Path) -> None:
     assert results[1.0][0]["l_sr"] < 0  # subtracted: rewards detail lost by a bicubic round trip
     assert any(not torch.equal(a, b) for a, b in zip(results[0.0][1], results[1.0][1]))
     assert results[0.0][0]["l_mse"] == results[1.0][0]["l_mse"]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    return (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+
+
+def observed_step(model: DiTDiffFitModel, batch: dict) -> dict:
+    """Run one ``optimize_parameters`` and return what the step drew and computed (observed, not replaced)."""
+    seen: dict = {}
+    add_noise = model.train_scheduler.add_noise
+
+    def recording_add_noise(latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        seen.update(x0=latents.clone(), noise=noise.clone(), t=timesteps.clone())
+        noisy = add_noise(latents, noise, timesteps)
+        seen["x_t"] = noisy.clone()
+        return noisy
+
+    def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> None:
+        assert torch.equal(args[0], seen["x_t"]) and torch.equal(kwargs["timestep"], seen["t"])
+        seen["output"] = output.sample.detach().clone()
+
+    model.train_scheduler.add_noise = recording_add_noise
+    handle = model.net_g.register_forward_hook(hook, with_kwargs=True)
+    try:
+        model.feed_data(batch)
+        model.optimize_parameters(1)
+    finally:
+        handle.remove()
+        del model.train_scheduler.add_noise
+    return {key: value.double().numpy() if value.is_floating_point() else value.numpy() for key, value in seen.items()}
+
+
+@pytest.mark.parametrize(
+    ("switch", "train"),
+    [
+        ("none", {}),
+        ("vlb", {"vlb_weight": 40.0}),
+        ("pos", {"memory": {"size": 64, "lambda_pos": 3.0, "lambda_neg": 0.0}}),
+        ("neg", {"memory": {"size": 64, "lambda_pos": 0.0, "lambda_neg": 5.0}}),
+        ("sr_pixel", {"sr_loss": {"weight": 300.0, "scale": 4, "space": "pixel"}}),
+        ("sr_latent", {"sr_loss": {"weight": 2.0, "scale": 4, "space": "latent"}}),
+    ],
+)
+def test_total_loss_is_the_hand_sum_with_each_weight_alone(tmp_path: Path, switch: str, train: dict) -> None:
+    opt = tiny_opt(tmp_path)
+    opt["train"].update(vlb_weight=0.0, memory={"size": 64, "lambda_pos": 0.0, "lambda_neg": 0.0})
+    opt["train"]["sr_loss"]["weight"] = 0.0
+    opt["train"].update(train)
+    model = DiTDiffFitModel(opt)
+    batch = batches(1)[0]  # labels 0 and 1
+    generator = torch.Generator().manual_seed(9)
+    real = {label: torch.randn(3, 4, 8, 8, generator=generator) for label in (0, 1)}
+    generated = {label: torch.randn(2, 4, 8, 8, generator=generator) for label in (0, 1)}
+    for label in (0, 1):  # memories before this batch, so that both memory terms are non-zero
+        model.real_memory.push(label, real[label])
+        model.generated_memory.push(label, generated[label])
+    seen = observed_step(model, batch)
+    log = model.get_current_log()
+
+    eps, values = seen["output"][:, :4], seen["output"][:, 4:]
+    alpha_bar = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000, dtype=np.float32).astype(np.float64))[seen["t"]]
+    alpha_bar = alpha_bar.reshape(-1, 1, 1, 1)
+    x0_hat = (seen["x_t"] - np.sqrt(1 - alpha_bar) * eps) / np.sqrt(alpha_bar)
+    terms = {"l_mse": float(np.mean((eps - seen["noise"]) ** 2))}
+    if switch == "vlb":
+        terms["l_vlb"] = 40.0 * float(numpy_variational_bound(seen["x0"], seen["x_t"], seen["t"], eps, values).mean())
+    if switch == "pos":  # each class against its real memory, averaged over the classes of the batch
+        terms["l_pos"] = 3.0 * np.mean([1 - cosine(x0_hat[[i]], real[i].numpy()).min() for i in (0, 1)])
+    if switch == "neg":
+        terms["l_neg"] = 5.0 * np.mean([cosine(x0_hat[[i]], generated[i].numpy()).max() for i in (0, 1)])
+    if switch == "sr_pixel":  # subtracted, on the VAE-decoded prediction in [0, 1]
+        with torch.no_grad():
+            decoded = model.vae.decode(torch.from_numpy(x0_hat / 0.18215).float()).sample.double().numpy()
+        terms["l_sr"] = -300.0 * basicsr_round_trip_mse(decoded / 2 + 0.5, 4)
+    if switch == "sr_latent":
+        terms["l_sr"] = -2.0 * basicsr_round_trip_mse(x0_hat, 4)
+    for name, value in terms.items():
+        assert log[name] == pytest.approx(value, rel=1e-4, abs=1e-7), name
+    assert log["l_total"] == pytest.approx(sum(terms.values()), rel=1e-5)
+    assert all(log.get(name, 0.0) == 0.0 for name in ("l_vlb", "l_pos", "l_neg", "l_sr") if name not in terms)
+    if switch != "none":
+        switched = sum(terms.values()) - terms["l_mse"]
+        assert abs(switched) > 0.01 * abs(terms["l_mse"])  # the switched-on term is not negligible in the sum
 
 
 # ---------------------------------------------------------------- dataset

@@ -98,6 +98,33 @@ def test_kmeans_on_hand_made_embeddings() -> None:
         kmeans(np.ones((4, 4)), k=3, seed=0, n_init=1)
 
 
+def test_clip_sees_rgb_as_open_clip_preprocesses_it(tmp_path: Path) -> None:
+    import open_clip
+    import torch.nn.functional as F
+    from PIL import Image
+
+    bgr = np.zeros((40, 48, 3), np.uint8)
+    bgr[:, :24, 2] = 255  # red left half (BGR on disk, as cv2 writes)
+    bgr[:, 24:, 0] = 255  # blue right half
+    path = tmp_path / "red_blue.png"
+    cv2.imwrite(str(path), bgr)
+    encoder = load_clip(None, seed=3)
+    preprocess = open_clip.image_transform(encoder.model.visual.image_size, is_train=False)  # OpenAI mean/std
+
+    def reference(image: Image.Image) -> np.ndarray:
+        with torch.no_grad():
+            return F.normalize(encoder.model.encode_image(preprocess(image)[None]), dim=-1)[0].numpy()
+
+    rgb = Image.open(path).convert("RGB")
+    assert rgb.getpixel((0, 0)) == (255, 0, 0) and rgb.getpixel((47, 39)) == (0, 0, 255)
+    swapped = Image.fromarray(np.asarray(rgb)[:, :, ::-1].copy())  # what a BGR/RGB mix-up would feed CLIP
+    embedding = embed_images(encoder, [path])[0]
+    embedding = embedding / np.linalg.norm(embedding)
+    assert np.abs(embedding - reference(rgb)).max() < 1e-5
+    # a random tiny ViT maps both to nearby directions, but 100 times farther apart than the tolerance above
+    assert np.abs(embedding - reference(swapped)).max() > 1e-3
+
+
 def test_fewer_patches_than_clusters(tmp_path: Path) -> None:
     patches = write_patches(tmp_path / "patches", count=2)
     with pytest.raises(TooFewPatchesError, match=r"2 kept patches for k = 3 clusters"):

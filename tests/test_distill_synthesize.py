@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils.matlab_functions import imresize
@@ -54,7 +53,7 @@ def test_writes_ipc_times_k_images_and_a_pair_basicsr_reads(tmp_path: Path, comp
         hr, lr = hr_reader.get("c01_i001"), lr_reader.get("c01_i001")
     assert hr.shape == (size, size, 3) and lr.shape == (size // 4, size // 4, 3)
     reference = np.clip(np.round(imresize(hr.astype(np.float32) / 255.0, 1 / 4) * 255), 0, 255)
-    assert np.abs(lr.astype(int) - reference.astype(int)).max() <= 1  # MATLAB bicubic, as BasicSR's imresize
+    assert np.array_equal(lr, reference.astype(np.uint8))  # MATLAB bicubic, as BasicSR's imresize, rounded
 
     dataset = PairedImageDataset(
         {
@@ -135,13 +134,18 @@ def test_bad_input(tmp_path: Path, components) -> None:  # noqa: ANN001
     assert not (tmp_path / "out").exists()
 
 
-def test_bicubic_lr_rounds_and_clips() -> None:
-    hr = np.random.default_rng(0).integers(0, 256, (12, 12, 3), dtype=np.uint8)
-    lr = bicubic_lr(hr, 3)
-    expected = np.clip(np.round(imresize(hr.astype(np.float32) / 255.0, 1 / 3) * 255), 0, 255)
-    assert lr.dtype == np.uint8 and lr.shape == (4, 4, 3)
-    assert np.abs(lr.astype(int) - expected).max() <= 1
-    assert torch.from_numpy(lr).float().mean() == pytest.approx(float(expected.mean()), abs=0.5)
+def test_bicubic_lr_equals_basicsr_imresize_rounded_exactly() -> None:
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (24, 36, 3), dtype=np.uint8)
+    hr[:12, :18], hr[12:, :18] = 255, 0  # a saturated edge: bicubic over- and undershoots 0..255 there
+    for scale in (2, 3, 4):
+        lr = bicubic_lr(hr, scale)
+        exact = imresize(hr.astype(np.float32) / 255.0, 1 / scale) * 255  # BasicSR's MATLAB imresize, unrounded
+        assert lr.dtype == np.uint8 and lr.shape == (24 // scale, 36 // scale, 3)
+        assert np.array_equal(lr, np.clip(np.round(exact), 0, 255).astype(np.uint8)), scale
+        fraction = exact - np.floor(exact)
+        assert ((fraction > 0.55) & (exact < 254)).mean() > 0.2  # many values a truncation would get wrong
+        assert exact.max() > 255.5 and exact.min() < -0.5  # and values outside 0..255 that must be clipped
 
 
 def write_difffit_run(folder: Path) -> tuple[Path, Path]:
@@ -177,7 +181,8 @@ def test_torchrun_two_ranks_write_the_same_set_as_one(tmp_path: Path) -> None:
 
 
 def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))["main"]
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))
+    main = script["main"]
     checkpoint, opt = write_difffit_run(tmp_path)
     args = ["--opt", str(opt), "--checkpoint", str(checkpoint), "--ipc", "1", "--steps", "2", "--device", "cpu"]
     main([*args, "--output", str(tmp_path / "out")])
@@ -185,6 +190,9 @@ def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest
     assert read_lmdb_keys(tmp_path / "out" / "distilled_LR_bicubic_X4.lmdb") == ["c00_i000", "c01_i000"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["inputs"]["generator"]["checkpoint_sha256"] == sha256_file(checkpoint)
+    assert manifest["params"]["cfg_channels"] == 3  # DiT's forward_with_cfg by default
+    required = ["--opt", "o", "--checkpoint", "c", "--output", "x"]
+    assert script["parse_args"]([*required, "--cfg-channels", "all"]).cfg_channels is None
     for count in ("5", "1"):  # more classes than fine-tuned (never-trained embeddings), or fewer: one line, exit 2
         with pytest.raises(SystemExit) as exit_info:
             main([*args, "--output", str(tmp_path / f"bad{count}"), "--num-classes", count])

@@ -2,21 +2,25 @@
 
 The paper samples IPC images per pseudo-class from the fine-tuned DiT (Peebles & Xie, ICCV 2023) with 50 steps
 and classifier-free guidance 4.0 (Ho & Salimans 2022), then decodes them with the VAE (latents / 0.18215).
-The guidance arithmetic is diffusers' ``DiTPipeline``'s (and DiT's ``forward_with_cfg``): the batch is run
-twice, with the class and with the null class, ``eps = eps_u + s * (eps_c - eps_u)`` on the eps channels, the
-learned-sigma channels of the conditional half are kept. ``DiTPipeline`` itself is not used because it
-hard-codes the null class 1000 (tiny DiTs have other table sizes), runs the whole label list as one batch,
-and drops the variance channels, which the authors' sampler (ancestral DDPM with learned-range variance, see
-:meth:`DiTComponents.make_sample_scheduler`) needs.
+The guidance arithmetic is that of DiT's ``forward_with_cfg`` (facebookresearch/DiT ``models.py``, kept unchanged
+in MinimaxDiffusion's ``models.py``, which the authors' ``sample.py`` imports): the batch is run twice, with the
+class and with the null class (the embedding's last index, DiT's ``y_null = num_classes``), and
+``eps = eps_u + s * (eps_c - eps_u)`` on the **first 3 of the 4 latent channels**; channel 3 and the learned
+variance channels are the conditional pass's (:func:`classifier_free_guidance`). ``DiTPipeline`` itself is not
+used because it hard-codes the null class 1000 (tiny DiTs have other table sizes), runs the whole label list as
+one batch, guides all channels and drops the variance channels, which the authors' sampler (ancestral DDPM with
+learned-range variance, see :meth:`DiTComponents.make_sample_scheduler`) needs.
 
 Two documented choices:
 
-* ``cfg_channels=None`` guides all latent channels (diffusers). DiT's reference ``forward_with_cfg``, which the
-  authors' code inherits, guides only the first 3 of 4 channels "for exact reproducibility"; pass
-  ``cfg_channels=3`` for that.
+* ``cfg_channels`` (default :data:`DIT_CFG_CHANNELS` = 3, the authors') is how many leading latent channels are
+  guided. DiT's code says it guides 3 channels "for exact reproducibility" of its paper's samples and that "the
+  standard approach to cfg applies it to all channels"; ``cfg_channels=None`` does that (diffusers'
+  ``DiTPipeline``).
 * Each image ``i`` draws its initial latent and its per-step noise from its own generator seeded by
-  ``(seed, first_index + i)``: an image depends only on its seed, global index and label, not on the batch
-  size or on how the work is sharded over processes. A caller-given ``generator`` replaces this.
+  ``(seed, first_index + i)``: an image depends only on its seed, global index and label, not on the batch size
+  or on how the work is sharded over processes. A caller-given ``generator`` replaces this. (The authors sample
+  one image at a time, the conditional and null halves sharing one global generator.)
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from diffusers.utils.torch_utils import randn_tensor
 from tqdm import tqdm
 
 from basicsr_distill.distillation.dit import DiTComponents
+
+#: Leading latent channels that classifier-free guidance acts on in DiT's ``forward_with_cfg`` (the authors').
+DIT_CFG_CHANNELS = 3
 
 
 def image_generators(seed: int, first_index: int, count: int) -> list[torch.Generator]:
@@ -52,7 +59,7 @@ def sample_images(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     scheduler: str | SchedulerMixin = "ddpm",
-    cfg_channels: int | None = None,
+    cfg_channels: int | None = DIT_CFG_CHANNELS,
     first_index: int = 0,
     progress: bool = False,
 ) -> np.ndarray:
@@ -70,12 +77,14 @@ def sample_images(
         dtype: autocast dtype (e.g. ``torch.bfloat16``, a speed option); default none: float32 (with TF32 on CUDA
             when :func:`~basicsr_distill.distillation.dit.set_tf32` allowed it), as the authors' ``sample.py``.
         scheduler: ``"ddpm"`` (authors'), ``"ddim"``, ``"dpm"`` or a diffusers scheduler instance.
-        cfg_channels: how many leading latent channels to guide (``None``: all, as diffusers).
+        cfg_channels: how many leading latent channels to guide (default 3, DiT's ``forward_with_cfg``; ``None``:
+            all, as diffusers' ``DiTPipeline``); the other channels and the variance come from the conditional pass.
         first_index: global index of the first image (for sharded sampling with the per-image seeds).
         progress: show a tqdm bar over batches.
 
     Raises:
-        ValueError: a label outside the class embedding, or ``batch_size``/``num_steps`` below 1.
+        ValueError: a label outside the class embedding, ``batch_size``/``num_steps`` below 1, or ``cfg_channels``
+            outside ``1..in_channels``.
     """
     transformer, vae = components.transformer, components.decoder
     if device is not None:
@@ -88,6 +97,7 @@ def sample_images(
         raise ValueError(f"class labels {sorted(set(bad))} outside 0..{components.num_class_embeddings - 1}")
     if batch_size < 1 or num_steps < 1:
         raise ValueError(f"batch_size and num_steps must be >= 1, got {batch_size} and {num_steps}")
+    check_cfg_channels(cfg_channels, transformer.config.in_channels)
     sampler = components.make_sample_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
     was_training = transformer.training
     transformer.eval()
@@ -97,7 +107,9 @@ def sample_images(
         for start in tqdm(starts, desc="sampling", unit="batch", disable=not progress):
             batch = labels[start : start + batch_size]
             generators = generator or image_generators(seed, first_index + start, len(batch))
-            latents = _denoise(components, sampler, batch, num_steps, guidance_scale, generators, dtype, cfg_channels)
+            latents = denoise_latents(
+                components, sampler, batch, num_steps, guidance_scale, generators, dtype, cfg_channels
+            )
             images.append(_decode(components, latents, dtype))
     finally:
         transformer.train(was_training)
@@ -107,20 +119,50 @@ def sample_images(
     return np.concatenate(images)
 
 
+def check_cfg_channels(cfg_channels: int | None, in_channels: int) -> None:
+    """Raise ``ValueError`` unless ``cfg_channels`` is ``None`` (all) or in ``1..in_channels``."""
+    if cfg_channels is not None and not 1 <= cfg_channels <= in_channels:
+        raise ValueError(
+            f"cfg_channels must be in 1..{in_channels} (latent channels) or null (all), got {cfg_channels}"
+        )
+
+
+def classifier_free_guidance(
+    output: torch.Tensor, in_channels: int, guidance_scale: float, cfg_channels: int | None = DIT_CFG_CHANNELS
+) -> torch.Tensor:
+    """The guided output of a doubled batch ``[conditional; unconditional]`` (DiT's ``forward_with_cfg``).
+
+    ``output`` is ``(2n, out_channels, H, W)``: eps channels ``0..in_channels-1`` then (learned sigma) the
+    variance channels. Returns ``(n, out_channels, H, W)``: channels ``0..cfg_channels-1`` are
+    ``uncond + guidance_scale * (cond - uncond)``, every other channel is the conditional half's.
+    """
+    limit = in_channels if cfg_channels is None else cfg_channels
+    cond, uncond = output.chunk(2)
+    guided = uncond[:, :limit] + guidance_scale * (cond[:, :limit] - uncond[:, :limit])
+    return torch.cat([guided, cond[:, limit:]], dim=1)
+
+
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-def _denoise(
+def denoise_latents(
     components: DiTComponents,
     sampler: SchedulerMixin,
     labels: list[int],
     num_steps: int,
     guidance_scale: float,
     generators: torch.Generator | list[torch.Generator],
-    dtype: torch.dtype | None,
-    cfg_channels: int | None,
+    dtype: torch.dtype | None = None,
+    cfg_channels: int | None = DIT_CFG_CHANNELS,
 ) -> torch.Tensor:
+    """The clean latents of one batch (before VAE decoding): ``num_steps`` guided steps of ``sampler``.
+
+    The initial latent is drawn first from ``generators`` (one per image, or one for the batch), then each
+    step's noise; with guidance the transformer sees ``[latents; latents]`` with ``[labels; null class]`` and
+    ``sampler.step`` gets :func:`classifier_free_guidance`'s output (eps + learned variance for a
+    learned-variance DDPM, eps alone otherwise).
+    """
     transformer = components.transformer
     device = next(transformer.parameters()).device
     channels = transformer.config.in_channels
@@ -142,14 +184,9 @@ def _denoise(
         with _autocast(device, dtype):
             output = transformer(model_input.to(transformer.dtype), timestep=timesteps, class_labels=class_ids).sample
         output = output.float()
-        eps, rest = output[:, :channels], output[:, channels:]
         if guided:
-            cond, uncond = eps[:count], eps[count:]
-            limit = channels if cfg_channels is None else cfg_channels
-            mixed = uncond[:, :limit] + guidance_scale * (cond[:, :limit] - uncond[:, :limit])
-            eps = torch.cat([mixed, cond[:, limit:]], dim=1)
-            rest = rest[:count]
-        model_output = torch.cat([eps, rest], dim=1) if learned_sigma and learned_variance else eps
+            output = classifier_free_guidance(output, channels, guidance_scale, cfg_channels)
+        model_output = output if learned_sigma and learned_variance else output[:, :channels]
         latents = sampler.step(model_output, t, latents, generator=generators).prev_sample
     return latents
 

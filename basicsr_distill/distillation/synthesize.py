@@ -45,7 +45,7 @@ from basicsr_distill.distillation.pipeline import (
     sha256_file,
     sha256_files,
 )
-from basicsr_distill.distillation.sampling import sample_images
+from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
@@ -74,7 +74,7 @@ class SynthesisConfig:
     seed: int = 0
     batch_size: int = 4
     scheduler: str = "ddpm"
-    cfg_channels: int | None = None
+    cfg_channels: int | None = DIT_CFG_CHANNELS  # guided latent channels: 3 as DiT's forward_with_cfg; None = all
     compress_level: int = 1
     vae_decode: str | None = None  # decoding VAE folder (the authors: sd-vae-ft-mse); None = the DiT folder's vae/
     mixed_precision: str = "fp32"  # fp32 (+ TF32 on CUDA), as the authors' sample.py; bf16: autocast, faster
@@ -88,6 +88,7 @@ class SynthesisConfig:
             raise ValueError(
                 f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"
             )
+        check_cfg_channels(self.cfg_channels, 4)  # the SD VAE's 4 latent channels (sample_images checks the DiT's)
 
 
 @dataclass
@@ -296,7 +297,8 @@ def synthesize(
         logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
     logger.info(
         f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
-        f"CFG {config.guidance_scale}, x{config.scale} LR, {config.mixed_precision}, {world_size} process(es)"
+        f"CFG {config.guidance_scale} on {config.cfg_channels or 'all'} latent channels, x{config.scale} LR, "
+        f"{config.mixed_precision}, {world_size} process(es)"
     )
     missing = missing_images(work_dir, items)
     barrier()  # every rank has listed the same missing images before any rank writes

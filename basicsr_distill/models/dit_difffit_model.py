@@ -30,7 +30,8 @@ Options (besides BasicSR's)::
             vlb_weight: 1.0, memory: {size: 64, lambda_pos: 0.002, lambda_neg: 0.008},
             sr_loss: {weight: 0, scale: 4, space: pixel | latent}, scheduler: optional (constant lr without)}
     val: {val_freq, save_img: true, samples_per_class: 4, num_steps: 50, guidance_scale: 4.0, seed: 0,
-          batch_size: 8, scheduler: ddpm, vae_decode: null | VAE folder (decodes samples; the authors: ft-mse)}
+          batch_size: 8, scheduler: ddpm, cfg_channels: 3 (DiT's; null = all latent channels),
+          vae_decode: null | VAE folder (decodes samples; the authors: ft-mse)}
 
 Checkpoints: ``models/net_g_{iter}.pth`` holds only the DiffFit-trainable tensors (``params``, ``params_ema``)
 plus the configuration fingerprint (:func:`~basicsr_distill.distillation.dit.save_difffit_checkpoint`);
@@ -82,7 +83,7 @@ from basicsr_distill.distillation.losses import (
     predict_clean_latent,
     sr_loss,
 )
-from basicsr_distill.distillation.sampling import sample_images
+from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, sample_images
 from basicsr_distill.preparation.image_io import write_png
 from basicsr_distill.utils import atomic_output
 
@@ -327,6 +328,7 @@ class DiTDiffFitModel(BaseModel):
             batch_size=int(val_opt.get("batch_size", 8)),
             dtype=self.amp_dtype,
             scheduler=val_opt.get("scheduler", "ddpm"),
+            cfg_channels=val_opt.get("cfg_channels", DIT_CFG_CHANNELS),
         )
         for label in range(self.num_classes):
             grid = class_grid(images[label * per_class : (label + 1) * per_class])
