@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo demo-check test lint bench venv clean scorers mini-table1
 
 venv: $(VENV)/.installed
 
@@ -20,6 +20,26 @@ $(VENV)/.installed: setup.py
 
 demo: venv
 	$(PY) scripts/demo.py --out demo_output
+
+# The README's demo table is bench/results/demo_table.md (tests/test_readme.py keeps them equal): this checks
+# that a run prints it.
+demo-check: demo
+	diff demo_output/table.md bench/results/demo_table.md && echo "demo table = README's"
+
+# Train and ship the six Y-channel scorers (SRCNN x2 -> x3 -> x4, FSRCNN x3 -> x2, x4) from options/scorer/.
+# SHARED: a folder with T91/HR, Set5/HR, Set14/HR.
+SHARED ?= ../shared/datasets
+SCORERS := SRCNN_x2 SRCNN_x3 SRCNN_x4 FSRCNN_x3 FSRCNN_x2 FSRCNN_x4
+scorers: venv
+	for set in T91 Set5 Set14; do $(PY) scripts/prepare_benchmark.py --input $(SHARED)/$$set/HR --output datasets/$$set --scales 2 3 4 || exit 2; done
+	for row in $(SCORERS); do \
+		arch=$${row%_x*}; scale=$${row#*_x}; \
+		$(PY) -m basicsr_distill.train -opt options/scorer/train_$$row.yml --auto_resume || exit 2; \
+		$(PY) scripts/ship_scorer.py --experiment experiments/$${arch}_Y_x$${scale}_T91 || exit 2; \
+	done
+
+mini-table1: venv
+	$(PY) bench/mini_table1.py --record bench/results
 
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -14,10 +14,13 @@ from basicsr_distill.scoring.model import parse_arch_args
 EPILOG = """\
 scorers:
   loss          MSE/L1 of a pre-trained SR model M(LR) vs HR per sub-image (high = hard; Moser et al. 2024).
-                M: --arch-opt YAML (an arch dict or a BasicSR options file with network_g) or --arch NAME
-                [--arch-arg k=v ...]; weights from --weights (BasicSR 'params'/'params_ema' or a bare state
-                dict). A checkpoint under experiments/<name>/models/ brings its own arch and scale.
-                Without --weights the model has RANDOM WEIGHTS (warned, recorded in scores.json).
+                M: by default the SRCNN 9-5-5 (Y channel) that ships with the package for the data's scale
+                (trained on T91, see basicsr_distill/scoring/weights/*.json); --arch FSRCNN: the shipped
+                FSRCNN; --arch Bicubic: plain MATLAB-bicubic upsampling (no network, no weights). Or
+                --arch-opt YAML (an arch dict or a BasicSR options file with network_g) or --arch NAME
+                [--arch-arg k=v ...] with --weights (BasicSR 'params'/'params_ema' or a bare state dict).
+                A checkpoint under experiments/<name>/models/ brings its own arch and scale.
+                --random-weights: RANDOM WEIGHTS on purpose (warned, recorded in scores.json).
   sobel         HDC texture level (Ding et al. 2023): mean 0.5|Sobel_x| + 0.5|Sobel_y| of the gray HR,
                 whole sub-image or averaged over --patch-size patches (high = textured). GT only.
   bicubic_psnr  PSNR of the gray HR vs its x--psnr-scale MATLAB-bicubic down-up (low = hard; Cho et al.
@@ -32,7 +35,7 @@ multi-GPU: torchrun --nproc_per_node N scripts/score_dataset.py ... --device cud
 examples:
   python scripts/score_dataset.py --scorer loss --scale 2 \\
       --gt datasets/DIV2K/DIV2K_train_HR_sub.lmdb --lq datasets/DIV2K/DIV2K_train_LR_bicubic_X2_sub.lmdb \\
-      --weights experiments/train_SRCNN_x2_scorer/models/net_g_latest.pth --out datasets/DIV2K/scores/srcnn_x2_mse
+      --out datasets/DIV2K/scores/srcnn_x2_mse      # the shipped SRCNN_Y_x2
   python scripts/score_dataset.py --scorer sobel --patch-size 96 --gt datasets/DIV2K/DIV2K_train_HR_sub.lmdb \\
       --out datasets/DIV2K/scores/sobel96.csv
 """
@@ -53,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--arch-opt", help="YAML: arch opt (type: SRCNN, ...) or BasicSR options file (network_g)")
     model.add_argument("--arch", help="registered arch name, e.g. SRCNN (default SRCNN)")
     model.add_argument("--arch-arg", action="append", metavar="K=V", help="arch argument override (repeatable)")
-    model.add_argument("--weights", help="checkpoint (.pth); omitted = RANDOM WEIGHTS")
+    model.add_argument("--weights", help="checkpoint (.pth); omitted = the shipped scorer of --arch for the scale")
+    model.add_argument("--random-weights", action="store_true", help="score with a RANDOM-WEIGHTS model (ablations)")
     model.add_argument("--param-key", help="checkpoint entry (default: params_ema, else params, else bare)")
     model.add_argument("--no-scale-check", action="store_true", help="ignore an xN tag in the checkpoint name")
     model.add_argument("--loss", choices=("mse", "l1"), default="mse", help="per-sub-image loss (default mse)")
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             arch=args.arch,
             arch_args=parse_arch_args(args.arch_arg),
             weights=args.weights,
+            random_weights=args.random_weights,
             param_key=args.param_key,
             scale_check=not args.no_scale_check,
             loss=args.loss,

@@ -154,10 +154,11 @@ def test_loss_y_model_gets_y_input(data: dict[str, Path], tmp_path: Path) -> Non
 def test_random_weights_warned_and_recorded(data: dict[str, Path], tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         scores, manifest = _run(tmp_path, "rw", scorer="loss", gt=data["gt"], lq=data["lq"],
-                                arch_args={"n1": 4, "n2": 4})  # fmt: skip
+                                arch_args={"n1": 4, "n2": 4}, random_weights=True)  # fmt: skip
     assert manifest["random_weights"] is True and manifest["checkpoint"] is None
     assert "RANDOM WEIGHTS" in caplog.text
-    again, _ = _run(tmp_path, "rw2", scorer="loss", gt=data["gt"], lq=data["lq"], arch_args={"n1": 4, "n2": 4})
+    again, _ = _run(tmp_path, "rw2", scorer="loss", gt=data["gt"], lq=data["lq"], arch_args={"n1": 4, "n2": 4},
+                    random_weights=True)  # fmt: skip
     assert again == scores  # seeded initialisation
 
 
@@ -301,7 +302,9 @@ def test_mixed_sizes_are_batched_by_shape(tmp_path: Path) -> None:
 def test_synthetic_store_runs(tmp_path: Path) -> None:
     gt, lq = SyntheticStore(5, 16, seed=1), SyntheticStore(5, 8, seed=2)
     assert np.array_equal(gt.get("syn000003"), SyntheticStore(5, 16, seed=1).get("syn000003"))
-    scores, manifest = _run(tmp_path, "syn", scorer="loss", gt=gt, lq=lq, arch_args={"n1": 4, "n2": 4})
+    scores, manifest = _run(
+        tmp_path, "syn", scorer="loss", gt=gt, lq=lq, arch_args={"n1": 4, "n2": 4}, random_weights=True
+    )
     assert len(scores) == 5 and manifest["dataset"]["gt"]["type"] == "synthetic"
 
 

@@ -14,7 +14,11 @@ Deviation from the paper: the paper uses valid convolutions (the output is ``f1 
 smaller); here every convolution uses zero 'same' padding so the output is HR-sized, as in the public
 PyTorch port (yjn870/SRCNN-pytorch) whose module names (``conv1``, ``conv2``, ``conv3``) we keep.
 Initialisation as the paper's training details: weights from a zero-mean Gaussian with
-standard deviation 0.001, biases 0.
+standard deviation 0.001, biases 0 (``init="paper"``, the default). ``init="bicubic"`` (a deviation, used by the
+shipped CPU-trained scorers) then sets one path of centred unit impulses, first filter -> first filter -> output
+channel, so that the untrained network returns its bicubic input exactly and training starts from bicubic quality
+instead of from zero: with a few thousand CPU iterations instead of the paper's 10^8 back-propagations, the
+paper's initialisation leaves SRCNN below bicubic.
 
 This module also holds the small helpers that the other pre-upsampling archs share.
 """
@@ -74,6 +78,8 @@ class SRCNN(nn.Module):
         f1: kernel size of the patch-extraction layer.
         f2: kernel size of the non-linear mapping layer (1 for the paper's 9-1-5 base network).
         f3: kernel size of the reconstruction layer.
+        init: ``"paper"`` (N(0, 0.001) weights) or ``"bicubic"`` (the same plus an identity path: the untrained
+            network outputs its bicubic pre-upsampled input).
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class SRCNN(nn.Module):
         f1: int = 9,
         f2: int = 5,
         f3: int = 5,
+        init: str = "paper",
     ) -> None:
         super().__init__()
         self.upscale = check_upscale("SRCNN", upscale)
@@ -97,6 +104,26 @@ class SRCNN(nn.Module):
         self.conv3 = nn.Conv2d(n2, num_out_ch, f3, padding=f3 // 2)
         self.relu = nn.ReLU(inplace=True)
         init_conv_weights(self, std=1e-3)
+        if init == "bicubic":
+            self._add_identity_path()
+        elif init != "paper":
+            raise ValueError(f"SRCNN: unknown init {init!r} (expected 'paper' or 'bicubic')")
+
+    @torch.no_grad()
+    def _add_identity_path(self) -> None:
+        """Channel ``c`` of the input -> filter ``c`` of conv1 -> filter ``c`` of conv2 -> output ``c``, unit impulses.
+
+        Inputs are images in [0, 1], so the ReLUs pass the path unchanged and ``forward`` returns the bicubic input.
+        """
+        channels = self.conv3.out_channels
+        if channels > min(self.conv1.out_channels, self.conv2.out_channels) or channels != self.conv1.in_channels:
+            raise ValueError("SRCNN: init 'bicubic' needs num_in_ch == num_out_ch <= n1, n2")
+        for conv in (self.conv1, self.conv2, self.conv3):
+            centre = conv.kernel_size[0] // 2
+            for c in range(channels):
+                conv.weight[c, :, :, :] = 0.0
+                conv.weight[c, c, centre, centre] = 1.0
+                conv.bias[c] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = matlab_upsample(x, self.upscale)

@@ -4,11 +4,13 @@
 from an arch opt: a YAML file holding either the arch dict itself (``type: SRCNN``, ...) or a whole
 BasicSR options file (its ``network_g`` and ``scale`` are used), or ``--arch NAME`` plus ``key=value``
 overrides. Its weights come from a BasicSR checkpoint (``{'params': ...}``, ``{'params_ema': ...}``)
-or a bare state dict. Mismatches are refused with a one-line error naming the checkpoint:
+or a bare state dict; without one, from the scorer of that arch and scale that ships with the package
+(:mod:`.pretrained`), or random on explicit request. Mismatches are refused with a one-line error naming the checkpoint:
 
 * state-dict keys or shapes that do not fit the arch;
-* a scale that does not match the data: the arch opt's ``upscale``, the ``scale`` of the BasicSR
-  options file the checkpoint was trained with (``experiments/<name>/<name>.yml`` next to
+* a scale that does not match the data: the ``scale`` recorded in the checkpoint (every scorer checkpoint
+  this project writes records it, :func:`.pretrained.scorer_checkpoint`), the arch opt's ``upscale``, the
+  ``scale`` of the BasicSR options file the checkpoint was trained with (``experiments/<name>/<name>.yml`` next to
   ``models/``), or an ``x2``/``x3``/``x4`` tag in the checkpoint's file name.
 """
 
@@ -28,6 +30,7 @@ import yaml
 from basicsr.utils import get_root_logger
 from torch import nn
 
+from basicsr_distill.scoring.pretrained import DEFAULT_SCORER_ARCH, shipped_checkpoint, shipped_name
 from basicsr_distill.utils import sha256_file
 
 #: Keys of a BasicSR checkpoint that hold a state dict, in the order they are preferred.
@@ -52,7 +55,7 @@ class ScorerModel:
 
     @property
     def random_weights(self) -> bool:
-        return self.checkpoint is None
+        return self.checkpoint is None and any(True for _ in self.net.parameters())
 
 
 def parse_arch_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -128,7 +131,7 @@ def _check_scale(
     checkpoint: str | None,
     opt_scale: int | None,
     trained_scale: int | None,
-    trained_file: Path | None,
+    trained_file: Path | str | None,
     name_check: bool,
 ) -> None:
     where = f"checkpoint {checkpoint}" if checkpoint else "the scorer arch"
@@ -150,7 +153,7 @@ def _check_scale(
             )
 
 
-def _state_dict(checkpoint: str, param_key: str | None) -> tuple[dict[str, torch.Tensor], str | None]:
+def _load_checkpoint(checkpoint: str) -> Mapping[str, Any]:
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"{checkpoint}: checkpoint not found")
     try:
@@ -159,6 +162,12 @@ def _state_dict(checkpoint: str, param_key: str | None) -> tuple[dict[str, torch
         raise CheckpointMismatchError(f"checkpoint {checkpoint}: cannot be loaded ({type(error).__name__})") from None
     if not isinstance(loaded, Mapping):
         raise CheckpointMismatchError(f"checkpoint {checkpoint}: expected a state dict, got {type(loaded).__name__}")
+    return loaded
+
+
+def _state_dict(
+    loaded: Mapping[str, Any], checkpoint: str, param_key: str | None
+) -> tuple[dict[str, torch.Tensor], str | None]:
     if param_key is not None:
         if param_key not in loaded:
             raise CheckpointMismatchError(f"checkpoint {checkpoint}: no {param_key!r} entry (has {sorted(loaded)[:5]})")
@@ -219,30 +228,49 @@ def build_scorer_model(
     param_key: str | None = None,
     scale_check: bool = True,
     seed: int = 0,
+    random_weights: bool = False,
 ) -> ScorerModel:
-    """Build ``M`` for the ``loss`` scorer; without ``checkpoint`` it has seeded RANDOM weights (logged loudly).
+    """Build ``M`` for the ``loss`` scorer.
 
-    The arch opt comes from ``arch_opt_path``, else ``arch`` (+ ``arch_args``), else the BasicSR options
-    file next to the checkpoint (``experiments/<name>/<name>.yml``), else ``SRCNN``. ``upscale`` is set
-    to ``scale`` when the opt leaves it out.
+    Without ``checkpoint`` the shipped scorer of the arch (default SRCNN, Y channel) for ``scale`` is loaded
+    (:mod:`.pretrained`, logged); ``random_weights=True`` asks for seeded RANDOM weights instead (logged
+    loudly); a parameter-free arch (``Bicubic``) needs neither. The arch opt comes from ``arch_opt_path``,
+    else ``arch`` (+ ``arch_args``), else the checkpoint's own ``network_g``, else the BasicSR options file
+    next to the checkpoint (``experiments/<name>/<name>.yml``), else ``SRCNN``. ``upscale`` is set to
+    ``scale`` when the opt leaves it out. A checkpoint that records its ``scale`` is refused for other data.
     """
     from basicsr.archs import build_network  # imported late: registers this package's archs too
+    from basicsr.utils.registry import ARCH_REGISTRY
 
+    logger = get_root_logger()
     checkpoint = str(checkpoint) if checkpoint is not None else None
+    arch_type = arch or DEFAULT_SCORER_ARCH
+    if arch_type not in ARCH_REGISTRY:
+        raise ValueError(f"unknown arch {arch_type!r}: not in BasicSR's ARCH_REGISTRY")
+    parameter_free = getattr(ARCH_REGISTRY.get(arch_type), "parameter_free", False)
+    if checkpoint is None and not random_weights and arch_opt_path is None and not parameter_free:
+        checkpoint = str(shipped_checkpoint(arch_type, scale))
+        logger.info(f"Loss scorer: the shipped {shipped_name(arch_type, scale)} ({checkpoint}).")
+    loaded = _load_checkpoint(checkpoint) if checkpoint else {}
     trained_file, trained = experiment_options(checkpoint) if checkpoint else (None, {})
+    recorded_scale = loaded.get("scale") if isinstance(loaded.get("scale"), int) else trained.get("scale")
+    recorded_net = loaded.get("network_g") if isinstance(loaded.get("network_g"), Mapping) else None
     opt_scale = None
     if arch_opt_path is not None:
         arch_opt, opt_scale = load_arch_opt(arch_opt_path)
     elif arch is not None:
-        arch_opt = {"type": arch}
+        same = recorded_net is not None and recorded_net.get("type") == arch
+        arch_opt = dict(recorded_net) if same else {"type": arch}
+    elif recorded_net is not None:
+        arch_opt = dict(recorded_net)
     elif trained:
         arch_opt = dict(trained["network_g"])
     else:
-        arch_opt = {"type": "SRCNN"}
+        arch_opt = {"type": DEFAULT_SCORER_ARCH}
     arch_opt = {**deepcopy(arch_opt), **dict(arch_args or {})}
-    _check_scale(scale, arch_opt, checkpoint, opt_scale, trained.get("scale"), trained_file, scale_check)
+    where = trained_file if "scale" not in loaded else "recorded in the checkpoint"
+    _check_scale(scale, arch_opt, checkpoint, opt_scale, recorded_scale, where, scale_check)
     arch_opt = _with_defaults(arch_opt, scale)
-    logger = get_root_logger()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random weights (no checkpoint) are reproducible
         try:
@@ -250,13 +278,15 @@ def build_scorer_model(
         except TypeError as error:
             raise ValueError(f"arch opt {arch_opt}: {error}") from None
     record = ScorerModel(net=net, arch_opt=arch_opt, in_channels=int(arch_opt.get("num_in_ch", 3)))
-    if checkpoint is None:
+    if not any(True for _ in net.parameters()):
+        logger.info(f"Loss scorer: {arch_opt['type']} has no parameters (no weights to load).")
+    elif checkpoint is None:
         logger.warning(
             f"RANDOM WEIGHTS: no checkpoint given for the loss scorer; {arch_opt['type']} is randomly "
-            f"initialised (seed {seed}). Its scores do not measure SR difficulty: pass --weights."
+            f"initialised (seed {seed}). Its scores do not measure SR difficulty: drop --random-weights."
         )
     else:
-        state, record.param_key = _state_dict(checkpoint, param_key)
+        state, record.param_key = _state_dict(loaded, checkpoint, param_key)
         _load_strict(net, state, checkpoint, arch_opt["type"])
         record.checkpoint = checkpoint
         record.checkpoint_sha256 = sha256_file(checkpoint)

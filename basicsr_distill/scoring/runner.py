@@ -111,7 +111,8 @@ class ScoreConfig:
     arch_opt: str | None = None
     arch: str | None = None
     arch_args: dict[str, Any] = field(default_factory=dict)
-    weights: str | None = None
+    weights: str | None = None  # None: the shipped scorer of the arch and scale (scoring.pretrained)
+    random_weights: bool = False  # explicit request for a randomly initialised scorer (tests, ablations)
     param_key: str | None = None
     scale_check: bool = True
     loss: str = "mse"
@@ -274,6 +275,7 @@ def _build_scorer(config: ScoreConfig, scale: int | None, device: torch.device) 
             param_key=config.param_key,
             scale_check=config.scale_check,
             seed=config.seed,
+            random_weights=config.random_weights,
         )
         color = config.color or ("y" if model.in_channels == 1 else "rgb")
         model.net.to(device)
