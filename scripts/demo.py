@@ -19,14 +19,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: %(default)s)")
     parser.add_argument("--iters", type=int, default=1500, help="SR training iterations per row (default: %(default)s)")
-    parser.add_argument(
-        "--scorer-iters", type=int, default=300, help="SRCNN scorer training iterations (default: %(default)s)"
-    )
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per row (default: %(default)s)")
     args = parser.parse_args()
-    config = demo_config(args.out, iters=args.iters, scorer_iters=args.scorer_iters)
-    rows = run_study(config)
-    print(markdown_table(rows, config))
-    print(f"Everything is under {args.out}/ (results.json, table.md, scores/, experiments/).")
+    config = demo_config(args.out, iters=args.iters, seeds=args.seeds)
+    table = run_study(config)
+    print(markdown_table(table, config))
+    print(f"Everything is under {args.out}/ (results.json, table.md, figures/, scores/, experiments/).")
 
 
 if __name__ == "__main__":

@@ -1,48 +1,108 @@
-"""The pruning-study runner behind `make demo` and bench/mini_table1.py, end to end at toy size."""
+"""The multi-seed pruning-study runner behind `make demo` and bench/mini_table1.py, end to end at toy size."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import cv2
 import pytest
 from conftest import textured_image
 
-from basicsr_distill.results.pruning_study import StudyConfig, StudyRow, markdown_table, run_study
+from basicsr_distill.results.pruning_study import (
+    StudyConfig,
+    StudyConfigError,
+    StudyRow,
+    markdown_table,
+    paired_difference,
+    run_study,
+    time_to_quality,
+)
 
 
-def test_study_runs_end_to_end_from_a_relative_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _tiny_config(root: Path, out: Path, **overrides) -> StudyConfig:
     for split, count, size in (("train", 3, 64), ("test", 2, 40)):
-        folder = tmp_path / "src" / split
-        folder.mkdir(parents=True)
+        folder = root / "src" / split
+        folder.mkdir(parents=True, exist_ok=True)
         for index in range(count):
             cv2.imwrite(str(folder / f"{split}{index}.png"), textured_image(size, size, seed=index + 10 * count))
-    monkeypatch.chdir(tmp_path)  # `make demo` passes a relative --out
-    config = StudyConfig(
-        train_hr=Path("src/train"),
-        test_hr=Path("src/test"),
-        out=Path("out"),
-        rows=(
+    settings = {
+        "train_hr": root / "src" / "train",
+        "test_hr": root / "src" / "test",
+        "out": out,
+        "rows": (
             StudyRow("full"),
             StudyRow("ref", {"scores": "loss", "strategy": "descending", "ratio": 0.5, "offset": 0.25}),
         ),
-        crop_size=32,
-        step=32,
-        scorer_iters=2,
-        iters=2,
-        batch_size=2,
-        gt_size=16,
-        workers=1,
-    )
-    rows = run_study(config)
+        "crop_size": 32,
+        "step": 32,
+        "iters": 4,
+        "eval_every": 2,
+        "batch_size": 2,
+        "gt_size": 16,
+        "seeds": (0, 1),
+        "workers": 1,
+        "progress": False,
+    }
+    return StudyConfig(**{**settings, **overrides})
 
-    record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert [row["row"] for row in record["rows"]] == ["full", "ref"]
-    assert all(math.isfinite(row["psnr"]) and row["images"] == 2 for row in rows)
+
+def test_two_seed_study_reproduces_its_own_numbers_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # `make demo` passes a relative --out
+    config = _tiny_config(Path("."), Path("out"))
+    table = run_study(config)
+    out = tmp_path / "out"
+    record = json.loads((out / "results.json").read_text())
+    assert [entry["row"] for entry in table] == ["full", "ref"]
+    assert sorted(record["runs"]) == ["full_s0", "full_s1", "ref_s0", "ref_s1"]
+    for run in record["runs"].values():
+        assert [point[0] for point in run["curve"]] == [2, 4] and len(run["per_image_psnr"]) == 2
+        assert all(math.isfinite(value) for value in run["per_image_psnr"].values())
     # 3 images of 64x64 -> 2x2 sub-images of 32 each = 12; refined 50% with offset 25%: skip 3, keep 6.
-    log = "".join(p.read_text() for p in (tmp_path / "out" / "experiments" / "row_ref").glob("train_*.log"))
+    log = "".join(p.read_text() for p in (out / "experiments" / "ref_s1").glob("train_*.log"))
     assert "Number of train images: 6" in log
-    assert (tmp_path / "out" / "table.md").read_text() == markdown_table(rows, config)
+    assert (out / "table.md").read_text() == markdown_table(table, config)
     assert all(Path(figure).is_file() for figure in record["figures"])
+    assert table[1]["vs_full"]["n"] == 2 and table[1]["vs_full"]["ci95"] is not None
+
+    # A retrained run gives the same numbers bit for bit; the finished runs are reused.
+    shutil.rmtree(out / "experiments" / "ref_s1")
+    (out / "runs" / "ref_s1.json").unlink()
+    before = (out / "runs" / "full_s0.json").stat().st_mtime_ns
+    again = run_study(config)
+    assert again == table
+
+    def numbers(runs: dict) -> dict:  # everything but the wall time
+        return {name: {k: v for k, v in run.items() if k != "train_seconds"} for name, run in runs.items()}
+
+    assert numbers(json.loads((out / "results.json").read_text())["runs"]) == numbers(record["runs"])
+    assert (out / "runs" / "full_s0.json").stat().st_mtime_ns == before
+
+    # A finished run made with other options is refused, not mixed in.
+    with pytest.raises(StudyConfigError, match=r"full_s0\.json: made with other options"):
+        run_study(_tiny_config(Path("."), Path("out"), lr=5e-4))
+
+
+def test_paired_difference_interval_on_hand_made_numbers() -> None:
+    # differences 0.10, 0.20, 0.05: mean 0.11667, sd 0.076376, t(0.975, 2) = 4.302653 -> half-width 0.189727
+    result = paired_difference([30.10, 30.30, 30.20], [30.00, 30.10, 30.15])
+    assert result["mean"] == pytest.approx(0.1166667, abs=1e-6)
+    assert result["sd"] == pytest.approx(0.0763763, abs=1e-6)
+    assert result["ci95"] == pytest.approx(4.302653 * 0.0763763 / math.sqrt(3), abs=1e-5)
+    assert paired_difference([1.0], [0.5]) == {"mean": 0.5, "sd": None, "ci95": None, "n": 1}
+
+
+def test_time_to_quality_is_the_first_iteration_reaching_the_target() -> None:
+    curve = [(100, 30.0), (200, 30.6), (300, 30.4), (400, 30.9)]
+    assert time_to_quality(curve, 30.5) == 200
+    assert time_to_quality(curve, 30.9) == 400
+    assert time_to_quality(curve, 31.0) is None
+
+
+def test_a_study_over_its_budget_is_refused_before_any_work(tmp_path: Path) -> None:
+    config = _tiny_config(tmp_path, tmp_path / "out", iters=10**7, eval_every=10**6, budget_minutes=1)
+    with pytest.raises(StudyConfigError, match=r"--iters 10000000: about \d+ min .* over --budget-minutes 1"):
+        run_study(config)
+    assert not (tmp_path / "out").exists()

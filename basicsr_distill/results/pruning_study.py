@@ -1,24 +1,42 @@
-"""A small-scale run of the pruning study's protocol (Moser, Raue, Dengel 2024, Sec. 4 and Table 1).
+"""A small-scale, multi-seed run of the pruning study's protocol (Moser, Raue, Dengel 2024, Sec. 4 and Table 1).
 
-Sub-images -> LMDB -> SRCNN loss scorer trained with BasicSR -> per-sub-image scores (loss, Sobel)
--> one SR model trained per selection row at an EQUAL iteration budget (BasicSR is iteration-based,
-so a core-set saves time only when the iteration count is reduced too) -> PSNR/SSIM on held-out
-images (Y channel, ``crop_border = scale``). Training goes through BasicSR's own pipeline
-(``python -m basicsr_distill.train``), the training sets through the registered
-``CoreSetPairedImageDataset``, so each row is exactly what a user's YAML would run.
+Sub-images -> LMDB -> per-sub-image scores (the shipped Y-channel SRCNN's MSE, the study's "simple
+pre-trained SRCNN"; plain MATLAB-bicubic's MSE; HDC's Sobel texture) -> one SR model per selection row and
+seed, trained through BasicSR's own pipeline (``python -m basicsr_distill.train`` on a YAML the runner
+writes, the core-set selected by the registered ``CoreSetPairedImageDataset``) -> Y-channel PSNR/SSIM
+(``crop_border = scale``) of every checkpoint on held-out images.
 
-Used by ``scripts/demo.py`` (images bundled with scikit-image) and ``bench/mini_table1.py``
-(T91 + BSD200 -> Set14).
+What makes the table evidence rather than anecdote:
+
+* every run is seeded (init, crops, flips: BasicSR's ``manual_seed``; no DataLoader workers; one thread per
+  training), so the same command prints the same numbers; ``seeds`` runs of every row;
+* the difference of a row to ``full`` is *paired* by seed (same initialisation), reported as the mean of
+  the per-seed differences with its 95% Student-t interval, ``mean +- t_{0.975, n-1} * sd / sqrt(n)``;
+* per-image PSNRs are kept; images whose PSNR moves more than ``unstable_db`` between seeds are listed;
+* PSNR is measured every ``eval_every`` iterations (the saved checkpoints), so each row has a PSNR-vs-
+  iteration curve and a *time to quality*: the first evaluated iteration at which its mean PSNR reaches the
+  full row's final mean PSNR, i.e. the training compute the selection needs to match full data.
+
+Rows may scale their iterations (``iter_fraction``: the study's fixed-epoch rows, DES50 at 50% of the
+steps) and may override any training option (``train_options``: another BasicSR model type, e.g. a dynamic
+pruning model). Finished runs are kept (``runs/<row>_s<seed>.json``), so an interrupted study resumes from
+them; a run whose options changed is refused rather than silently mixed.
+
+Used by ``scripts/demo.py`` (images bundled with scikit-image) and ``bench/mini_table1.py`` (T91 + BSD200).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,11 +44,10 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from basicsr.archs import build_network
-from basicsr.data import build_dataset
-from basicsr.metrics import calculate_psnr, calculate_ssim
-from basicsr.utils import get_root_logger, tensor2img
+from basicsr.utils import get_root_logger
+from tqdm import tqdm
 
+from basicsr_distill.evaluation import evaluate_network, load_test_set
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
@@ -41,128 +58,84 @@ from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.utils import atomic_output
 
 
+class StudyConfigError(ValueError):
+    """A study that cannot run as asked (e.g. it would not finish within its time budget)."""
+
+
 @dataclass
 class StudyRow:
-    """One training run: ``coreset`` is ``None`` for the full set, else a ``CoreSetPairedImageDataset`` option."""
+    """One row of the table: a training set (``coreset`` None = full data) at ``iter_fraction`` of the iterations.
+
+    ``coreset`` is a ``CoreSetPairedImageDataset`` block whose ``scores`` names one of the study's score
+    files (``loss``, ``bicubic``, ``sobel``); ``train_options`` is merged into the run's BasicSR options.
+    """
 
     name: str
     coreset: dict[str, Any] | None = None
+    iter_fraction: float = 1.0
+    train_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_fraction(self) -> float:
+        return 1.0 if self.coreset is None else float(self.coreset.get("ratio", 1.0))
 
 
 @dataclass
 class StudyConfig:
-    """What to prepare, score, train and evaluate. Sizes are small so that it runs on a CPU."""
+    """What to prepare, score, train and evaluate; the defaults are the papers' setting at CPU size."""
 
     train_hr: Path  # folder of HR training images
-    test_hr: Path  # folder of HR test images
+    test_hr: Path  # folder of HR test images (never seen in training)
     out: Path
     rows: Sequence[StudyRow]
     scale: int = 2
     crop_size: int = 96
     step: int = 48
-    scorer_iters: int = 200
-    scorer_network: dict[str, Any] = field(
-        default_factory=lambda: {"type": "SRCNN", "num_in_ch": 3, "num_out_ch": 3, "n1": 64, "n2": 32}
-    )
-    network: dict[str, Any] = field(default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 3, "num_out_ch": 3})
-    iters: int = 1000
+    network: dict[str, Any] = field(default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1})
+    color: str = "y"  # the learner's channels: "y" (the study's FSRCNN) or "rgb"
+    scorer_weights: str | None = None  # None: the shipped SRCNN of the scale (basicsr_distill.scoring.pretrained)
+    scorer_crop_border: int = 0
+    iters: int = 3000
+    eval_every: int = 300
     batch_size: int = 16
     gt_size: int = 48
     lr: float = 1e-3
-    seed: int = 0
+    seeds: Sequence[int] = (0, 1, 2)
+    jobs: int = 2  # trainings at once, one thread each (results do not depend on it)
     workers: int | None = None  # data preparation and scoring processes (default: all cores)
-    loader_workers: int = 1  # DataLoader workers per training run (BasicSR's num_worker_per_gpu)
+    budget_minutes: float | None = None  # refuse before any work if the estimate is longer
+    unstable_db: float = 1.0
+    progress: bool = True
 
 
-def _run_training(options: dict[str, Any], workdir: Path) -> Path:
-    """Train through ``python -m basicsr_distill.train`` in ``workdir``; return the latest checkpoint."""
-    opt_path = workdir / "options" / f"{options['name']}.yml"
-    opt_path.parent.mkdir(parents=True, exist_ok=True)
-    opt_path.write_text(yaml.safe_dump(options, sort_keys=False))
-    checkpoint = workdir / "experiments" / options["name"] / "models" / "net_g_latest.pth"
-    if checkpoint.is_file():
-        get_root_logger().info(f"{options['name']}: reusing {checkpoint}")
-        return checkpoint
-    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt_path), "--auto_resume"]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{opt_path}: training failed:\n{result.stderr[-3000:]}")
-    return checkpoint
+# ----------------------------------------------------------------------------------------------------------------
+# statistics
 
 
-def training_options(
-    config: StudyConfig,
-    name: str,
-    network: dict[str, Any],
-    iters: int,
-    lr: float,
-    train_set: dict[str, Any],
-    loss: str = "L1Loss",
-) -> dict[str, Any]:
-    """A BasicSR ``SRModel`` option dict (Adam, CPU or GPU as available, no validation during training)."""
-    return {
-        "name": name,
-        "model_type": "SRModel",
-        "scale": config.scale,
-        "num_gpu": "auto",
-        "manual_seed": config.seed,
-        "datasets": {
-            "train": {
-                "name": "train",
-                **train_set,
-                "io_backend": {"type": "lmdb"},
-                "gt_size": config.gt_size,
-                "use_hflip": True,
-                "use_rot": True,
-                "num_worker_per_gpu": config.loader_workers,
-                "batch_size_per_gpu": config.batch_size,
-                "dataset_enlarge_ratio": 1,
-            }
-        },
-        "network_g": {**network, "upscale": config.scale},
-        "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
-        "train": {
-            "optim_g": {"type": "Adam", "lr": lr, "betas": [0.9, 0.999]},
-            "scheduler": {"type": "MultiStepLR", "milestones": [int(iters * 0.75)], "gamma": 0.5},
-            "total_iter": iters,
-            "warmup_iter": -1,
-            "pixel_opt": {"type": loss, "loss_weight": 1.0},
-        },
-        "logger": {
-            "print_freq": max(1, iters // 10),
-            "save_checkpoint_freq": max(1, iters // 2),
-            "use_tb_logger": False,
-        },
-        "dist_params": {"backend": "nccl", "port": 29500},
-    }
+def t_quantile_975(dof: int) -> float:
+    """Two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
 
 
-@torch.no_grad()
-def evaluate(
-    network: dict[str, Any], checkpoint: str | os.PathLike, gt_dir: Path, lq_dir: Path, scale: int
-) -> dict[str, float]:
-    """Mean PSNR/SSIM on the Y channel (``crop_border = scale``), as BasicSR's ``SRModel.validation``."""
-    net = build_network({**network, "upscale": scale}).eval()
-    state = torch.load(checkpoint, map_location="cpu")
-    net.load_state_dict(state.get("params", state), strict=True)
-    dataset = build_dataset(
-        {
-            "name": "eval",
-            "type": "PairedImageDataset",
-            "dataroot_gt": str(gt_dir),
-            "dataroot_lq": str(lq_dir),
-            "io_backend": {"type": "disk"},
-            "phase": "val",
-            "scale": scale,
-        }
-    )
-    psnrs, ssims = [], []
-    for item in dataset:
-        sr_img = tensor2img(net(item["lq"].unsqueeze(0)))
-        gt_img = tensor2img(item["gt"])
-        psnrs.append(calculate_psnr(sr_img, gt_img, crop_border=scale, test_y_channel=True))
-        ssims.append(calculate_ssim(sr_img, gt_img, crop_border=scale, test_y_channel=True))
-    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": len(psnrs)}
+def paired_difference(row: Sequence[float], base: Sequence[float]) -> dict[str, float | None]:
+    """Mean of the per-seed differences ``row - base`` and its 95% Student-t interval half-width (None if n < 2)."""
+    diffs = np.asarray(row, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    n = len(diffs)
+    if n < 2:
+        return {"mean": float(diffs.mean()), "sd": None, "ci95": None, "n": n}
+    sd = float(diffs.std(ddof=1))
+    return {"mean": float(diffs.mean()), "sd": sd, "ci95": t_quantile_975(n - 1) * sd / np.sqrt(n), "n": n}
+
+
+def time_to_quality(curve: Sequence[tuple[int, float]], target: float) -> int | None:
+    """The first iteration of ``curve`` ((iteration, PSNR) pairs, ascending) whose PSNR reaches ``target``."""
+    return next((iteration for iteration, psnr in curve if psnr >= target), None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# data and scores
 
 
 def prepare_data(config: StudyConfig) -> dict[str, Path]:
@@ -182,34 +155,29 @@ def prepare_data(config: StudyConfig) -> dict[str, Path]:
 
 
 def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
-    """Train the SRCNN scorer briefly, then write the loss (MSE) and Sobel scores of every sub-image."""
-    scorer_options = training_options(
-        config,
-        "scorer_SRCNN",
-        config.scorer_network,
-        config.scorer_iters,
-        1e-4 * 10,  # a brief run: 10x SRCNN's 1e-4 so that a few hundred iterations learn something
-        {"type": "PairedImageDataset", "dataroot_gt": str(paths["gt"]), "dataroot_lq": str(paths["lq"])},
-        loss="MSELoss",
-    )
-    checkpoint = _run_training(scorer_options, config.out)
-    scorer_args = {k: v for k, v in config.scorer_network.items() if k != "type"}
-    common = {"gt": str(paths["gt"]), "progress": True, "workers": config.workers}
+    """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``."""
+    common = {"gt": str(paths["gt"]), "progress": config.progress, "workers": config.workers}
+    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale, "loss": "mse", "color": "y"}
     loss = score_dataset(
         ScoreConfig(
             scorer="loss",
-            lq=str(paths["lq"]),
-            scale=config.scale,
-            arch=config.scorer_network["type"],
-            arch_args=scorer_args,
-            weights=str(checkpoint),
-            loss="mse",
+            weights=config.scorer_weights,
+            crop_border=config.scorer_crop_border,
             out=config.out / "scores" / "srcnn_mse",
-            **common,
+            **loss_common,
+        )
+    )
+    bicubic = score_dataset(
+        ScoreConfig(
+            scorer="loss",
+            arch="Bicubic",
+            crop_border=config.scorer_crop_border,
+            out=config.out / "scores" / "bicubic_mse",
+            **loss_common,
         )
     )
     sobel = score_dataset(ScoreConfig(scorer="sobel", out=config.out / "scores" / "sobel", **common))
-    return {"loss": loss.csv_path, "sobel": sobel.csv_path, "scorer_checkpoint": checkpoint}
+    return {"loss": loss.csv_path, "bicubic": bicubic.csv_path, "sobel": sobel.csv_path}
 
 
 def plot_scores(scores: dict[str, Path], gt_lmdb: Path, out: Path) -> list[Path]:
@@ -217,59 +185,358 @@ def plot_scores(scores: dict[str, Path], gt_lmdb: Path, out: Path) -> list[Path]
     loss = read_scores(scores["loss"])
     with DatasetIndex(gt_lmdb) as images:
         return [
-            plot_score_distribution(loss, out / "score_distribution.png", label="SRCNN MSE"),
+            plot_score_distribution(loss, out / "score_distribution.png", label="SRCNN MSE (shipped, Y)"),
             plot_topk_montage(loss, images, out / "topk_montage.png"),
         ]
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# one training run
+
+
+def row_iters(config: StudyConfig, row: StudyRow) -> int:
+    """Iterations of ``row``: ``round(iters * iter_fraction)``, at least one evaluation interval."""
+    return max(config.eval_every, int(round(config.iters * row.iter_fraction)))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+    return merged
+
+
+def training_options(
+    config: StudyConfig, name: str, iters: int, seed: int, train_set: dict[str, Any], row: StudyRow | None = None
+) -> dict[str, Any]:
+    """A BasicSR ``SRModel`` option dict: Adam, L1, halving at 75%; checkpoints every ``eval_every``; no val."""
+    train = {
+        "name": "train",
+        **train_set,
+        "io_backend": {"type": "lmdb"},
+        "gt_size": config.gt_size,
+        "use_hflip": True,
+        "use_rot": True,
+        "num_worker_per_gpu": 0,  # crops drawn in the training process: seeded exactly by manual_seed
+        "batch_size_per_gpu": config.batch_size,
+        "dataset_enlarge_ratio": 1,
+    }
+    if config.color == "y":
+        train["color"] = "y"
+    options = {
+        "name": name,
+        "model_type": "SRModel",
+        "scale": config.scale,
+        "num_gpu": "auto",
+        "manual_seed": seed,
+        "datasets": {"train": train},
+        "network_g": {**config.network, "upscale": config.scale},
+        "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
+        "train": {
+            "optim_g": {"type": "Adam", "lr": config.lr, "betas": [0.9, 0.999]},
+            "scheduler": {"type": "MultiStepLR", "milestones": [int(iters * 0.75)], "gamma": 0.5},
+            "total_iter": iters,
+            "warmup_iter": -1,
+            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0},
+        },
+        "logger": {
+            "print_freq": max(1, min(100, iters // 20)),
+            "save_checkpoint_freq": config.eval_every,
+            "use_tb_logger": False,
+        },
+        "dist_params": {"backend": "nccl", "port": 29500},
+    }
+    return _deep_merge(options, row.train_options) if row is not None else options
+
+
+_ITER_LINE = re.compile(r"iter:\s*([\d,]+).*?l_pix: ([0-9.e+-]+)")
+
+
+def run_training(options: dict[str, Any], workdir: Path, bar: tqdm | None = None) -> Path:
+    """Train through ``python -m basicsr_distill.train`` in ``workdir`` (one thread); return the experiment folder.
+
+    The run's log lines drive ``bar`` (iteration, loss, ETA). A finished experiment is reused.
+    """
+    name = options["name"]
+    opt_path = workdir / "options" / f"{name}.yml"
+    opt_path.parent.mkdir(parents=True, exist_ok=True)
+    opt_path.write_text(yaml.safe_dump(options, sort_keys=False))
+    experiment = workdir / "experiments" / name
+    total = options["train"]["total_iter"]
+    if (experiment / "models" / "net_g_latest.pth").is_file():
+        if bar is not None:
+            bar.update(total - bar.n)
+        return experiment
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt_path), "--auto_resume"]
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail = [*tail[-40:], line]
+            match = _ITER_LINE.search(line)
+            if match and bar is not None:
+                bar.update(int(match.group(1).replace(",", "")) - bar.n)
+                bar.set_postfix_str(f"l_pix {float(match.group(2)):.4f}")
+    if process.returncode != 0:
+        raise RuntimeError(f"{opt_path}: training failed:\n{''.join(tail)[-3000:]}")
+    if bar is not None:
+        bar.update(total - bar.n)
+    return experiment
+
+
+def _options_digest(options: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list) -> dict[str, Any]:
+    """PSNR curve over the run's checkpoints and per-image PSNR/SSIM of the final one."""
+    from basicsr.archs import build_network
+
+    net = build_network({**config.network, "upscale": config.scale})
+    curve = []
+    final: dict[str, dict[str, float]] = {}
+    for iteration in range(config.eval_every, iters + 1, config.eval_every):
+        state = torch.load(experiment / "models" / f"net_g_{iteration}.pth", map_location="cpu", weights_only=True)
+        net.load_state_dict(state.get("params", state), strict=True)
+        last = iteration == iters
+        per_image = evaluate_network(net, images, config.scale, ssim=last)
+        curve.append((iteration, float(np.mean([m["psnr"] for m in per_image.values()]))))
+        if last:
+            final = per_image
+    if not final:  # iters not a multiple of eval_every: evaluate the latest checkpoint too
+        state = torch.load(experiment / "models" / "net_g_latest.pth", map_location="cpu", weights_only=True)
+        net.load_state_dict(state.get("params", state), strict=True)
+        final = evaluate_network(net, images, config.scale)
+        curve.append((iters, float(np.mean([m["psnr"] for m in final.values()]))))
+    return {
+        "curve": curve,
+        "psnr": float(np.mean([m["psnr"] for m in final.values()])),
+        "ssim": float(np.mean([m["ssim"] for m in final.values()])),
+        "per_image_psnr": {name: round(m["psnr"], 4) for name, m in final.items()},
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the study
+
+
+def _train_set(row: StudyRow, paths: dict[str, Path], scores: dict[str, Path]) -> dict[str, Any]:
+    train_set: dict[str, Any] = {"dataroot_gt": str(paths["gt"]), "dataroot_lq": str(paths["lq"])}
+    if row.coreset is None:
+        train_set["type"] = "PairedImageDataset"
+    else:
+        coreset = {**row.coreset, "scores": str(scores[row.coreset["scores"]])}
+        train_set.update(type="CoreSetPairedImageDataset", coreset=coreset)
+    return train_set
+
+
+def calibrate_seconds_per_iter(config: StudyConfig, steps: int = 8) -> float:
+    """Time a few single-thread training steps of the learner at the configured batch (for the budget check)."""
+    from basicsr.archs import build_network
+
+    channels = 1 if config.color == "y" else 3
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        net = build_network({**config.network, "upscale": config.scale})
+        optimizer = torch.optim.Adam(net.parameters(), config.lr)
+        lq_size = config.gt_size // config.scale
+        lq = torch.rand(config.batch_size, channels, lq_size, lq_size)
+        gt = torch.rand(config.batch_size, channels, config.gt_size, config.gt_size)
+        for step in range(steps + 2):
+            if step == 2:
+                start = time.perf_counter()
+            optimizer.zero_grad()
+            (net(lq) - gt).abs().mean().backward()
+            optimizer.step()
+        return (time.perf_counter() - start) / steps
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_budget(config: StudyConfig, seconds_per_iter: float) -> float:
+    """Estimated wall minutes of the trainings; refuse (one line) if over ``budget_minutes``."""
+    total_iters = sum(row_iters(config, row) for row in config.rows) * len(config.seeds)
+    minutes = total_iters * seconds_per_iter * 1.25 / max(1, min(config.jobs, os.cpu_count() or 1)) / 60
+    if config.budget_minutes is not None and minutes > config.budget_minutes:
+        raise StudyConfigError(
+            f"--seeds {len(config.seeds)} x {len(config.rows)} rows x --iters {config.iters}: about {minutes:.0f} min "
+            f"of training on this machine ({seconds_per_iter * 1000:.0f} ms/iteration), over --budget-minutes "
+            f"{config.budget_minutes:g}; lower the seeds or iterations, or raise the budget"
+        )
+    return minutes
+
+
+def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per row: mean/sd over seeds, paired difference to ``full`` with its 95% interval, curve, time to quality."""
+    seeds = list(config.seeds)
+    full = next((row for row in config.rows if row.name == "full"), None)
+    full_psnr = [runs[("full", s)]["psnr"] for s in seeds] if full else None
+    full_final = float(np.mean(full_psnr)) if full_psnr else None
+    table = []
+    for row in config.rows:
+        psnr = [runs[(row.name, s)]["psnr"] for s in seeds]
+        ssim = [runs[(row.name, s)]["ssim"] for s in seeds]
+        curves = [runs[(row.name, s)]["curve"] for s in seeds]
+        mean_curve = [(it, float(np.mean([c[i][1] for c in curves]))) for i, (it, _) in enumerate(curves[0])]
+        per_image = [runs[(row.name, s)]["per_image_psnr"] for s in seeds]
+        spread = {name: max(p[name] for p in per_image) - min(p[name] for p in per_image) for name in per_image[0]}
+        unstable = {name: round(value, 3) for name, value in sorted(spread.items()) if value > config.unstable_db}
+        iters = row_iters(config, row)
+        entry = {
+            "row": row.name,
+            "coreset": row.coreset,
+            "data_fraction": row.data_fraction,
+            "iterations": iters,
+            "sample_passes": iters * config.batch_size,
+            "psnr_seeds": psnr,
+            "psnr_mean": float(np.mean(psnr)),
+            "psnr_sd": float(np.std(psnr, ddof=1)) if len(psnr) > 1 else None,
+            "ssim_mean": float(np.mean(ssim)),
+            "curve_mean": mean_curve,
+            "unstable_images": unstable,
+        }
+        if full_psnr is not None and row.name != "full":
+            entry["vs_full"] = paired_difference(psnr, full_psnr)
+        if full_final is not None:
+            reached = time_to_quality(mean_curve, full_final)
+            entry["time_to_quality"] = reached
+            entry["time_to_quality_fraction"] = None if reached is None else reached / config.iters
+        table.append(entry)
+    return table
+
+
 def run_study(config: StudyConfig) -> list[dict[str, Any]]:
-    """Prepare, score, train one model per row at equal iterations and evaluate; write results.json and table.md."""
+    """Prepare, score, train every row x seed, evaluate; write ``results.json``, ``table.md`` and the figures."""
     logger = get_root_logger()
-    study_start = time.time()
     # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
     config = replace(config, out=config.out.resolve())
+    names = [row.name for row in config.rows]
+    if len(set(names)) != len(names):
+        raise StudyConfigError(f"row names must be unique, got {names}")
+    seconds_per_iter = calibrate_seconds_per_iter(config)
+    estimate = check_budget(config, seconds_per_iter)
+    logger.info(f"Study: {len(config.rows)} rows x {len(config.seeds)} seeds, trainings about {estimate:.0f} min.")
+    study_start = time.time()
     config.out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(config)
     scores = score(config, paths)
     figures = plot_scores(scores, paths["gt"], config.out / "figures")
-    rows = []
-    for row in config.rows:
-        train_set: dict[str, Any] = {"dataroot_gt": str(paths["gt"]), "dataroot_lq": str(paths["lq"])}
-        if row.coreset is None:
-            train_set["type"] = "PairedImageDataset"
-        else:
-            coreset = {**row.coreset}
-            coreset["scores"] = str(scores[coreset["scores"]])
-            train_set.update(type="CoreSetPairedImageDataset", coreset=coreset)
-        start = time.time()
-        options = training_options(config, f"row_{row.name}", config.network, config.iters, config.lr, train_set)
-        checkpoint = _run_training(options, config.out)
-        metrics = evaluate(config.network, checkpoint, paths["test_gt"], paths["test_lq"], config.scale)
-        rows.append({"row": row.name, "coreset": row.coreset, **metrics, "train_seconds": round(time.time() - start)})
-        logger.info(f"{row.name}: PSNR {metrics['psnr']:.3f} dB, SSIM {metrics['ssim']:.4f}")
+    images = load_test_set(paths["test_gt"], paths["test_lq"], config.scale, config.color)
+
+    jobs = [(row, seed) for seed in config.seeds for row in config.rows]
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    slots = list(range(max(1, config.jobs)))
+
+    def one(job: tuple[StudyRow, int]) -> None:
+        row, seed = job
+        name = f"{row.name}_s{seed}"
+        iters = row_iters(config, row)
+        options = training_options(config, name, iters, seed, _train_set(row, paths, scores), row)
+        record_path = config.out / "runs" / f"{name}.json"
+        digest = _options_digest(options)
+        if record_path.is_file():
+            record = json.loads(record_path.read_text())
+            if record.get("options_sha") != digest:
+                raise StudyConfigError(f"{record_path}: made with other options; remove it or use another --out")
+            runs[(row.name, seed)] = record
+            return
+        slot = slots.pop(0)
+        try:
+            with tqdm(total=iters, desc=name, position=slot, leave=False, disable=not config.progress) as bar:
+                start = time.time()
+                experiment = run_training(options, config.out, bar)
+                train_seconds = time.time() - start
+        finally:
+            slots.append(slot)
+        threads = torch.get_num_threads()
+        record = {"row": row.name, "seed": seed, "options_sha": digest, "train_seconds": round(train_seconds, 1)}
+        record.update(evaluate_run(config, experiment, iters, images))
+        torch.set_num_threads(threads)
+        with atomic_output(record_path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
+        runs[(row.name, seed)] = record
+        logger.info(f"{name}: PSNR {record['psnr']:.3f} dB after {iters} iterations ({train_seconds:.0f} s)")
+
+    torch.set_num_threads(1)  # evaluations share the cores with the trainings
+    with ThreadPoolExecutor(max_workers=len(slots)) as pool:
+        for _ in pool.map(one, jobs):
+            pass
+    table = aggregate(config, runs)
+    figures.append(plot_curves(table, config.out / "figures" / "psnr_vs_iterations.png"))
     record = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scores": {k: str(v) for k, v in scores.items()},
         "figures": [str(path) for path in figures],
-        "rows": rows,
+        "test_images": [image.name for image in images],
+        "table": table,
+        "runs": {f"{row}_s{seed}": run for (row, seed), run in sorted(runs.items())},
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "seconds_per_iter_calibrated": round(seconds_per_iter, 4),
         "wall_seconds": round(time.time() - study_start),
     }
     with atomic_output(config.out / "results.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2))
+        tmp.write_text(json.dumps(record, indent=1))
     with atomic_output(config.out / "table.md") as tmp:
-        tmp.write_text(markdown_table(rows, config))
-    return rows
+        tmp.write_text(markdown_table(table, config))
+    return table
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], config: StudyConfig) -> str:
-    """The study's Table 1 layout: one line per selection, PSNR/SSIM (Y) and the difference to the full set."""
-    full = next((row["psnr"] for row in rows if row["coreset"] is None), None)
+# ----------------------------------------------------------------------------------------------------------------
+# reporting
+
+
+def markdown_table(table: Sequence[dict[str, Any]], config: StudyConfig) -> str:
+    """The study's Table 1 layout at one arch: selection, data, steps, PSNR/SSIM (Y), paired difference to full."""
+    seeds = len(config.seeds)
     lines = [
-        "| selection | PSNR (Y) | SSIM (Y) | vs full | iterations |",
-        "|---|---|---|---|---|",
+        f"| selection | data | iterations | PSNR (Y), mean +- sd of {seeds} seeds | SSIM (Y) | vs full, 95% CI "
+        f"| reaches full's final PSNR at |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        delta = "" if full is None or row["coreset"] is None else f"{row['psnr'] - full:+.3f}"
-        lines.append(f"| {row['row']} | {row['psnr']:.3f} | {row['ssim']:.4f} | {delta} | {config.iters} |")
+    for entry in table:
+        sd = "" if entry["psnr_sd"] is None else f" +- {entry['psnr_sd']:.3f}"
+        diff = entry.get("vs_full")
+        if diff is None:
+            versus = ""
+        elif diff["ci95"] is None:
+            versus = f"{diff['mean']:+.3f}"
+        else:
+            versus = f"{diff['mean']:+.3f} [{diff['mean'] - diff['ci95']:+.3f}, {diff['mean'] + diff['ci95']:+.3f}]"
+        reached = entry.get("time_to_quality")
+        ttq = "not reached" if reached is None else f"{reached} ({entry['time_to_quality_fraction']:.0%})"
+        lines.append(
+            f"| {entry['row']} | {entry['data_fraction']:.0%} | {entry['iterations']} | {entry['psnr_mean']:.3f}{sd} "
+            f"| {entry['ssim_mean']:.4f} | {versus} | {ttq} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Mean PSNR (Y) against training iterations, one line per row; the full row's final PSNR dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for entry in table:
+        iterations, psnr = zip(*entry["curve_mean"])
+        style = {"linewidth": 2.5, "color": "black"} if entry["row"] == "full" else {"linewidth": 1.2}
+        ax.plot(iterations, psnr, marker=".", label=entry["row"], **style)
+    full = next((entry for entry in table if entry["row"] == "full"), None)
+    if full is not None:
+        ax.axhline(full["psnr_mean"], color="black", linestyle="--", linewidth=0.8, label="full, final")
+    ax.set_xlabel("training iterations (= compute)")
+    ax.set_ylabel("PSNR (Y) on held-out images [dB]")
+    ax.set_title("PSNR against training iterations (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path
