@@ -120,11 +120,18 @@ class PruningStream(Sampler):
         position = {name: index for index, name in enumerate(self.names)}
         return torch.tensor([position[name] for name in select(by_name, config)], dtype=torch.int64)
 
-    def locate(self, position: int) -> tuple[int, int]:
-        """``(epoch, offset in its plan)`` of a stream position, making plans up to it."""
+    def locate(self, position: int, create: bool = True) -> tuple[int, int]:
+        """``(epoch, offset in its plan)`` of a stream position, making the plans up to it if ``create``.
+
+        Without ``create`` a position at the start of an epoch not planned yet gives ``(epoch, 0)``.
+        """
         epoch = max(e for e, start in self.starts.items() if start <= position)
         while True:
             if epoch not in self.plans:
+                if not create and position == self.starts[epoch]:
+                    return epoch, 0
+                if not create:
+                    raise RuntimeError(f"PruningStream: position {position} lies in epoch {epoch}, not planned yet")
                 self.plans[epoch] = self.make_plan(epoch)
             length = len(self.plans[epoch])
             if position < self.starts[epoch] + length:
@@ -132,13 +139,13 @@ class PruningStream(Sampler):
             self.starts.setdefault(epoch + 1, self.starts[epoch] + length)
             epoch += 1
 
-    def progress(self, position: int) -> float:
+    def progress(self, position: int, create: bool = False) -> float:
         """Full-data samples the stream has covered before ``position``."""
-        epoch, offset = self.locate(position)
-        return epoch * self.count + offset * self.count / len(self.plans[epoch])
+        epoch, offset = self.locate(position, create)
+        return epoch * self.count + (offset * self.count / len(self.plans[epoch]) if offset else 0.0)
 
-    def batch_in_budget(self, batch: int) -> bool:
-        return self.progress(batch * self.global_batch) < self.budget - 1e-6
+    def batch_in_budget(self, batch: int, create: bool = False) -> bool:
+        return self.progress(batch * self.global_batch, create) < self.budget - 1e-6
 
     # ------------------------------------------------------------------ sampler protocol
     def __iter__(self) -> Iterator[int]:
@@ -147,7 +154,9 @@ class PruningStream(Sampler):
         return self._stream(self._generation, self.consumed_batches)
 
     def _stream(self, generation: int, batch: int) -> Iterator[int]:
-        while self.batch_in_budget(batch):
+        while self.batch_in_budget(batch, create=True):
+            # every rank plans the whole global batch now, so all ranks make each plan at the same step
+            self.locate((batch + 1) * self.global_batch - 1)
             first = batch * self.global_batch + self.rank * self.batch_size
             for position in range(first, first + self.batch_size):
                 epoch, offset = self.locate(position)
@@ -185,11 +194,11 @@ class PruningStream(Sampler):
         if losses is not None:
             self.scores[indices.long().cpu()] = losses.detach().double().cpu()
         self.consumed_batches = batch + 1
-        current, _ = self.locate(self.consumed_batches * self.global_batch)
-        for epoch in [e for e in self.plans if e < current]:
-            del self.plans[epoch]
-        for epoch in [e for e in self.starts if e < current]:
-            del self.starts[epoch]
+        position = self.consumed_batches * self.global_batch
+        for epoch in sorted(self.plans):  # forget the plans of finished epochs (the next start stays known)
+            if self.starts[epoch] + len(self.plans[epoch]) <= position and epoch + 1 in self.starts:
+                del self.plans[epoch]
+                del self.starts[epoch]
 
     @property
     def consumed_progress(self) -> float:
@@ -201,8 +210,9 @@ class PruningStream(Sampler):
 
     def kept_fraction(self) -> float:
         """The plan size of the epoch being trained, as a fraction of the set."""
-        epoch, _ = self.locate(self.consumed_batches * self.global_batch)
-        return len(self.plans[epoch]) / self.count
+        epoch, _ = self.locate(self.consumed_batches * self.global_batch, create=False)
+        planned = [e for e in self.plans if e <= epoch]
+        return len(self.plans[max(planned)]) / self.count if planned else 1.0
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict:

@@ -127,31 +127,40 @@ class DataEfficientSRModel(SRModel):
 
     # ------------------------------------------------------------------ set-up
     def init_training_settings(self) -> None:
-        """SRModel's, plus the per-sample form of ``pixel_opt`` (checked) where the method needs it."""
-        super().init_training_settings()
+        """SRModel's, plus the per-sample form of ``pixel_opt`` (checked first) where the method needs it."""
         train_opt = self.opt["train"]
-        pixel_opt = train_opt.get("pixel_opt")
-        try:
-            self.per_sample_loss_fn = self._build_per_sample_loss(pixel_opt, train_opt)
-        except DataEfficiencyError:
-            if self.data_efficiency.needs_per_sample_loss:
-                raise
-            self.per_sample_loss_fn = None  # static trains with SRModel's loss and tracks no scores
+        problem = self._per_sample_problem(train_opt)
+        if problem and self.data_efficiency.needs_per_sample_loss:
+            raise DataEfficiencyError(problem)
+        super().init_training_settings()
+        self.per_sample_loss_fn = None
+        if problem is None:
+            try:
+                self.per_sample_loss_fn = self._build_per_sample_loss(train_opt["pixel_opt"])
+            except DataEfficiencyError:
+                if self.data_efficiency.needs_per_sample_loss:
+                    raise  # static trains with SRModel's loss and tracks no scores
 
-    def _build_per_sample_loss(self, pixel_opt: dict | None, train_opt: dict) -> torch.nn.Module:
+    def _per_sample_problem(self, train_opt: dict) -> str | None:
+        """Why the training loss has no per-sample form (checked before any loss is built), or None."""
         method = self.data_efficiency.method
         if train_opt.get("perceptual_opt"):
-            raise DataEfficiencyError(
+            return (
                 f"train:perceptual_opt: method {method} needs a per-sample loss; the perceptual loss reduces over "
                 "the batch (use pixel_opt only)"
             )
+        pixel_opt = train_opt.get("pixel_opt")
         if not pixel_opt:
-            raise DataEfficiencyError(f"train:pixel_opt: method {method} needs a pixel loss for per-sample losses")
+            return f"train:pixel_opt: method {method} needs a pixel loss for per-sample losses"
         if pixel_opt.get("reduction", "mean") != "mean":
-            raise DataEfficiencyError(
+            return (
                 f"train:pixel_opt:reduction must be 'mean' for method {method} (per-sample means average to the "
                 f"batch loss), got {pixel_opt.get('reduction')!r}"
             )
+        return None
+
+    def _build_per_sample_loss(self, pixel_opt: dict) -> torch.nn.Module:
+        """``pixel_opt`` with ``reduction: none``, probed to return one value per sample."""
         try:
             loss = build_loss({**pixel_opt, "reduction": "none"}).to(self.device)
         except (TypeError, ValueError) as error:
@@ -164,7 +173,7 @@ class DataEfficientSRModel(SRModel):
         if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != 2:
             raise DataEfficiencyError(
                 f"train:pixel_opt: {pixel_opt.get('type')} reduces over the batch even with reduction: none; "
-                f"method {method} needs a per-sample loss"
+                f"method {self.data_efficiency.method} needs a per-sample loss"
             )
         return loss
 
