@@ -23,6 +23,7 @@ from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficien
 from basicsr_distill.efficiency.plans import infobatch_keep_ratio, infobatch_plan
 from basicsr_distill.efficiency.stream import PruningStream
 
+ROOT = Path(__file__).resolve().parents[1]
 COUNT, SIZE = 12, 16  # 12 training images of 16x16 (LR 8x8); gt_size 16 = the whole image: no random crop
 
 
@@ -413,3 +414,13 @@ def test_dataset_without_stable_indices_is_refused(data: tuple[Path, Path]) -> N
     loader = torch.utils.data.DataLoader(tensors, batch_size=2, drop_last=True)
     with pytest.raises(DataEfficiencyError, match="datasets:train:type: PairedImageDataset has no stable sample"):
         model.attach_train_loader(loader)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "options" / "train" / "data_efficient").glob("*.yml")), ids=lambda p: p.name
+)
+def test_option_files_parse(path: Path) -> None:
+    opt = yaml.safe_load(path.read_text())
+    assert opt["model_type"] == "DataEfficientSRModel" and opt["train"]["pixel_opt"]["type"] == "L1Loss"
+    parsed = DataEfficiencyOptions.from_options(opt["data_efficiency"])
+    assert parsed.method in path.stem and parsed.prune_ratio == 0.5 and parsed.anneal_fraction == 0.125

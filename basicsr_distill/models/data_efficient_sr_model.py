@@ -44,6 +44,7 @@ from typing import Any
 import torch
 from basicsr.losses import build_loss
 from basicsr.models.sr_model import SRModel
+from basicsr.models.swinir_model import SwinIRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
 from basicsr.utils.registry import MODEL_REGISTRY
@@ -298,18 +299,15 @@ class DataEfficientSRModel(SRModel):
         shard = list(range(rank, count, world_size))
         per_rank = -(-count // world_size)
         loader = DataLoader(self._scoring_dataset, batch_size=1, sampler=shard, num_workers=self._num_workers)
-        net = self.net_g
-        net.eval()
         rows = torch.full((3, per_rank), -1.0, dtype=torch.float64, device=self.device)
         for slot, (index, data) in enumerate(zip(shard, loader)):
             if data["gt_path"][0] != self._scoring_dataset.paths[index]["gt_path"]:
                 raise RuntimeError(f"rescore: index {index} loaded {data['gt_path'][0]}")
-            lq, gt = data["lq"].to(self.device), data["gt"].to(self.device)
-            rows[:, slot] = torch.tensor(
-                [index, float(self.per_sample_losses(net(lq), gt)[0]), lq.shape[-2] * lq.shape[-1]],
-                dtype=torch.float64,
-            )
-        net.train()
+            self.lq, gt = data["lq"].to(self.device), data["gt"].to(self.device)
+            self.test()  # the validation's inference: EMA weights if ema_decay > 0, SwinIR window padding
+            loss = float(self.per_sample_losses(self.output, gt)[0])
+            pixels = self.lq.shape[-2] * self.lq.shape[-1]
+            rows[:, slot] = torch.tensor([index, loss, pixels], dtype=torch.float64)
         gathered = all_gather_rows(rows)
         valid = gathered[0] >= 0
         scores = torch.empty(count, dtype=torch.float64)
@@ -318,6 +316,13 @@ class DataEfficientSRModel(SRModel):
         self.costs["scoring_passes"] += 1
         self.costs["scoring_sample_forwards"] += int(valid.sum())
         self.costs["scoring_lq_pixels"] += int(gathered[2][valid].sum())
+
+    def test(self) -> None:
+        """SRModel's inference; for archs with a ``window_size`` (SwinIR) BasicSR's ``SwinIRModel`` padding."""
+        if "window_size" in self.opt["network_g"]:
+            SwinIRModel.test(self)
+        else:
+            super().test()
 
     def validation(self, dataloader: Any, current_iter: int, tb_logger: Any, save_img: bool = False) -> None:
         self._validating = True
