@@ -23,10 +23,11 @@ batch's entries when BasicSR feeds it, so indices and weights reach the loss wha
 workers. A new ``iter()`` rewinds to the first unconsumed batch, so batches prefetched by an abandoned iterator
 are not lost.
 
-Plans are made when the DataLoader first asks for a sample of the epoch, which it does a fixed number of batches
-ahead of training (``num_workers * prefetch_factor``; 1 without workers): the losses of those last few batches
-of an epoch enter the plan after next (InfoBatch's loader restarts at each epoch, so the authors' plans see all
-losses). The lag is the same on every rank, so the ranks still agree. ``prefetch_mode: cpu`` runs the sampler in
+Plans are made when the DataLoader first asks for a global batch reaching into the epoch (every rank plans the
+whole global batch, so all ranks plan at the same step), which it does a fixed number of batches ahead of
+training (``num_workers * prefetch_factor``; 1 without workers): the losses of those last few batches of an
+epoch enter the plan after next (InfoBatch's loader restarts at each epoch, so the authors' plans see all
+losses). The lag is the same on every rank, so the ranks agree. ``prefetch_mode: cpu`` runs the sampler in
 a thread, making that lag timing-dependent: use ``prefetch_mode: ~`` or ``cuda`` with DDP.
 """
 
