@@ -265,6 +265,7 @@ def frozen_scores(opt: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Train with lr 0 (every sample's loss is fixed); return (tracked scores, each sample's loss computed alone)."""
     model, loader = built(opt)
     train(model, loader)
+    assert model.stream.finished and loader.num_workers == 0  # BasicSR's remaining empty epochs spawn no workers
     with torch.no_grad():
         alone = [float(model.per_sample_losses(model.net_g(d["lq"][None]), d["gt"][None])) for d in model.train_dataset]
     return model.stream.scores.clone(), torch.tensor(alone, dtype=torch.float64)
@@ -405,6 +406,14 @@ def test_batch_reducing_loss_is_refused(data: tuple[Path, Path], train_changes: 
     opt["train"] |= train_changes
     with pytest.raises(DataEfficiencyError, match=message):
         build_model(opt | {"is_train": True, "dist": False, "rank": 0, "world_size": 1})
+
+
+def test_testing_needs_no_data_efficiency_block(data: tuple[Path, Path]) -> None:
+    opt = options("test", *data, {"method": "infobatch"})
+    opt.pop("data_efficiency")
+    opt.pop("train")
+    model = build_model(opt | {"is_train": False, "dist": False, "rank": 0, "world_size": 1})
+    assert type(model).__name__ == "DataEfficientSRModel" and model.stream is None
 
 
 def test_dataset_without_stable_indices_is_refused(data: tuple[Path, Path]) -> None:

@@ -103,8 +103,11 @@ class DataEfficientSRModel(SRModel):
     """``SRModel`` plus ``data_efficiency`` (any arch, any loss with per-sample reduction for infobatch/self_scored)."""
 
     def __init__(self, opt: dict) -> None:
-        self.data_efficiency = DataEfficiencyOptions.from_options(
-            opt.get("data_efficiency"), default_seed=int(opt.get("manual_seed") or 0)
+        # testing (is_train false) needs no data_efficiency block: the model is then SRModel
+        self.data_efficiency = (
+            DataEfficiencyOptions.from_options(opt.get("data_efficiency"), int(opt.get("manual_seed") or 0))
+            if opt.get("is_train")
+            else None
         )
         self.stream: PruningStream | None = None
         self.per_sample_loss_fn = None
@@ -206,6 +209,7 @@ class DataEfficientSRModel(SRModel):
             subset=subset,
         )
         batch_sampler.sampler = self.stream
+        self._train_loader = loader
         self.train_dataset = loader.dataset
         self._num_workers = loader.num_workers
         if dataset_opt.get("prefetch_mode") == "cpu" and world_size > 1:
@@ -256,6 +260,10 @@ class DataEfficientSRModel(SRModel):
             losses = losses.detach()
         self._account_step(losses)
         self.log_dict["kept"] = self.stream.kept_fraction()
+        if self.stream.finished and self._train_loader.num_workers:
+            # BasicSR's loop still runs its remaining (now empty) epochs, each starting a new loader iterator:
+            # without workers those cost nothing (num_workers is not frozen after DataLoader.__init__)
+            self._train_loader.num_workers = 0
         rescore_every = self.data_efficiency.rescore_every or self.full_epoch_iters()
         if self.data_efficiency.method == "self_scored" and current_iter % rescore_every == 0:
             self.rescore()
