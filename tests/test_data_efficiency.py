@@ -331,6 +331,10 @@ def test_scores_survive_auto_resume_exactly(
     record = json.loads((experiment / "data_efficiency.json").read_text())
     assert record["finished"] and record["iterations"] < 30 and record["full_data"]["sample_passes"] == 60
     assert set(record) >= {"train_sample_passes", "scoring_sample_forwards", "wall_time_s", "compute_ratio"}
+    history = record["history"]  # checkpoints every 4 iterations, then the end
+    expected_points = sorted({*range(4, record["iterations"] + 1, 4), record["iterations"]})
+    assert [point["iterations"] for point in history] == expected_points
+    assert [point["train_sample_passes"] for point in history] == [2 * point["iterations"] for point in history]
 
     # interrupt after iteration 8: keep only its states, resume, and compare with the uninterrupted run
     second = tmp_path / "b"
@@ -358,6 +362,8 @@ def test_scores_survive_auto_resume_exactly(
     resumed_record = json.loads((resumed_experiment / "data_efficiency.json").read_text())
     assert resumed_record["iterations"] == record["iterations"]
     assert resumed_record["train_sample_passes"] == record["train_sample_passes"]
+    strip = [{key: value for key, value in point.items() if key != "wall_time_s"} for point in record["history"]]
+    assert [{k: v for k, v in p.items() if k != "wall_time_s"} for p in resumed_record["history"]] == strip
 
 
 def test_bad_prune_ratio_is_one_line_naming_the_key(

@@ -55,6 +55,16 @@ from basicsr_distill.efficiency.stream import PruningStream
 from basicsr_distill.utils import atomic_output
 
 COST_FILE = "data_efficiency.json"
+#: The cost fields recorded at every checkpoint (``history`` in the JSON), to put validation PSNRs on a compute axis.
+HISTORY_KEYS = (
+    "iterations",
+    "epochs",
+    "train_sample_passes",
+    "scoring_sample_forwards",
+    "sample_pass_ratio",
+    "compute_ratio",
+    "wall_time_s",
+)
 #: A backward pass costs about two forward passes, so one training sample-pass counts as three scoring forwards.
 TRAIN_PASS_IN_FORWARDS = 3
 
@@ -125,6 +135,7 @@ class DataEfficientSRModel(SRModel):
             "scoring_lq_pixels": 0,
             "lq_pixels_per_sample": 0,
         }
+        self.cost_history: list[dict] = []
         loader = find_train_loader()
         if loader is not None:
             self.attach_train_loader(loader)
@@ -362,9 +373,17 @@ class DataEfficientSRModel(SRModel):
             "sample_pass_ratio": costs["train_sample_passes"] / full_passes,
             "compute_ratio": work / (TRAIN_PASS_IN_FORWARDS * full_pixels) if full_pixels else None,
             "compute_ratio_unit": "LR-input pixels forwarded; a training pass (forward + backward) = 3 forwards",
+            "history": list(self.cost_history),  # one point per checkpoint (and the end): a compute axis for curves
         }
 
     def save(self, epoch: int, current_iter: int) -> None:
+        if self.is_train and self.stream is not None:
+            record = self.cost_record()
+            point = {key: record[key] for key in HISTORY_KEYS}
+            if self.cost_history and self.cost_history[-1]["iterations"] == point["iterations"]:
+                self.cost_history[-1] = point  # the final save right after a checkpoint
+            else:
+                self.cost_history.append(point)
         super().save(epoch, current_iter)
         if self.is_train and self.stream is not None:
             self.write_costs()
@@ -386,6 +405,7 @@ class DataEfficientSRModel(SRModel):
             "stream": self.stream.state_dict(),
             "lr_iter": self._lr_iter,
             "costs": dict(self.costs),
+            "history": list(self.cost_history),
             "wall_time_s": self._wall_before + time.time() - self._wall_start,
             "options": self.data_efficiency.as_dict(),
         }
@@ -422,4 +442,5 @@ class DataEfficientSRModel(SRModel):
         self.stream.load_state_dict(state["stream"])
         self._lr_iter = int(state["lr_iter"])
         self.costs = dict(state["costs"])
+        self.cost_history = list(state["history"])
         self._wall_before, self._wall_start = float(state["wall_time_s"]), time.time()
