@@ -88,8 +88,8 @@ def sample_names(dataset: Any, dataset_type: str) -> list[str]:
         problem = "it lists no 'paths' of its samples"
     elif not all(isinstance(entry, dict) and "gt_path" in entry for entry in paths):
         problem = "its 'paths' entries have no 'gt_path'"
-    elif len({entry["gt_path"] for entry in paths}) != len(paths):
-        problem = "its 'gt_path' entries are not unique"
+    elif len({osp.splitext(osp.basename(entry["gt_path"]))[0] for entry in paths}) != len(paths):
+        problem = "its sample names (gt_path without folder and extension) are not unique"
     if problem:
         raise DataEfficiencyError(
             f"datasets:train:type: {dataset_type} has no stable sample indices ({problem}); DataEfficientSRModel "
