@@ -54,6 +54,7 @@ def built(opt: dict):
     train_set = build_dataset(dataset_opt)
     sampler = EnlargedSampler(train_set, opt["world_size"], opt["rank"], 1)
     train_loader = build_dataloader(train_set, dataset_opt, num_gpu=0, dist=False, sampler=sampler, seed=0)  # noqa: F841
+    torch.manual_seed(0)  # the same random FSRCNN whatever ran before
     model = build_model(opt)  # finds train_loader among this frame's locals, as in train_pipeline
     assert model.stream is not None and train_loader.batch_sampler.sampler is model.stream
     return model, train_loader
@@ -216,7 +217,7 @@ def test_infobatch_run_scales_the_lr_schedule_and_anneals(data: tuple[Path, Path
     for lr, (covered, _) in zip(lrs[1:], progress):
         assert lr == (5e-4 if covered >= 18 * 2 else 1e-3)
     # the last quarter of the epochs (4.5 .. 6 -> epochs 5) is full data; pruned epochs before it
-    kept_after = [kept for covered, kept in progress if covered < 6 * COUNT and covered >= 5 * COUNT]
+    kept_after = [kept for covered, kept in progress if 5 * COUNT < covered < 6 * COUNT]
     assert kept_after and set(kept_after) == {1.0}
     assert min(kept for _, kept in progress) < 1.0
 
