@@ -28,6 +28,7 @@ from basicsr.utils import scandir
 from basicsr.utils.misc import check_resume
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+from basicsr_distill.cli import one_line_errors
 
 
 def load_resume_state(opt: dict) -> dict | None:
@@ -117,4 +118,4 @@ def main(root_path: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)()  # bad options (ValueError naming the YAML key): one line, exit 2
