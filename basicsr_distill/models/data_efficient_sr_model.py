@@ -313,6 +313,9 @@ class DataEfficientSRModel(SRModel):
         if not hasattr(self, "_scoring_dataset"):
             self._scoring_dataset = build_dataset({**self.opt["datasets"]["train"], "phase": "val"})
             sample_names(self._scoring_dataset, str(self.opt["datasets"]["train"].get("type")))
+        if self._num_workers == 0:
+            # Same process as the training set: share its opened LMDB environments (LMDB refuses a second open).
+            self._scoring_dataset.file_client = getattr(self._train_loader.dataset, "file_client", None)
         rank, world_size = get_dist_info()
         count = self.stream.count
         shard = list(range(rank, count, world_size))
