@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
+from basicsr_distill.cli import one_line_errors, show_info_logs
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.lmdb_io import check_paired_keys
-from basicsr_distill.preparation.resume import add_job_arguments, show_info_logs
+from basicsr_distill.preparation.resume import add_job_arguments
 
 EPILOG = """\
 example (DIV2K sub-images, BasicSR layout):

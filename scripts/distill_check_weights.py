@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.preparation.resume import show_info_logs
+from basicsr_distill.cli import one_line_errors, show_info_logs
 
 EPILOG = """\
 examples:

@@ -15,8 +15,9 @@ import pytest
 import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 
-from basicsr_distill.distillation.pipeline import check_class_count, load_yaml, parse_config, sha256_file
+from basicsr_distill.distillation.pipeline import check_class_count, load_yaml, parse_config
 from basicsr_distill.distillation.synthesize import HR_LMDB, lr_lmdb_name
+from basicsr_distill.jobs import sha256_file
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
 

@@ -20,7 +20,6 @@ from basicsr.utils.matlab_functions import imresize
 
 from basicsr_distill.distillation import synthesize as synthesize_module
 from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
-from basicsr_distill.distillation.pipeline import StageParamsError, sha256_file
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
     bicubic_lr,
@@ -30,6 +29,7 @@ from basicsr_distill.distillation.synthesize import (
     sample_shard,
     synthesize,
 )
+from basicsr_distill.jobs import StageParamsError, sha256_file
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
 

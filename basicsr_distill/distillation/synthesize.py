@@ -37,7 +37,8 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
-from basicsr_distill.distillation.pipeline import (
+from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
+from basicsr_distill.jobs import (
     StageDir,
     barrier,
     distributed_context,
@@ -45,7 +46,6 @@ from basicsr_distill.distillation.pipeline import (
     sha256_file,
     sha256_files,
 )
-from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
@@ -272,7 +272,8 @@ def synthesize(
     elif generator is None or "random_weights" not in generator:
         raise ValueError("synthesize: a components loader needs the generator's identity (with random_weights)")
     logger = get_root_logger()
-    rank, world_size = distributed_context()
+    context = distributed_context()
+    rank, world_size = context.rank, context.world
     params = {**asdict(config), "num_classes": num_classes}
     stage = StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0)
     manifest = from_rank0(stage.finished() if rank == 0 else None)  # rank 0 alone reads (and may clear) the folder

@@ -19,16 +19,17 @@ from pathlib import Path
 
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
-from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, read_lmdb_meta, validate_key
-from basicsr_distill.preparation.resume import (
+from basicsr_distill.jobs import (
     MANIFEST,
     check_reusable,
     manifest_record,
-    pool_map,
     read_manifest,
     remove_stale_temps,
+    require_complete,
 )
+from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
+from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, read_lmdb_meta, validate_key
+from basicsr_distill.preparation.resume import pool_map
 from basicsr_distill.preparation.subimages import unique_stems
 
 TOOL = "create_lmdb"
@@ -64,6 +65,7 @@ def create_lmdb(
     Returns:
         The LMDB path.
     """
+    require_complete(folder, "image folder")  # an extraction that stopped must not become a short LMDB
     files = list(unique_stems(list_images(folder)).values())
     for path in files:
         try:
