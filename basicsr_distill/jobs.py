@@ -233,6 +233,7 @@ class StageDir:
 
     def finished(self) -> dict | None:
         manifest_path, params_path = self.path / STAGE_MANIFEST, self.path / STAGE_PARAMS
+        remove_stale_temps(self.path)  # temps of a killed run (even of the parameters file itself)
         existing = next((p for p in (manifest_path, params_path) if p.is_file()), None)
         if existing is None:
             if self.path.exists() and any(self.path.iterdir()):

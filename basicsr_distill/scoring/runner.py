@@ -48,7 +48,7 @@ from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import DistContext, distributed_context
+from basicsr_distill.jobs import DistContext, distributed_context, remove_stale_temps
 from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
 from basicsr_distill.scoring.scorers import (
     HIGHER_IS_HARDER,
@@ -393,6 +393,9 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
 def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
     """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied)."""
     logger = get_root_logger()
+    for path in (csv_path, json_path):  # what a killed run left half-renamed
+        remove_stale_temps(path.parent, path.name)
+    remove_stale_temps(partial)
     stamp = partial / "fingerprint.json"
     try:
         same = json.loads(stamp.read_text()) == fingerprint

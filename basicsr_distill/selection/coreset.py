@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from basicsr_distill.jobs import remove_stale_temps
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
@@ -144,6 +145,7 @@ def save_coreset(
     unless ``overwrite``.
     """
     outputs = coreset_outputs(out_dir, gt, lq)
+    remove_stale_temps(out_dir)  # what a killed run left: the LMDB pair's staging folder, temp keep-list / record
     record = dict(coreset.record)
     if lq is not None:
         record["materialized"] = {"gt": str(outputs["gt_lmdb"]), "lq": str(outputs["lq_lmdb"])}
