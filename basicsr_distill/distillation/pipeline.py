@@ -129,6 +129,8 @@ def _build(kind: type, values: dict, where: str) -> Any:
     except TypeError as error:
         known = ", ".join(f.name for f in dataclasses.fields(kind))
         raise ValueError(f"{where}: {error} (known keys: {known})") from None
+    except ValueError as error:  # a value the stage refuses: name the file and the section (issue 10: IPC 0)
+        raise ValueError(f"{where}: {error}") from None
 
 
 def parse_config(options: dict, source: str = "options") -> DistillConfig:

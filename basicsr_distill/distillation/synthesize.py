@@ -83,7 +83,7 @@ class SynthesisConfig:
         if self.mixed_precision not in SAMPLE_PRECISIONS:
             raise ValueError(f"mixed_precision must be one of {list(SAMPLE_PRECISIONS)}, got {self.mixed_precision!r}")
         if not 1 <= self.ipc < INDEX_STRIDE:
-            raise ValueError(f"IPC (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
+            raise ValueError(f"ipc (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
         if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
             raise ValueError(
                 f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"

@@ -67,7 +67,8 @@ def select_coreset(
         from basicsr_distill.selection.features import dataset_features
 
         features = dataset_features(images, config.features)
-    names = select(scores, config, features)
+    details: dict[str, object] = {}
+    names = select(scores, config, features, details)
     chosen = [scores[name] for name in names]
     parameters = config.as_dict()
     seed = parameters.pop("seed")
@@ -84,6 +85,7 @@ def select_coreset(
         "fraction": len(names) / len(scores),
         "score_range": [min(chosen), max(chosen)],
         "full_score_range": [min(scores.values()), max(scores.values())],
+        **details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
     }
     return CoreSet(names=names, total=len(scores), record=record)
 
