@@ -159,3 +159,67 @@ def test_distributed_context_two_gloo_processes_and_single_process() -> None:
         process.join(timeout=30)
         assert process.exitcode == 0
     assert results == [(0, 2, True, {"from": 0}), (1, 2, True, {"from": 0})]
+
+
+_ORPHAN_DRIVER = """
+import sys, threading, time
+import torch.utils.data as tud
+from basicsr_distill.preparation.resume import pool_map
+
+def slow(x):  # a task: one image's work (short), then the next task
+    time.sleep(0.5)
+    return x
+
+class Slow(tud.Dataset):
+    def __len__(self):
+        return 10000
+    def __getitem__(self, index):
+        time.sleep(0.5)
+        return index
+
+loader = iter(tud.DataLoader(Slow(), num_workers=2))  # scoring's DataLoader workers
+threading.Thread(target=lambda: list(pool_map(slow, list(range(10000)), workers=2)), daemon=True).start()  # a pool
+time.sleep(3)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_pool_and_dataloader_workers_end_when_their_parent_is_killed() -> None:
+    # Issue 10: a killed stage must not leave worker processes behind (they exit within ~5 s on their own).
+    import subprocess
+    import sys
+    import time
+
+    driver = subprocess.Popen([sys.executable, "-c", _ORPHAN_DRIVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert driver.stdout.readline().strip() == "ready"
+        workers = _children(driver.pid)
+        assert len(workers) >= 4, workers  # 2 DataLoader workers + 2 pool workers
+        driver.kill()
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        driver.kill()
