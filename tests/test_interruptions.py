@@ -1,5 +1,6 @@
-"""Issue 10: every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
-arguments, gives byte-identical outputs and leaves no hidden temp, partial or progress folder.
+"""Issue 10: every stage but the DiT fine-tuning (BasicSR's own resume) killed (SIGKILL, no clean-up handler
+runs) at several points, then rerun with the same arguments, gives byte-identical outputs and leaves no hidden
+temp, partial or progress folder.
 
 A forked child runs the stage and kills itself at the N-th ``os.replace`` -- the rename that every file, folder,
 LMDB, marker and manifest of every stage goes through (``atomic_output``, ``write_png``, ``mark_done``, the LMDB
@@ -145,6 +146,14 @@ def _clusters(inputs: dict[str, Path], out: Path) -> None:
     cluster_patches(inputs["sub"], out / "clusters", ClusterConfig(k=2, seed=7, n_init=2, batch_size=4, device="cpu"))
 
 
+def _synthesize(inputs: dict, out: Path) -> None:
+    from basicsr_distill.distillation.dit import load_dit_components
+    from basicsr_distill.distillation.synthesize import SynthesisConfig, synthesize
+
+    components = load_dit_components(None, tiny={"transformer": {"num_embeds_ada_norm": 2}}, device="cpu")
+    synthesize(components, 2, out / "distilled", SynthesisConfig(ipc=2, scale=4, num_steps=2, seed=3, batch_size=1))
+
+
 STAGES = {
     "extract_subimages": _extract,
     "create_lmdb": _lmdb,
@@ -152,6 +161,7 @@ STAGES = {
     "select_coreset_materialize": _select,
     "distill_patches": _patches,
     "distill_clusters": _clusters,
+    "distill_synthesize": _synthesize,
 }
 
 

@@ -43,6 +43,7 @@ from basicsr_distill.jobs import (
     barrier,
     distributed_context,
     from_rank0,
+    remove_stale_temps,
     sha256_file,
     sha256_files,
 )
@@ -292,6 +293,7 @@ def synthesize(
     if rank == 0:
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
+        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run (issue 10)
     work_dir = stage.path / WORK_DIR
     barrier()
     if components.random_weights:
