@@ -128,7 +128,7 @@ def test_resume_samples_only_missing_images(tmp_path: Path, components, monkeypa
 
 
 def test_bad_input(tmp_path: Path, components) -> None:  # noqa: ANN001
-    with pytest.raises(ValueError, match=r"IPC \(images per class\) must be in 1\.\.999999, got 0"):
+    with pytest.raises(ValueError, match=r"ipc \(images per class\) must be in 1\.\.999999, got 0"):
         SynthesisConfig(ipc=0)
     with pytest.raises(ValueError, match=r"5 classes do not fit the DiT's class embedding \(4 classes"):
         synthesize(components, 5, tmp_path / "out", FAST)
