@@ -133,6 +133,38 @@ def _build(kind: type, values: dict, where: str) -> Any:
         raise ValueError(f"{where}: {error}") from None
 
 
+def weights_from_options(config: DistillConfig, stages: Any = None) -> dict[str, Any]:
+    """The :func:`~basicsr_distill.distillation.weights.check_weights` arguments of a pipeline configuration for
+    ``stages`` (here, not in :mod:`.weights`, which would otherwise import this module back).
+
+    ``clusters`` needs the CLIP checkpoint; ``finetune`` the DiT folder (``network_g.pretrained`` of the fine-tuning
+    options with ``finetune.force``) and its ``val.vae_decode``; ``synthesize`` the DiT and ``synthesize.vae_decode``.
+    Random-weight entries (``~``) are left out.
+    """
+    wanted = set(stages or STAGES)
+    needs_dit = bool(wanted & {"finetune", "synthesize"})
+    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force) if needs_dit else {}
+    kwargs: dict[str, Any] = {"num_classes": config.cluster_config.k}
+    if "clusters" in wanted and config.cluster_config.clip_checkpoint is not None:
+        kwargs.update(
+            clip_checkpoint=config.cluster_config.clip_checkpoint, clip_model=config.cluster_config.clip_model
+        )
+    if needs_dit:
+        kwargs["dit"] = (opt.get("network_g") or {}).get("pretrained")
+    decode = {
+        "finetune": (opt.get("val") or {}).get("vae_decode"),
+        "synthesize": config.synthesis_config.vae_decode,
+    }
+    paths = [decode[stage] for stage in ("synthesize", "finetune") if stage in wanted and decode[stage] is not None]
+    if paths:
+        if len(set(map(str, paths))) > 1:
+            raise ValueError(
+                f"{config.finetune_opt}: val.vae_decode {paths[1]} differs from synthesize.vae_decode {paths[0]}"
+            )
+        kwargs["vae_decode"] = paths[0]
+    return kwargs
+
+
 def parse_config(options: dict, source: str = "options") -> DistillConfig:
     """Validate a pipeline option dict (see ``options/distill/distill_*.yml``)."""
     from basicsr_distill.distillation.clustering import ClusterConfig
@@ -308,7 +340,7 @@ def run_pipeline(
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
     if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
-        from basicsr_distill.distillation.weights import check_weights, weights_from_options
+        from basicsr_distill.distillation.weights import check_weights
 
         arguments = weights_from_options(config, wanted)
         if any(arguments.get(key) is not None for key in ("dit", "clip_checkpoint", "vae_decode")):
