@@ -63,6 +63,10 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["basicsr_distill", "basicsr_distill.*"]),
     py_modules=["basicsr_distill_hook"],
+    package_data={
+        "basicsr_distill.scoring": ["weights/*.pth", "weights/*.json"],  # the shipped scorers (< 1 MB each)
+        "basicsr_distill.results": ["published.yaml"],
+    },
     cmdclass={"build_py": BuildPyWithHook, "editable_wheel": EditableWheelWithHook},
     install_requires=[
         "torch>=2.0",
@@ -77,6 +81,7 @@ setup(
         "tqdm",
         "numpy",
         "scikit-learn",
+        "scipy",
         "scikit-image",
         "matplotlib",
     ],

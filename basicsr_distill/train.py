@@ -221,4 +221,4 @@ def main(root_path: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main()  # decorated: bad options (a ValueError naming the YAML key) give one line, exit 2

@@ -9,9 +9,13 @@ the study's Table 1), every row at the same iterations unless it is one of the s
   images that no training image overlaps; PSNR/SSIM on Y, ``crop_border = 2``;
 * rows: full, ASC50, DES50, refined50 (DES skipping the hardest 5%), random50, Sobel-DES50 (HDC's texture
   score, hardest first), CCS50, DES25, DES50 scored by plain bicubic, and the study's fixed-epoch rows
-  DES50 at 50% of the iterations and DES25 at 25%;
+  DES50 at 50% of the iterations and DES25 at 25%; beyond the study, dynamic pruning during training on the
+  full data (``DataEfficientSRModel``): InfoBatch (prune 50% of the below-mean-loss samples per epoch, rescaled,
+  full data for the last 12.5%) and ``self_scored`` (re-score with the model in training every epoch, hardest
+  50% with the refined 5% skip);
 * ``--seeds`` runs per row; the table gives mean +- sd, the paired difference to full with its 95% interval,
-  and the iteration at which each row first reaches full's final PSNR; the PNG plots PSNR against iterations.
+  and the compute (in iterations of the full-data run, scoring passes included) at which each row first reaches
+  full's final PSNR; the PNG plots PSNR against compute.
 
 Writes ``table.md``, ``results.json`` (per-run curves and per-image PSNR) and ``figures/`` under ``--out``;
 ``--record DIR`` also copies them to DIR (``bench/results/``). Rerunning the same command resumes from the
@@ -43,6 +47,21 @@ ROWS = (
     StudyRow("bicubic_des50", {"scores": "bicubic", "strategy": "descending", "ratio": 0.5}),
     StudyRow("des50_half_iters", {"scores": "loss", "strategy": "descending", "ratio": 0.5}, iter_fraction=0.5),
     StudyRow("des25_quarter_iters", {"scores": "loss", "strategy": "descending", "ratio": 0.25}, iter_fraction=0.25),
+    # Beyond the study (issue 11): dynamic pruning inside training, on the full data
+    StudyRow(
+        "infobatch50",
+        train_options={
+            "model_type": "DataEfficientSRModel",
+            "data_efficiency": {"method": "infobatch", "prune_ratio": 0.5, "anneal": 0.125},
+        },
+    ),
+    StudyRow(
+        "self_scored50",
+        train_options={
+            "model_type": "DataEfficientSRModel",
+            "data_efficiency": {"method": "self_scored", "prune_ratio": 0.5, "anneal": 0.125, "offset": 0.05},
+        },
+    ),
 )
 
 
@@ -78,8 +97,8 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared datasets folder")
     parser.add_argument("--out", type=Path, default=Path("bench/out/mini_table1"))
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (default: %(default)s)")
-    parser.add_argument("--iters", type=int, default=3000, help="FSRCNN iterations of a full-length row")
-    parser.add_argument("--eval-every", type=int, default=300, help="PSNR of every Nth-iteration checkpoint")
+    parser.add_argument("--iters", type=int, default=1000, help="FSRCNN iterations of a full-length row")
+    parser.add_argument("--eval-every", type=int, default=125, help="PSNR of every Nth-iteration checkpoint")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     parser.add_argument("--budget-minutes", type=float, default=90, help="refuse settings estimated to take longer")
     parser.add_argument("--rows", nargs="+", help="only these rows (default: all; 'full' is always included)")

@@ -95,8 +95,8 @@ class StudyConfig:
     color: str = "y"  # the learner's channels: "y" (the study's FSRCNN) or "rgb"
     scorer_weights: str | None = None  # None: the shipped SRCNN of the scale (basicsr_distill.scoring.pretrained)
     scorer_crop_border: int = 0
-    iters: int = 3000
-    eval_every: int = 300
+    iters: int = 1000
+    eval_every: int = 125
     batch_size: int = 16
     gt_size: int = 48
     lr: float = 1e-3
@@ -129,8 +129,8 @@ def paired_difference(row: Sequence[float], base: Sequence[float]) -> dict[str, 
     return {"mean": float(diffs.mean()), "sd": sd, "ci95": t_quantile_975(n - 1) * sd / np.sqrt(n), "n": n}
 
 
-def time_to_quality(curve: Sequence[tuple[int, float]], target: float) -> int | None:
-    """The first iteration of ``curve`` ((iteration, PSNR) pairs, ascending) whose PSNR reaches ``target``."""
+def time_to_quality(curve: Sequence[tuple[float, float]], target: float) -> float | None:
+    """The first compute point of ``curve`` ((compute, PSNR) pairs, ascending) whose PSNR reaches ``target``."""
     return next((iteration for iteration, psnr in curve if psnr >= target), None)
 
 
@@ -291,27 +291,55 @@ def _options_digest(options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _checkpoints(experiment: Path) -> list[tuple[int, Path]]:
+    """``(iteration, path)`` of every ``net_g_{iteration}.pth``, ascending."""
+    found = []
+    for path in (experiment / "models").glob("net_g_*.pth"):
+        stem = path.stem.removeprefix("net_g_")
+        if stem.isdigit():
+            found.append((int(stem), path))
+    return sorted(found)
+
+
+def _compute_axis(experiment: Path, full_iters: int) -> dict[int, float]:
+    """Iteration -> compute in full-run iterations: the identity, or a ``DataEfficientSRModel``'s recorded ratio."""
+    record_path = experiment / "data_efficiency.json"
+    if not record_path.is_file():
+        return {}
+    record = json.loads(record_path.read_text())
+    return {point["iterations"]: point["compute_ratio"] * full_iters for point in record["history"]}
+
+
 def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list) -> dict[str, Any]:
-    """PSNR curve over the run's checkpoints and per-image PSNR/SSIM of the final one."""
+    """PSNR of every saved checkpoint (the curve, against compute) and per-image PSNR/SSIM of the final one.
+
+    Compute is counted in iterations of the full-data run: a plain run's iteration is one; a
+    ``DataEfficientSRModel`` run records its own ratio (pruned batches, scoring passes) in ``data_efficiency.json``.
+    """
     from basicsr.archs import build_network
 
     net = build_network({**config.network, "upscale": config.scale})
+    checkpoints = _checkpoints(experiment)
+    axis = _compute_axis(experiment, config.iters)
+    last_iteration = checkpoints[-1][0] if checkpoints else 0
+    latest = torch.load(experiment / "models" / "net_g_latest.pth", map_location="cpu", weights_only=True)
+    final_iteration = max(axis) if axis else iters  # a pruned run stops by itself, before total_iter
+    if final_iteration > last_iteration:  # the run ended between two checkpoints: its latest weights
+        checkpoints.append((final_iteration, experiment / "models" / "net_g_latest.pth"))
     curve = []
     final: dict[str, dict[str, float]] = {}
-    for iteration in range(config.eval_every, iters + 1, config.eval_every):
-        state = torch.load(experiment / "models" / f"net_g_{iteration}.pth", map_location="cpu", weights_only=True)
+    for index, (iteration, path) in enumerate(checkpoints):
+        state = latest if path.stem == "net_g_latest" else torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state.get("params", state), strict=True)
-        last = iteration == iters
+        last = index == len(checkpoints) - 1
         per_image = evaluate_network(net, images, config.scale, ssim=last)
-        curve.append((iteration, float(np.mean([m["psnr"] for m in per_image.values()]))))
+        compute = axis.get(iteration, float(iteration))
+        curve.append((round(compute, 2), float(np.mean([m["psnr"] for m in per_image.values()]))))
         if last:
             final = per_image
-    if not final:  # iters not a multiple of eval_every: evaluate the latest checkpoint too
-        state = torch.load(experiment / "models" / "net_g_latest.pth", map_location="cpu", weights_only=True)
-        net.load_state_dict(state.get("params", state), strict=True)
-        final = evaluate_network(net, images, config.scale)
-        curve.append((iters, float(np.mean([m["psnr"] for m in final.values()]))))
     return {
+        "iterations": checkpoints[-1][0],
+        "compute": curve[-1][0],
         "curve": curve,
         "psnr": float(np.mean([m["psnr"] for m in final.values()])),
         "ssim": float(np.mean([m["ssim"] for m in final.values()])),
@@ -381,17 +409,23 @@ def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) 
         psnr = [runs[(row.name, s)]["psnr"] for s in seeds]
         ssim = [runs[(row.name, s)]["ssim"] for s in seeds]
         curves = [runs[(row.name, s)]["curve"] for s in seeds]
-        mean_curve = [(it, float(np.mean([c[i][1] for c in curves]))) for i, (it, _) in enumerate(curves[0])]
+        points = min(len(curve) for curve in curves)  # pruned runs of different seeds may differ by a checkpoint
+        mean_curve = [
+            (float(np.mean([c[i][0] for c in curves])), float(np.mean([c[i][1] for c in curves])))
+            for i in range(points)
+        ]
         per_image = [runs[(row.name, s)]["per_image_psnr"] for s in seeds]
         spread = {name: max(p[name] for p in per_image) - min(p[name] for p in per_image) for name in per_image[0]}
         unstable = {name: round(value, 3) for name, value in sorted(spread.items()) if value > config.unstable_db}
-        iters = row_iters(config, row)
+        compute = float(np.mean([runs[(row.name, s)]["compute"] for s in seeds]))
         entry = {
             "row": row.name,
             "coreset": row.coreset,
+            "method": (row.train_options.get("data_efficiency") or {}).get("method"),
             "data_fraction": row.data_fraction,
-            "iterations": iters,
-            "sample_passes": iters * config.batch_size,
+            "iterations": float(np.mean([runs[(row.name, s)]["iterations"] for s in seeds])),
+            "compute": compute,
+            "compute_fraction": compute / config.iters,
             "psnr_seeds": psnr,
             "psnr_mean": float(np.mean(psnr)),
             "psnr_sd": float(np.std(psnr, ddof=1)) if len(psnr) > 1 else None,
@@ -493,9 +527,9 @@ def markdown_table(table: Sequence[dict[str, Any]], config: StudyConfig) -> str:
     """The study's Table 1 layout at one arch: selection, data, steps, PSNR/SSIM (Y), paired difference to full."""
     seeds = len(config.seeds)
     lines = [
-        f"| selection | data | iterations | PSNR (Y), mean +- sd of {seeds} seeds | SSIM (Y) | vs full, 95% CI "
-        f"| reaches full's final PSNR at |",
-        "|---|---|---|---|---|---|---|",
+        f"| selection | data | iterations | compute | PSNR (Y), mean +- sd of {seeds} seeds | SSIM (Y) "
+        f"| vs full, 95% CI | reaches full's final PSNR at (compute) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for entry in table:
         sd = "" if entry["psnr_sd"] is None else f" +- {entry['psnr_sd']:.3f}"
@@ -507,16 +541,17 @@ def markdown_table(table: Sequence[dict[str, Any]], config: StudyConfig) -> str:
         else:
             versus = f"{diff['mean']:+.3f} [{diff['mean'] - diff['ci95']:+.3f}, {diff['mean'] + diff['ci95']:+.3f}]"
         reached = entry.get("time_to_quality")
-        ttq = "not reached" if reached is None else f"{reached} ({entry['time_to_quality_fraction']:.0%})"
+        ttq = "not reached" if reached is None else f"{entry['time_to_quality_fraction']:.0%}"
         lines.append(
-            f"| {entry['row']} | {entry['data_fraction']:.0%} | {entry['iterations']} | {entry['psnr_mean']:.3f}{sd} "
-            f"| {entry['ssim_mean']:.4f} | {versus} | {ttq} |"
+            f"| {entry['row']} | {entry['data_fraction']:.0%} | {entry['iterations']:.0f} | "
+            f"{entry['compute_fraction']:.0%} | {entry['psnr_mean']:.3f}{sd} | {entry['ssim_mean']:.4f} | {versus} "
+            f"| {ttq} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Mean PSNR (Y) against training iterations, one line per row; the full row's final PSNR dashed."""
+    """Mean PSNR (Y) against training compute, one line per row; the full row's final PSNR dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -530,9 +565,9 @@ def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
     full = next((entry for entry in table if entry["row"] == "full"), None)
     if full is not None:
         ax.axhline(full["psnr_mean"], color="black", linestyle="--", linewidth=0.8, label="full, final")
-    ax.set_xlabel("training iterations (= compute)")
+    ax.set_xlabel("training compute [iterations of the full-data run; scoring passes included]")
     ax.set_ylabel("PSNR (Y) on held-out images [dB]")
-    ax.set_title("PSNR against training iterations (mean over seeds)")
+    ax.set_title("PSNR against training compute (mean over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()

@@ -30,9 +30,10 @@ package convention (NCHW, RGB, float in [0, 1]).
 
   on the grayscale ``X`` by default (PIL's ``convert("L")`` as the authors' code, bit-exact; ``y`` and
   ``rgb`` selectable), MATLAB bicubic (antialiased) both ways in float64 without rounding to 8 bits --
-  the same numbers as :func:`basicsr_distill.distillation.patches.bicubic_psnr` (the authors resize
-  with OpenCV's non-antialiased bicubic; see there). Low = hard. A flat image is reproduced exactly, so
-  the MSE is floored at ``1e-10`` (``MAX_PSNR`` = 100 dB) to keep every score finite.
+  the same numbers as :func:`basicsr_distill.distillation.patches.bicubic_psnr` with ``resize="matlab"``
+  (the patch filter's default is the authors' OpenCV non-antialiased ``INTER_CUBIC``; see there). Low =
+  hard. A flat image is reproduced exactly, so the MSE is floored at ``1e-10`` (``MAX_PSNR`` = 100 dB)
+  to keep every score finite.
 * ``random`` -- uniform in [0, 1), a pure function of ``(seed, name)`` (BLAKE2b hash), so the same
   seed gives the same scores whatever the batch size, order, shard or resume point.
 """
