@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("rgb", "y", "gray"),
         help="loss: rgb or y (default y for 1-channel models, else rgb); bicubic_psnr: gray (default), y, rgb",
     )
-    model.add_argument("--crop-border", type=int, default=0, help="pixels cropped per side before the loss/PSNR")
+    model.add_argument(
+        "--crop-border",
+        type=int,
+        default=0,
+        help="pixels cropped per side before the loss/PSNR (default 0, the whole sub-image: the ranking barely "
+        "moves with it, Spearman 0.989 between 0 and 8 on 96x96 BSD200 sub-images, README)",
+    )
     other = parser.add_argument_group("other scorers")
     other.add_argument("--patch-size", type=int, help="sobel: average over non-overlapping PxP patches (HDC: 96)")
     other.add_argument("--psnr-scale", type=int, default=4, help="bicubic_psnr: down-up factor (default 4)")
