@@ -1,7 +1,9 @@
-"""Shared plumbing for the thin ``scripts/*.py`` wrappers: one-line errors instead of tracebacks."""
+"""Shared plumbing for the thin ``scripts/*.py`` wrappers: one-line errors instead of tracebacks, the distillation
+scripts' parser."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
@@ -26,3 +28,24 @@ def one_line_errors(main: Callable[..., T]) -> Callable[..., T]:
             sys.exit(2)
 
     return wrapper
+
+
+def script_parser(doc: str, epilog: str, device: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of a distillation script: its docstring's first line, the examples, ``--overwrite``
+    and (with a ``device`` default) ``--device``."""
+    parser = argparse.ArgumentParser(
+        description=doc.splitlines()[0], epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
+    if device is not None:
+        parser.add_argument("--device", default=device, help="auto | cpu | cuda[:N] (default: %(default)s)")
+    return parser
+
+
+def show_info_logs() -> None:
+    """Let BasicSR's root logger print INFO messages (scripts call this; BasicSR sets levels only with a log file)."""
+    import logging
+
+    from basicsr.utils import get_root_logger
+
+    get_root_logger().setLevel(logging.INFO)

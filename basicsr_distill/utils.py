@@ -24,7 +24,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write into; rename it to ``path`` only on success.
 
     Works for files and directories. On an exception the temporary output is removed and ``path``
-    is left as it was, so nothing is ever half-written.
+    is left as it was, so nothing is ever half-written. A file is replaced by one atomic rename; a folder
+    (which ``os.replace`` cannot overwrite) is first moved aside to a hidden ``.tmp-old-{pid}`` sibling.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -35,9 +36,15 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    if final.exists():
-        _remove(final)
-    os.replace(tmp, final)
+    if final.is_dir() and not final.is_symlink():
+        # os.replace cannot replace a folder: move the old one aside (a stale temp if killed now), then swap
+        old = final.with_name(f".{final.name}.tmp-old-{os.getpid()}")
+        _remove(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        _remove(old)
+    else:  # a file is replaced in one atomic rename: a kill never leaves it missing (issue 10)
+        os.replace(tmp, final)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

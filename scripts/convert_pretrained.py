@@ -13,13 +13,13 @@ from basicsr_distill.cli import one_line_errors
 EPILOG = """\
 examples:
   # yjn870/FSRCNN-pytorch weights for x3, Y channel
-  python scripts/convert_pretrained.py --arch FSRCNN fsrcnn_x3.pth experiments/pretrained/FSRCNN_x3_Y.pth
+  python scripts/convert_pretrained.py --arch FSRCNN --scale 3 fsrcnn_x3.pth experiments/pretrained/FSRCNN_x3_Y.pth
   # yjn870/SRCNN-pytorch 9-5-5 weights
-  python scripts/convert_pretrained.py --arch SRCNN srcnn_x3.pth experiments/pretrained/SRCNN_x3_Y.pth
+  python scripts/convert_pretrained.py --arch SRCNN --scale 3 srcnn_x3.pth experiments/pretrained/SRCNN_x3_Y.pth
 
 Then set in the BasicSR options: network_g: {type: FSRCNN, upscale: 3, num_in_ch: 1, num_out_ch: 1}
 and path: {pretrain_network_g: experiments/pretrained/FSRCNN_x3_Y.pth, strict_load_g: true}.
-The ports' state dicts hold no scale: use the scale in the port's file name.
+The ports' state dicts hold no scale: give the one in the port's file name (--scale, recorded in the checkpoint).
 """
 
 
@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("src", help="the port's .pth state dict")
     parser.add_argument("dst", help="the BasicSR checkpoint to write (atomically)")
     parser.add_argument("--arch", required=True, choices=sorted(PORTS), help="architecture of the weights")
+    parser.add_argument(
+        "--scale", type=int, required=True, help="the scale the weights were trained for (recorded in the checkpoint)"
+    )
     parser.add_argument(
         "--num-channels", type=int, default=1, help="image channels of the model (the ports train on Y: 1)"
     )
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         arch_kwargs.update(zip(("n1", "n2"), args.filters))
     else:
         arch_kwargs.update(d=args.d, s=args.s, m=args.m)
-    converted = convert_pretrained(args.src, args.dst, args.arch, **arch_kwargs)
+    converted = convert_pretrained(args.src, args.dst, args.arch, args.scale, **arch_kwargs)
     print(f"wrote {args.dst}: {args.arch} with {len(converted)} tensors")
 
 

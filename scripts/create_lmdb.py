@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.preparation.lmdb_creation import create_lmdb
-from basicsr_distill.preparation.lmdb_io import check_paired_keys
-from basicsr_distill.preparation.resume import add_job_arguments, show_info_logs
+from basicsr_distill.cli import one_line_errors, show_info_logs
+from basicsr_distill.preparation.lmdb_creation import check_paired_folders, create_lmdb
+from basicsr_distill.preparation.resume import add_job_arguments
 
 EPILOG = """\
 example (DIV2K sub-images, BasicSR layout):
@@ -19,7 +18,7 @@ example (DIV2K sub-images, BasicSR layout):
       datasets/DIV2K/DIV2K_train_LR_bicubic_X2_sub datasets/DIV2K/DIV2K_train_LR_bicubic_X4_sub
   -> datasets/DIV2K/DIV2K_train_HR_sub.lmdb, ..._X2_sub.lmdb, ..._X4_sub.lmdb (keys 0001_s001, ...), which
      BasicSR's PairedImageDataset reads with io_backend: {type: lmdb}. With several inputs, every LMDB must hold
-     the same keys as the first (GT/LQ pairs); --no-pair-check skips that check.
+     the same keys as the first (GT/LQ pairs), checked before any is built; --no-pair-check skips that check.
 
 Each LMDB is written to a temporary folder and renamed when complete; re-running with the same arguments
 does nothing; an LMDB made with other arguments is refused unless --overwrite.
@@ -48,12 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     show_info_logs()
-    outputs = [
-        create_lmdb(folder, args.output, args.compress_level, args.workers, args.overwrite) for folder in args.input
-    ]
     if not args.no_pair_check:
-        for other in outputs[1:]:
-            check_paired_keys(outputs[0], other)
+        check_paired_folders(args.input)  # before building: a mismatch leaves no LMDB behind
+    for folder in args.input:
+        create_lmdb(folder, args.output, args.compress_level, args.workers, args.overwrite)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.distillation.pipeline import STAGES, load_yaml, run_pipeline, script_parser
+from basicsr_distill.cli import one_line_errors, script_parser
+from basicsr_distill.distillation.pipeline import STAGES, load_yaml, run_pipeline
 
 EPILOG = """\
 examples:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.preparation.resume import show_info_logs
+from basicsr_distill.cli import one_line_errors, show_info_logs
 
 EPILOG = """\
 examples:
@@ -47,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
-    from basicsr_distill.distillation.weights import check_weights, convert_dit_checkpoint, weights_from_options
+    from basicsr_distill.distillation.weights import check_weights, convert_dit_checkpoint
 
     args = parse_args(argv)
     show_info_logs()
@@ -60,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"converted {args.convert} -> {args.dit}")
     arguments: dict = {}
     if args.opt is not None:
-        from basicsr_distill.distillation.pipeline import load_yaml, parse_config
+        from basicsr_distill.distillation.pipeline import load_yaml, parse_config, weights_from_options
 
         arguments = weights_from_options(parse_config(load_yaml(args.opt), str(args.opt)))
     explicit = {

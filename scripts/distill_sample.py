@@ -11,15 +11,15 @@ from pathlib import Path
 
 import torch
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.distillation.pipeline import load_yaml, resolve_device, script_parser
+from basicsr_distill.cli import one_line_errors, script_parser, show_info_logs
+from basicsr_distill.distillation.pipeline import load_yaml
 from basicsr_distill.distillation.synthesize import (
     SAMPLE_PRECISIONS,
     SynthesisConfig,
     finetuned_generator,
     synthesize,
 )
-from basicsr_distill.preparation.resume import show_info_logs
+from basicsr_distill.jobs import resolve_device
 
 EPILOG = """\
 examples:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
+from basicsr_distill.cli import one_line_errors, script_parser, show_info_logs
 from basicsr_distill.distillation.patches import PatchSelectionConfig, select_patches
-from basicsr_distill.distillation.pipeline import script_parser
-from basicsr_distill.preparation.resume import show_info_logs
 
 EPILOG = """\
 examples:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
+from basicsr_distill.cli import one_line_errors, show_info_logs
 from basicsr_distill.preparation.benchmark import prepare_benchmark
-from basicsr_distill.preparation.resume import add_job_arguments, show_info_logs
+from basicsr_distill.preparation.resume import add_job_arguments
 
 EPILOG = """\
 example:

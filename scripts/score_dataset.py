@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from basicsr_distill.cli import one_line_errors
+from basicsr_distill.cli import one_line_errors, show_info_logs
 from basicsr_distill.scoring import SCORERS, ScoreConfig, score_dataset
 from basicsr_distill.scoring.model import parse_arch_args
 
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    show_info_logs()  # "Resuming: N of M ...", "Wrote N scores ..." (issue 10: it printed nothing)
     score_dataset(
         ScoreConfig(
             scorer=args.scorer,

@@ -319,7 +319,7 @@ def test_fsrcnn_port_round_trip(tmp_path, scale: int) -> None:
     src = tmp_path / "fsrcnn.pth"
     torch.save({"params": OrderedDict((f"module.{k}", v) for k, v in port.items())}, src)  # wrapped + DataParallel
     dst = tmp_path / "FSRCNN.pth"
-    assert convert_main([str(src), str(dst), "--arch", "FSRCNN"]) is None
+    assert convert_main([str(src), str(dst), "--arch", "FSRCNN", "--scale", str(scale)]) is None
     model = build_network({"type": "FSRCNN", "upscale": scale, "num_in_ch": 1, "num_out_ch": 1})
     model.load_state_dict(torch.load(dst, weights_only=True)["params"], strict=True)
     lr = torch.rand(2, 1, 5, 4)
@@ -330,7 +330,9 @@ def test_fsrcnn_port_round_trip(tmp_path, scale: int) -> None:
 def test_convert_script_options_and_help(tmp_path, capsys) -> None:
     src, dst = tmp_path / "srcnn_915.pth", tmp_path / "out.pth"
     torch.save(srcnn_port_state_dict(channels=3, f2=1), src)
-    convert_main([str(src), str(dst), "--arch", "SRCNN", "--num-channels", "3", "--kernel-sizes", "9", "1", "5"])
+    convert_main(
+        [str(src), str(dst), "--arch", "SRCNN", "--scale", "2", "--num-channels", "3", "--kernel-sizes", "9", "1", "5"]
+    )
     assert "wrote" in capsys.readouterr().out
     SRCNN(num_in_ch=3, num_out_ch=3, f2=1).load_state_dict(torch.load(dst, weights_only=True)["params"])
     with pytest.raises(SystemExit) as exit_info:
@@ -370,9 +372,28 @@ def test_convert_wrong_arch_and_files(tmp_path, capsys) -> None:
         convert_pretrained(tmp_path / "missing.pth", dst, "SRCNN")
     (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit) as exit_info:
-        convert_main([str(tmp_path / "corrupt.pth"), str(dst), "--arch", "SRCNN"])
+        convert_main([str(tmp_path / "corrupt.pth"), str(dst), "--arch", "SRCNN", "--scale", "2"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "corrupt.pth: not a readable PyTorch state dict" in err
     assert err.count("\n") == 1
     assert not dst.exists()
+
+
+def test_converted_checkpoint_records_its_scale_and_is_refused_for_other_data(tmp_path) -> None:
+    # Issue 10: a converted SRCNN of another scale was accepted when its name had no xN and no options file sat
+    # beside it (SRCNN/FSRCNN weight shapes do not depend on the scale). The scale is now inside the checkpoint.
+    from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
+
+    torch.save(srcnn_port_state_dict(), tmp_path / "port.pth")
+    dst = tmp_path / "weights" / "srcnn.pth"
+    convert_pretrained(tmp_path / "port.pth", dst, "SRCNN", 3, num_in_ch=1, num_out_ch=1)
+    checkpoint = torch.load(dst, weights_only=True)
+    assert (checkpoint["scale"], checkpoint["color"]) == (3, "y")
+    assert checkpoint["network_g"] == {"type": "SRCNN", "num_in_ch": 1, "num_out_ch": 1, "upscale": 3}
+    with pytest.raises(
+        CheckpointMismatchError, match=r"trained at x3 \(recorded in the checkpoint\) but the data is x2"
+    ):
+        build_scorer_model(2, checkpoint=dst)
+    model = build_scorer_model(3, checkpoint=dst)
+    assert model.arch_opt["upscale"] == 3 and model.in_channels == 1

@@ -15,8 +15,9 @@ import pytest
 import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 
-from basicsr_distill.distillation.pipeline import check_class_count, load_yaml, parse_config, sha256_file
+from basicsr_distill.distillation.pipeline import check_class_count, load_yaml, parse_config
 from basicsr_distill.distillation.synthesize import HR_LMDB, lr_lmdb_name
+from basicsr_distill.jobs import sha256_file
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
 
@@ -123,7 +124,11 @@ def test_end_to_end_from_one_yaml_with_resume_and_guard(
 @pytest.mark.parametrize(
     ("images", "changes", "message"),
     [
-        (noise_images(1), {"synthesize": {"ipc": 0}}, r"IPC \(images per class\) must be in 1\.\.999999, got 0"),
+        (  # issue 10: the message names the YAML and the key
+            noise_images(1),
+            {"synthesize": {"ipc": 0}},
+            r"^error: \S+\.yml: synthesize: ipc \(images per class\) must be in 1\.\.999999, got 0$",
+        ),
         (
             noise_images(1),
             {"finetune": {"force": {"network_g": {"tiny": {"transformer": {"num_embeds_ada_norm": 2}}}}}},

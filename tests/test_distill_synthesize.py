@@ -20,7 +20,6 @@ from basicsr.utils.matlab_functions import imresize
 
 from basicsr_distill.distillation import synthesize as synthesize_module
 from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
-from basicsr_distill.distillation.pipeline import StageParamsError, sha256_file
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
     bicubic_lr,
@@ -30,6 +29,7 @@ from basicsr_distill.distillation.synthesize import (
     sample_shard,
     synthesize,
 )
+from basicsr_distill.jobs import StageParamsError, sha256_file
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
 
@@ -128,7 +128,7 @@ def test_resume_samples_only_missing_images(tmp_path: Path, components, monkeypa
 
 
 def test_bad_input(tmp_path: Path, components) -> None:  # noqa: ANN001
-    with pytest.raises(ValueError, match=r"IPC \(images per class\) must be in 1\.\.999999, got 0"):
+    with pytest.raises(ValueError, match=r"ipc \(images per class\) must be in 1\.\.999999, got 0"):
         SynthesisConfig(ipc=0)
     with pytest.raises(ValueError, match=r"5 classes do not fit the DiT's class embedding \(4 classes"):
         synthesize(components, 5, tmp_path / "out", FAST)

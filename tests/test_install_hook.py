@@ -49,3 +49,23 @@ def test_alias_without_hook_on_meta_path_fails_as_upstream() -> None:
         "try:\n    import basicsr\nexcept ModuleNotFoundError as e:\n    print(e.name)\n"
     )
     assert run_python(code) == "torchvision.transforms.functional_tensor"
+
+
+def test_import_basicsr_imports_neither_diffusers_nor_open_clip() -> None:
+    # `import basicsr` registers DiTDiffFitModel, whose module must import diffusers only when a DiT is built
+    # (issue 10: diffusers was ~1.2 s of every import). Checked twice: sys.modules, and -X importtime's own list
+    # (which also catches a module imported and then removed from sys.modules).
+    code = (
+        "import sys, basicsr\n"
+        "from basicsr.utils.registry import MODEL_REGISTRY\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'diffusers', 'open_clip', 'sklearn'})\n"
+        "print(MODEL_REGISTRY.get('DiTDiffFitModel').__module__, heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "basicsr_distill.models.dit_difffit_model []"
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+    assert "basicsr_distill" in imported  # the -X importtime listing is really there
+    assert not imported & {"diffusers", "open_clip"}

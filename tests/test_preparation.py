@@ -529,3 +529,37 @@ def test_ordered_pool_results_are_bounded_ahead_of_the_consumer() -> None:
         assert value == (consumed - 1) * 10  # in order
         assert len(submitted) - consumed <= 4 * 3
     assert submitted == list(range(100))
+
+
+def test_create_lmdb_checks_gt_lq_keys_before_building(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Issue 10: the key check ran after both LMDBs were built and left both on disk when the keys differed.
+    write_images(tmp_path / "gt", [(16, 16)] * 3)
+    write_images(tmp_path / "lq", [(8, 8)] * 2)
+    (tmp_path / "lq" / "0001.png").rename(tmp_path / "lq" / "0009.png")
+    with pytest.raises(SystemExit) as exit_info:
+        script_main("create_lmdb.py")([str(tmp_path / "gt"), str(tmp_path / "lq"), "--workers", "1"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'gt'} and {tmp_path / 'lq'}: GT and LQ key sets differ (3 vs 2 keys): "
+        "2 only in GT (e.g. ['0001', '0002']), 1 only in LQ (e.g. ['0009']); no LMDB was written"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["gt", "lq"]
+
+
+def test_corrupt_png_error_is_the_only_line(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    # Issue 10: libpng printed "libpng error: ..." on the stderr file descriptor (whatever OpenCV's log level)
+    # before the one-line error, in the middle of the progress bar. It now ends up inside that one line.
+    _, encoded = cv2.imencode(".png", textured_image(16, 16, seed=0))
+    corrupt = tmp_path / "bad" / "0000.png"
+    corrupt.parent.mkdir()
+    data = bytearray(encoded.tobytes())
+    data[data.find(b"IDAT") + 10] ^= 0xFF  # a damaged deflate stream: libpng reports it itself
+    corrupt.write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        script_main("create_lmdb.py")([str(corrupt.parent), "--workers", "1"])
+    assert exit_info.value.code == 2
+    captured = capfd.readouterr()
+    assert captured.err.splitlines() == [
+        f"error: {corrupt}: cannot decode image (corrupt or not an image: libpng error: IDAT: invalid code lengths set)"
+    ], captured.err

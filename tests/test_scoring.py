@@ -345,6 +345,49 @@ def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkey
     _run(tmp_path, "res", scorer="sobel", gt=data["gt"], patch_size=8, overwrite=True)
 
 
+def test_stop_between_the_two_renames_resumes(
+    data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 10: killed after scores.csv was renamed but before scores.json, the rerun refused with a misleading
+    # "made with other arguments". The partial folder (removed only after both renames) now says "resume".
+    import contextlib
+
+    reference, _ = _run(tmp_path, "ref", scorer="sobel", gt=data["gt"])
+    real = runner.atomic_output
+
+    @contextlib.contextmanager
+    def stop_before_json_rename(path):  # noqa: ANN001, ANN202
+        with real(path) as tmp:
+            yield tmp
+            if Path(path).name == "scores.json":
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "atomic_output", stop_before_json_rename)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, "cut", scorer="sobel", gt=data["gt"])
+    assert (tmp_path / "cut" / "scores.csv").is_file() and not (tmp_path / "cut" / "scores.json").exists()
+    monkeypatch.setattr(runner, "atomic_output", real)
+    import runpy
+
+    records: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: records.append(record.getMessage())  # what BasicSR's handlers would print
+    logging.getLogger("basicsr").addHandler(handler)
+    monkeypatch.setattr(logging.getLogger("basicsr"), "level", logging.WARNING)  # BasicSR's level without a log file
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "score_dataset.py"))
+    script["main"](["--scorer", "sobel", "--gt", str(data["gt"]), "--out", str(tmp_path / "cut"), "--workers", "0",
+                    "--batch-size", "4", "--no-progress"])  # fmt: skip
+    logging.getLogger("basicsr").removeHandler(handler)
+    text = "\n".join(records)
+    assert "Resuming: 6 of 6 sub-images already scored" in text  # the script shows INFO (it printed nothing)
+    assert f"Wrote 6 sobel scores to {tmp_path / 'cut' / 'scores.csv'}" in text
+    resumed = (tmp_path / "cut" / "scores.csv").read_text()
+    assert resumed == (tmp_path / "ref" / "scores.csv").read_text() and reference
+    assert json.loads((tmp_path / "cut" / "scores.json").read_text())["resumed_from"] == 6
+    assert not list(tmp_path.glob(".*"))  # no partial, no hidden temp
+
+
 # ---------------------------------------------------------------------------------------------------- bad input
 
 

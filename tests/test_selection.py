@@ -231,6 +231,32 @@ def test_hdc_end_to_end_on_images(tmp_path: Path) -> None:
     assert coreset.record["parameters"] == {"ratio": 0.25, "clusters": 2, "features": "pixels"}
 
 
+def test_hdc_records_and_logs_fewer_clusters_than_asked(tmp_path: Path) -> None:
+    # Issue 10: with fewer distinct candidates than `clusters`, k-means used fewer and the record said the asked k.
+    import logging
+
+    import cv2
+
+    gt_dir, _ = write_paired_folder(tmp_path, count=8, size=16, scale=2)
+    for index in range(4, 8):  # the above-median candidates: two distinct images, each twice
+        cv2.imwrite(str(gt_dir / f"{index:04d}.png"), np.full((16, 16, 3), 40 * (index % 2), np.uint8))
+    scores = write_scores(tmp_path / "scores.csv", {f"{index:04d}": float(index) for index in range(8)})
+    options = {"scores": str(scores), "strategy": "hdc", "ratio": 0.25, "clusters": 3, "features": "pixels"}
+    messages: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("basicsr").addHandler(handler)
+    try:
+        coreset = coreset_from_options(options, [f"{index:04d}" for index in range(8)], image_root=gt_dir)
+    finally:
+        logging.getLogger("basicsr").removeHandler(handler)
+    assert coreset.record["parameters"]["clusters"] == 3 and coreset.record["clusters_used"] == 2
+    assert messages == [
+        "hdc: clusters 3 asked, 2 used: the 4 above-median candidates have only 2 distinct feature rows"
+    ]
+    assert sorted(int(name) % 2 for name in coreset.names) == [0, 1]  # one from each of the 2 clusters
+
+
 # --- bad input ----------------------------------------------------------------------------------------------------
 
 

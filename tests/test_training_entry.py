@@ -184,3 +184,76 @@ def test_total_epochs_option_is_resolved_from_the_training_set(tmp_path: Path) -
         paper = yaml.safe_load((REPO / "options" / "distill" / name).read_text())
         assert (paper["train"]["total_epochs"], paper["train"]["total_iter"]) == (700, None)
         assert paper["datasets"]["train"]["batch_size_per_gpu"] == 4
+
+
+def coreset_training_options(name: str, gt_dir: Path, lq_dir: Path, coreset: dict) -> dict:
+    options = tiny_options(name, gt_dir, lq_dir, total_iter=1)
+    options["datasets"]["train"] |= {"type": "CoreSetPairedImageDataset", "coreset": coreset}
+    return options
+
+
+def write_scores_for(path: Path, names: list[str]) -> Path:
+    path.write_text("name,score\n" + "".join(f"{name},{index}\n" for index, name in enumerate(names)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_scores", r"^datasets\.train: coreset: .*nowhere\.csv: scores file not found$"),
+        ("names_absent", r"^datasets\.train: coreset: .*scores\.csv: scores do not match the dataset: .*9999"),
+        ("misspelt_key", r"^datasets\.train: coreset: unknown selection option\(s\) ratoi; known: "),
+        ("ratio_zero", r"^datasets\.train: coreset: ratio must be in \(0, 1\], got 0$"),
+        ("missing_dataroot", r"^datasets\.train: missing option 'dataroot_gt'$"),
+    ],
+)
+def test_bad_dataset_option_names_its_key(tmp_path: Path, paired_folder, case: str, message: str) -> None:
+    from basicsr_distill.train import DatasetOptionError, named_build_dataset
+
+    names = [path.stem for path in sorted(paired_folder[0].iterdir())]
+    scores = write_scores_for(tmp_path / "scores.csv", names)
+    coreset = {"scores": str(scores), "strategy": "descending", "ratio": 0.5}
+    if case == "missing_scores":
+        coreset["scores"] = str(tmp_path / "nowhere.csv")
+    elif case == "names_absent":
+        write_scores_for(scores, [*names, "9999"])
+    elif case == "misspelt_key":
+        coreset["ratoi"] = coreset.pop("ratio")
+    elif case == "ratio_zero":
+        coreset["ratio"] = 0
+    opt = coreset_training_options("bad", *paired_folder, coreset)
+    if case == "missing_dataroot":
+        del opt["datasets"]["train"]["dataroot_gt"]
+    opt["datasets"]["train"]["phase"] = "train"
+    opt["datasets"]["train"]["scale"] = 2
+    with pytest.raises(DatasetOptionError, match=message):
+        named_build_dataset(opt)(opt["datasets"]["train"])
+
+
+def test_bad_coreset_through_the_entry_point_is_one_line_and_leaves_experiments_as_it_was(
+    tmp_path: Path, paired_folder
+) -> None:
+    # Issue 10: a misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
+    # folder (archiving the earlier one of the same name). Now: one line naming the YAML and key, exit 2, the
+    # line in the log while the run lived, and experiments/ exactly as before (the earlier run put back).
+    names = [path.stem for path in sorted(paired_folder[0].iterdir())]
+    coreset = {"scores": str(write_scores_for(tmp_path / "scores.csv", names)), "strategy": "random", "ratoi": 0.5}
+    opt = write_options(tmp_path / "bad.yml", coreset_training_options("bad_coreset", *paired_folder, coreset))
+    earlier = tmp_path / "experiments" / "bad_coreset"
+    earlier.mkdir(parents=True)
+    (earlier / "earlier_run.txt").write_text("kept")
+    result = subprocess.run(
+        [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    expected = f"error: {opt}: datasets.train: coreset: unknown selection option(s) ratoi; known: "
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(expected)
+    assert sorted(p.name for p in (tmp_path / "experiments").iterdir()) == ["bad_coreset"]
+    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]
+    assert not (tmp_path / "tb_logger").exists()

@@ -95,13 +95,18 @@ def check_state_dict(
 
 
 def convert_pretrained(
-    src: str | os.PathLike, dst: str | os.PathLike, arch: str, **arch_kwargs: Any
+    src: str | os.PathLike, dst: str | os.PathLike, arch: str, scale: int | None = None, **arch_kwargs: Any
 ) -> OrderedDict[str, torch.Tensor]:
     """Convert a port state dict file ``src`` of ``arch`` into the BasicSR checkpoint ``dst`` (``{'params': ...}``).
 
     ``arch_kwargs`` go to our arch (e.g. ``num_in_ch=1, num_out_ch=1`` for the ports' Y-channel models,
     ``f2=1`` for SRCNN 9-1-5, ``d``/``s``/``m`` for FSRCNN). The state dict is checked key by key and shape by
     shape, strictly loaded into the arch, and written atomically. Returns the converted state dict.
+
+    ``scale`` (the ports' files hold none: their names say it) is recorded with ``network_g`` and ``color``, the
+    keys of :func:`basicsr_distill.scoring.pretrained.scorer_checkpoint`, so that the loss scorer refuses the
+    checkpoint for data of another scale even when its name has no ``xN`` (issue 10): SRCNN/FSRCNN weight shapes
+    do not depend on the scale.
     """
     if arch not in PORTS:
         raise ValueError(f"{src}: no pretrained port for arch {arch!r} (supported: {', '.join(PORTS)})")
@@ -111,6 +116,11 @@ def convert_pretrained(
     check_state_dict(state_dict, model.state_dict(), str(src), f"{arch}({described})")
     model.load_state_dict(state_dict, strict=True)
     converted = OrderedDict((key, value.detach().clone()) for key, value in model.state_dict().items())
+    checkpoint: dict[str, Any] = {"params": converted}
+    if scale is not None:
+        network_g = {"type": arch, **arch_kwargs, "upscale": int(scale)}
+        color = "y" if int(arch_kwargs.get("num_in_ch", 3)) == 1 else "rgb"
+        checkpoint.update(network_g=network_g, scale=int(scale), color=color)
     with atomic_output(dst) as tmp:
-        torch.save({"params": converted}, tmp)
+        torch.save(checkpoint, tmp)
     return converted

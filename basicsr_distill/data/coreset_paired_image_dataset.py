@@ -29,6 +29,7 @@ from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 
+from basicsr_distill.jobs import require_complete
 from basicsr_distill.selection.coreset import CoreSet, coreset_from_options
 
 
@@ -47,10 +48,16 @@ class CoreSetPairedImageDataset(PairedImageDataset):
     """
 
     def __init__(self, opt: dict) -> None:
+        for key in ("dataroot_gt", "dataroot_lq"):  # a stopped extraction or LMDB build is refused by name
+            if opt.get(key):
+                require_complete(opt[key], key)
         super().__init__(opt)
         if not opt.get("coreset"):
             raise ValueError(f"{type(self).__name__} '{opt.get('name')}': the 'coreset' option is missing or empty")
         by_name = {_name(entry["gt_path"]): entry for entry in self.paths}
-        self.coreset: CoreSet = coreset_from_options(opt["coreset"], by_name, image_root=self.gt_folder)
+        try:
+            self.coreset: CoreSet = coreset_from_options(opt["coreset"], by_name, image_root=self.gt_folder)
+        except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block (issue 10)
+            raise type(error)(f"coreset: {error}") from error
         self.paths = [by_name[name] for name in self.coreset.names]
         get_root_logger().info(f"{type(self).__name__} '{opt.get('name')}': {self.coreset.summary()}")

@@ -31,6 +31,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
+from basicsr_distill.jobs import require_complete
 from basicsr_distill.preparation.image_io import read_image
 
 
@@ -101,7 +102,8 @@ class PseudoLabelPatchDataset(data.Dataset):
         for key in ("dataroot_gt", "labels_csv"):
             if not opt.get(key):
                 raise KeyError(f"PseudoLabelPatchDataset needs option {key!r}")
-        self.root = Path(opt["dataroot_gt"])
+        self.root = require_complete(opt["dataroot_gt"], "patch folder (dataroot_gt)")
+        require_complete(Path(opt["labels_csv"]).parent, "pseudo-label folder (labels_csv)")
         self.paths, self.labels = read_label_csv(opt["labels_csv"], self.root)
         resolution = opt.get("resolution")
         self.resolution = int(resolution) if resolution else None

@@ -53,7 +53,7 @@ from sklearn.cluster import KMeans
 from tqdm import tqdm
 
 from basicsr_distill.distillation.patches import PATCHES_CSV, read_patch_csv
-from basicsr_distill.distillation.pipeline import StageDir, resolve_device, sha256_file, write_json
+from basicsr_distill.jobs import StageDir, require_complete, resolve_device, sha256_file, write_json
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.utils import atomic_output
 
@@ -210,7 +210,7 @@ def kmeans(embeddings: np.ndarray, k: int, seed: int, n_init: int | str) -> tupl
 
 def patch_files(patch_dir: str | os.PathLike) -> list[Path]:
     """The patches to cluster: the rows of ``patches.csv`` when there is one, else every image in the folder."""
-    patch_dir = Path(patch_dir)
+    patch_dir = require_complete(patch_dir, "patch folder")
     if (patch_dir / PATCHES_CSV).is_file():
         paths = [patch_dir / row["name"] for row in read_patch_csv(patch_dir / PATCHES_CSV)]
         missing = [path.name for path in paths if not path.is_file()]

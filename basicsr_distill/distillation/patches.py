@@ -52,7 +52,7 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
-from basicsr_distill.distillation.pipeline import StageDir, sha256_file, sha256_files
+from basicsr_distill.jobs import StageDir, require_complete, sha256_file, sha256_files
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
 from basicsr_distill.utils import atomic_output
@@ -266,7 +266,7 @@ def select_patches(
     config = config or PatchSelectionConfig()
     logger = get_root_logger()
     folders = [input_dir] if isinstance(input_dir, (str, os.PathLike)) else list(input_dir)
-    images = [path for folder in folders for path in list_images(folder)]
+    images = [path for folder in folders for path in list_images(require_complete(folder, "image folder"))]
     stems: dict[str, Path] = {}
     for path in images:
         if (other := stems.setdefault(path.stem, path)) != path:

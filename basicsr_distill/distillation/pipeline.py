@@ -16,24 +16,21 @@ against the paper's architectures in seconds (:mod:`.weights`; ``check_weights: 
 wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the patches while the
 others wait; every rank fine-tunes (DDP) and samples its share; rank 0 writes the LMDBs and the record.
 
-This module also holds what the stages share: :class:`StageDir` (a stage folder whose ``manifest.json``
-records parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or
-continues an unfinished one, other parameters or inputs are refused unless ``overwrite``), the sha256
-helpers, the distributed helpers and the scripts' argument parser. ``record.json`` in the root gathers every
-stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
+What the stages share lives below them, in :mod:`basicsr_distill.jobs` (:class:`~basicsr_distill.jobs.StageDir`:
+a stage folder whose ``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same
+parameters skips a finished stage or continues an unfinished one, other parameters or inputs are refused unless
+``overwrite``; the sha256 helpers; the distributed context) and :mod:`basicsr_distill.cli` (the scripts' parser),
+so the stage modules never import this one (issue 10: they imported each other in a circle). ``record.json`` in
+the root gathers every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import datetime
-import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,171 +40,27 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.utils import atomic_output, sha256_file
+from basicsr_distill.jobs import (
+    STAGE_MANIFEST,
+    StageDir,
+    atomic_output,
+    barrier,
+    distributed_context,
+    from_rank0,
+    normalised_json,
+    require_complete,
+    resolve_device,
+    sha256_file,
+    write_json,
+)
 
-if TYPE_CHECKING:  # the stage modules import this one; at run time they are imported where used
+if TYPE_CHECKING:  # imported where used: clustering and synthesis import sklearn, open_clip, diffusers
     from basicsr_distill.distillation.clustering import ClusterConfig
     from basicsr_distill.distillation.patches import PatchSelectionConfig
     from basicsr_distill.distillation.synthesize import SynthesisConfig
 
-MANIFEST = "manifest.json"
-_PARAMS = ".stage_params.json"
 RECORD = "record.json"
 STAGES = ("patches", "clusters", "finetune", "synthesize")
-
-
-class StageParamsError(ValueError):
-    """A stage folder holds outputs made with other parameters or inputs."""
-
-
-def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
-    """One sha256 over several files: each file's name and content digest, in the given order."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(f"{Path(path).name}\0{sha256_file(path)}\n".encode())
-    return digest.hexdigest()
-
-
-def script_parser(doc: str, epilog: str, device: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser of a distillation script: its docstring's first line, the examples, ``--overwrite``
-    and (with a ``device`` default) ``--device``."""
-    parser = argparse.ArgumentParser(
-        description=doc.splitlines()[0], epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
-    if device is not None:
-        parser.add_argument("--device", default=device, help="auto | cpu | cuda[:N] (default: %(default)s)")
-    return parser
-
-
-def distributed_context(timeout_hours: float = 12.0) -> tuple[int, int]:
-    """``(rank, world_size)``; under ``torchrun`` (``WORLD_SIZE`` > 1) initialise the process group first.
-
-    The timeout is long because the other ranks wait at a barrier while rank 0 selects and clusters patches.
-    """
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, timeout=datetime.timedelta(hours=timeout_hours))
-        if dist.get_rank() != 0:
-            get_root_logger().setLevel(logging.ERROR)  # BasicSR's convention: only rank 0 logs
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def barrier() -> None:
-    """``torch.distributed.barrier()`` when several processes run; nothing otherwise."""
-    import torch.distributed as dist
-
-    if dist.is_initialized() and dist.get_world_size() > 1:
-        dist.barrier()
-
-
-def from_rank0(value: Any) -> Any:
-    """Rank 0's ``value`` on every rank (``broadcast_object_list``); ``value`` itself in a single process."""
-    import torch.distributed as dist
-
-    if dist.is_initialized() and dist.get_world_size() > 1:
-        holder = [value]
-        dist.broadcast_object_list(holder, src=0)
-        return holder[0]
-    return value
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> this process's CUDA device (``LOCAL_RANK`` under ``torchrun``) when available, else ``"cpu"``."""
-    import torch
-
-    if device == "auto":
-        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def _normalised(value: Any) -> Any:
-    """JSON round trip: tuples become lists, keys strings, so that stored and new parameters compare equal."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [
-            diff
-            for key in sorted(set(old) | set(new))
-            for diff in _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        ]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} there, {new!r} now"]
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented JSON through :func:`atomic_output`."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-class StageDir:
-    """A stage's output folder: parameters check, resume and the finishing ``manifest.json``.
-
-    ``finished()`` returns the manifest when the folder holds this stage's complete outputs for the
-    same parameters and inputs, ``None`` when work has to start or continue; it raises
-    :class:`StageParamsError` for outputs of other parameters (or clears the folder with ``overwrite``).
-    A folder with content this package did not write is never cleared.
-    """
-
-    def __init__(
-        self, path: str | os.PathLike, stage: str, params: dict, inputs: dict, overwrite: bool = False
-    ) -> None:
-        self.path = Path(path)
-        self.stage = stage
-        self.params = _normalised(params)
-        self.inputs = _normalised(inputs)
-        self.overwrite = overwrite
-
-    def _identity(self) -> dict:
-        return {"stage": self.stage, "params": self.params, "inputs": self.inputs}
-
-    def finished(self) -> dict | None:
-        manifest_path, params_path = self.path / MANIFEST, self.path / _PARAMS
-        existing = next((p for p in (manifest_path, params_path) if p.is_file()), None)
-        if existing is None:
-            if self.path.exists() and any(self.path.iterdir()):
-                raise StageParamsError(
-                    f"{self.path}: folder is not empty and holds no {self.stage} outputs; choose a new folder"
-                )
-            return None
-        stored = json.loads(existing.read_text())
-        differences = _differences({key: stored.get(key) for key in self._identity()}, self._identity())
-        if not differences:
-            return stored if existing == manifest_path else None
-        if not self.overwrite:
-            raise StageParamsError(
-                f"{self.path}: holds {self.stage} outputs made with other parameters or inputs "
-                f"({'; '.join(differences[:4])}); pass --overwrite to replace them or choose another folder"
-            )
-        get_root_logger().warning(f"{self.stage}: overwriting {self.path} ({'; '.join(differences[:4])})")
-        shutil.rmtree(self.path)
-        return None
-
-    def begin(self) -> None:
-        """Create the folder and mark it with the parameters (the run may now be interrupted and resumed)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.path / _PARAMS, self._identity())
-
-    def finish(self, outputs: dict, summary: dict, **extra: Any) -> dict:
-        """Write ``manifest.json`` (the stage is complete) and return it."""
-        manifest = {
-            **self._identity(),
-            "outputs": _normalised(outputs),
-            "summary": _normalised(summary),
-            **_normalised(extra),
-            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        }
-        write_json(self.path / MANIFEST, manifest)
-        return manifest
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -227,7 +80,7 @@ def load_yaml(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such option file")
     with open(path) as handle:
-        return _normalised(yaml.load(handle, Loader=ordered_yaml()[0]))
+        return normalised_json(yaml.load(handle, Loader=ordered_yaml()[0]))
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -276,6 +129,40 @@ def _build(kind: type, values: dict, where: str) -> Any:
     except TypeError as error:
         known = ", ".join(f.name for f in dataclasses.fields(kind))
         raise ValueError(f"{where}: {error} (known keys: {known})") from None
+    except ValueError as error:  # a value the stage refuses: name the file and the section (issue 10: IPC 0)
+        raise ValueError(f"{where}: {error}") from None
+
+
+def weights_from_options(config: DistillConfig, stages: Any = None) -> dict[str, Any]:
+    """The :func:`~basicsr_distill.distillation.weights.check_weights` arguments of a pipeline configuration for
+    ``stages`` (here, not in :mod:`.weights`, which would otherwise import this module back).
+
+    ``clusters`` needs the CLIP checkpoint; ``finetune`` the DiT folder (``network_g.pretrained`` of the fine-tuning
+    options with ``finetune.force``) and its ``val.vae_decode``; ``synthesize`` the DiT and ``synthesize.vae_decode``.
+    Random-weight entries (``~``) are left out.
+    """
+    wanted = set(stages or STAGES)
+    needs_dit = bool(wanted & {"finetune", "synthesize"})
+    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force) if needs_dit else {}
+    kwargs: dict[str, Any] = {"num_classes": config.cluster_config.k}
+    if "clusters" in wanted and config.cluster_config.clip_checkpoint is not None:
+        kwargs.update(
+            clip_checkpoint=config.cluster_config.clip_checkpoint, clip_model=config.cluster_config.clip_model
+        )
+    if needs_dit:
+        kwargs["dit"] = (opt.get("network_g") or {}).get("pretrained")
+    decode = {
+        "finetune": (opt.get("val") or {}).get("vae_decode"),
+        "synthesize": config.synthesis_config.vae_decode,
+    }
+    paths = [decode[stage] for stage in ("synthesize", "finetune") if stage in wanted and decode[stage] is not None]
+    if paths:
+        if len(set(map(str, paths))) > 1:
+            raise ValueError(
+                f"{config.finetune_opt}: val.vae_decode {paths[1]} differs from synthesize.vae_decode {paths[0]}"
+            )
+        kwargs["vae_decode"] = paths[0]
+    return kwargs
 
 
 def parse_config(options: dict, source: str = "options") -> DistillConfig:
@@ -445,7 +332,7 @@ def run_pipeline(
     from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
-    raw = load_yaml(options) if not isinstance(options, dict) else _normalised(options)
+    raw = load_yaml(options) if not isinstance(options, dict) else normalised_json(options)
     config = parse_config(raw, source)
     wanted = list(stages or STAGES)
     if unknown := [stage for stage in wanted if stage not in STAGES]:
@@ -453,12 +340,12 @@ def run_pipeline(
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
     if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
-        from basicsr_distill.distillation.weights import check_weights, weights_from_options
+        from basicsr_distill.distillation.weights import check_weights
 
         arguments = weights_from_options(config, wanted)
         if any(arguments.get(key) is not None for key in ("dit", "clip_checkpoint", "vae_decode")):
             check_weights(**arguments)
-    rank, _ = distributed_context()
+    rank = distributed_context().rank
     config.root.mkdir(parents=True, exist_ok=True)
     logger = _pipeline_logger(config.root, config.name)
     dirs = config.stage_dirs
@@ -498,7 +385,7 @@ def run_pipeline(
             device,
             checkpoint["sha256"],
             vae_decode=config.synthesis_config.vae_decode,
-            source=f"{dirs['finetune'] / MANIFEST}",
+            source=f"{dirs['finetune'] / STAGE_MANIFEST}",
         )
         with torch.no_grad():
             synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
@@ -511,9 +398,10 @@ def run_pipeline(
 
 
 def _manifest(folder: Path, stage: str) -> dict:
-    path = folder / MANIFEST
+    require_complete(folder, f"{stage} stage folder")  # names a started-but-unfinished stage as such
+    path = folder / STAGE_MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{folder}: the {stage} stage has not finished (no {MANIFEST}); run it first")
+        raise FileNotFoundError(f"{folder}: the {stage} stage has not finished (no {STAGE_MANIFEST}); run it first")
     return json.loads(path.read_text())
 
 

@@ -37,15 +37,16 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
-from basicsr_distill.distillation.pipeline import (
+from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
+from basicsr_distill.jobs import (
     StageDir,
     barrier,
     distributed_context,
     from_rank0,
+    remove_stale_temps,
     sha256_file,
     sha256_files,
 )
-from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
 from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
@@ -83,7 +84,7 @@ class SynthesisConfig:
         if self.mixed_precision not in SAMPLE_PRECISIONS:
             raise ValueError(f"mixed_precision must be one of {list(SAMPLE_PRECISIONS)}, got {self.mixed_precision!r}")
         if not 1 <= self.ipc < INDEX_STRIDE:
-            raise ValueError(f"IPC (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
+            raise ValueError(f"ipc (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
         if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
             raise ValueError(
                 f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"
@@ -272,7 +273,8 @@ def synthesize(
     elif generator is None or "random_weights" not in generator:
         raise ValueError("synthesize: a components loader needs the generator's identity (with random_weights)")
     logger = get_root_logger()
-    rank, world_size = distributed_context()
+    context = distributed_context()
+    rank, world_size = context.rank, context.world
     params = {**asdict(config), "num_classes": num_classes}
     stage = StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0)
     manifest = from_rank0(stage.finished() if rank == 0 else None)  # rank 0 alone reads (and may clear) the folder
@@ -291,6 +293,7 @@ def synthesize(
     if rank == 0:
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
+        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run (issue 10)
     work_dir = stage.path / WORK_DIR
     barrier()
     if components.random_weights:

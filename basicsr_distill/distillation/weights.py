@@ -409,44 +409,10 @@ def _dit_to_diffusers_keys(state: dict[str, torch.Tensor], depth: int) -> dict[s
     return {key: value.clone() for key, value in out.items()}
 
 
-def weights_from_options(config: Any, stages: Any = None) -> dict[str, Any]:
-    """The :func:`check_weights` arguments of a pipeline configuration (``DistillConfig``) for ``stages``.
-
-    ``clusters`` needs the CLIP checkpoint; ``finetune`` the DiT folder (``network_g.pretrained`` of the fine-tuning
-    options with ``finetune.force``) and its ``val.vae_decode``; ``synthesize`` the DiT and ``synthesize.vae_decode``.
-    Random-weight entries (``~``) are left out.
-    """
-    from basicsr_distill.distillation.pipeline import STAGES, deep_merge, load_yaml
-
-    wanted = set(stages or STAGES)
-    needs_dit = bool(wanted & {"finetune", "synthesize"})
-    opt = deep_merge(load_yaml(config.finetune_opt), config.finetune_force) if needs_dit else {}
-    kwargs: dict[str, Any] = {"num_classes": config.cluster_config.k}
-    if "clusters" in wanted and config.cluster_config.clip_checkpoint is not None:
-        kwargs.update(
-            clip_checkpoint=config.cluster_config.clip_checkpoint, clip_model=config.cluster_config.clip_model
-        )
-    if needs_dit:
-        kwargs["dit"] = (opt.get("network_g") or {}).get("pretrained")
-    decode = {
-        "finetune": (opt.get("val") or {}).get("vae_decode"),
-        "synthesize": config.synthesis_config.vae_decode,
-    }
-    paths = [decode[stage] for stage in ("synthesize", "finetune") if stage in wanted and decode[stage] is not None]
-    if paths:
-        if len(set(map(str, paths))) > 1:
-            raise ValueError(
-                f"{config.finetune_opt}: val.vae_decode {paths[1]} differs from synthesize.vae_decode {paths[0]}"
-            )
-        kwargs["vae_decode"] = paths[0]
-    return kwargs
-
-
 __all__ = [
     "ExpectedWeights",
     "WeightsCheckError",
     "WeightsReport",
     "check_weights",
     "convert_dit_checkpoint",
-    "weights_from_options",
 ]

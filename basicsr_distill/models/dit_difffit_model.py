@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import math
 import os
+import types
 from collections import OrderedDict
 from os import path as osp
 from typing import Any
@@ -61,18 +63,6 @@ from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 from torchvision.utils import make_grid
 
-from basicsr_distill.distillation.dit import (
-    check_difffit_metadata,
-    copy_frozen,
-    difffit_metadata,
-    load_difffit_checkpoint,
-    load_dit_components,
-    mark_all_trainable,
-    mark_difffit_trainable,
-    save_difffit_checkpoint,
-    set_tf32,
-    trainable_names,
-)
 from basicsr_distill.distillation.losses import (
     LAMBDA_NEG,
     LAMBDA_POS,
@@ -83,9 +73,20 @@ from basicsr_distill.distillation.losses import (
     predict_clean_latent,
     sr_loss,
 )
-from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, sample_images
 from basicsr_distill.preparation.image_io import write_png
 from basicsr_distill.utils import atomic_output
+
+
+def _dit() -> types.ModuleType:
+    """:mod:`basicsr_distill.distillation.dit`, imported on first use: it imports diffusers (about 1.2 s), and this
+    module is imported by every ``import basicsr`` (registration), most of which never build a DiT."""
+    return importlib.import_module("basicsr_distill.distillation.dit")
+
+
+def _sampling() -> types.ModuleType:
+    """:mod:`basicsr_distill.distillation.sampling`, imported on first use (it imports diffusers too)."""
+    return importlib.import_module("basicsr_distill.distillation.sampling")
+
 
 _MIXED_PRECISION = {None: None, "no": None, "fp32": None, "bf16": torch.bfloat16}
 
@@ -100,7 +101,7 @@ class DiTDiffFitModel(BaseModel):
         if "num_classes" not in net_opt:
             raise KeyError("network_g.num_classes (the number of pseudo-classes k) is required")
         self.num_classes = int(net_opt["num_classes"])
-        self.components = load_dit_components(
+        self.components = _dit().load_dit_components(
             net_opt.get("pretrained"),
             tiny=net_opt.get("tiny"),
             num_classes=self.num_classes,
@@ -112,9 +113,9 @@ class DiTDiffFitModel(BaseModel):
         transformer = self.components.transformer
         mode = net_opt.get("finetune", "difffit")
         if mode == "difffit":
-            self.parameter_counts = mark_difffit_trainable(transformer, net_opt.get("gamma_blocks"))
+            self.parameter_counts = _dit().mark_difffit_trainable(transformer, net_opt.get("gamma_blocks"))
         elif mode == "full":
-            self.parameter_counts = mark_all_trainable(transformer)
+            self.parameter_counts = _dit().mark_all_trainable(transformer)
         else:
             raise ValueError(f"network_g.finetune must be 'difffit' or 'full', got {mode!r}")
         counts = ", ".join(f"{key} {value:,d}" for key, value in self.parameter_counts.items())
@@ -124,13 +125,13 @@ class DiTDiffFitModel(BaseModel):
         self.load_path = self.opt["path"].get("pretrain_network_g")
         if self.load_path:
             use_ema = self.opt["path"].get("param_key_g", "params") == "params_ema"
-            load_difffit_checkpoint(self.get_bare_model(self.net_g), self.load_path, use_ema=use_ema)
+            _dit().load_difffit_checkpoint(self.get_bare_model(self.net_g), self.load_path, use_ema=use_ema)
         precision = (self.opt.get("train") or {}).get("mixed_precision")
         if precision not in _MIXED_PRECISION:
             raise ValueError(f"train.mixed_precision must be one of {list(_MIXED_PRECISION)}, got {precision!r}")
         self.amp_dtype = _MIXED_PRECISION[precision] if self.device.type == "cuda" else None
         if self.device.type == "cuda":
-            set_tf32(bool((self.opt.get("train") or {}).get("tf32", True)))
+            _dit().set_tf32(bool((self.opt.get("train") or {}).get("tf32", True)))
         self.current_iter = 0
         if self.is_train:
             self.init_training_settings()
@@ -143,9 +144,9 @@ class DiTDiffFitModel(BaseModel):
         train_opt = self.opt["train"]
         bare = self.get_bare_model(self.net_g)
         self.ema_decay = float(train_opt.get("ema_decay", 0.9999))
-        self.net_g_ema = copy_frozen(bare).eval()
+        self.net_g_ema = _dit().copy_frozen(bare).eval()
         if self.load_path:
-            load_difffit_checkpoint(self.net_g_ema, self.load_path, use_ema=True)
+            _dit().load_difffit_checkpoint(self.net_g_ema, self.load_path, use_ema=True)
         else:
             self.model_ema(0)
         self.net_g.train()
@@ -194,7 +195,7 @@ class DiTDiffFitModel(BaseModel):
         source = dict(net_g.named_parameters())
         target = dict(self.net_g_ema.named_parameters())
         with torch.no_grad():
-            for name in trainable_names(net_g):
+            for name in _dit().trainable_names(net_g):
                 target[name].mul_(decay).add_(source[name], alpha=1 - decay)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -279,7 +280,7 @@ class DiTDiffFitModel(BaseModel):
         """BasicSR's ``save_network`` path and keys (``params``, ``params_ema``), DiffFit tensors only."""
         label = "latest" if current_iter == -1 else current_iter
         path = osp.join(self.opt["path"]["models"], f"net_g_{label}.pth")
-        save_difffit_checkpoint(path, self.get_bare_model(self.net_g), self.net_g_ema)
+        _dit().save_difffit_checkpoint(path, self.get_bare_model(self.net_g), self.net_g_ema)
 
     @master_only
     def save_training_state(self, epoch: int, current_iter: int) -> None:
@@ -291,7 +292,7 @@ class DiTDiffFitModel(BaseModel):
             "iter": current_iter,
             "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
             "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-            "difffit": difffit_metadata(self.get_bare_model(self.net_g)),
+            "difffit": _dit().difffit_metadata(self.get_bare_model(self.net_g)),
             "memories": {"real": self.real_memory.state_dict(), "generated": self.generated_memory.state_dict()},
             "rng": self.rng.get_state(),
         }
@@ -301,7 +302,7 @@ class DiTDiffFitModel(BaseModel):
     def resume_training(self, resume_state: dict) -> None:
         """Restore optimizers, schedulers, memories, generator and step; refuse another configuration's state."""
         what = f"training state of iter {resume_state.get('iter')}"
-        check_difffit_metadata(self.get_bare_model(self.net_g), resume_state.get("difffit"), what)
+        _dit().check_difffit_metadata(self.get_bare_model(self.net_g), resume_state.get("difffit"), what)
         super().resume_training(resume_state)
         memories = resume_state["memories"]
         if int(memories["real"]["size"]) != self.real_memory.size:
@@ -319,7 +320,7 @@ class DiTDiffFitModel(BaseModel):
         val_opt = self.opt.get("val") or {}
         per_class = int(val_opt.get("samples_per_class", 4))
         labels = [label for label in range(self.num_classes) for _ in range(per_class)]
-        images = sample_images(
+        images = _sampling().sample_images(
             dataclasses.replace(self.components, transformer=self.net_g_ema),
             labels,
             num_steps=int(val_opt.get("num_steps", 50)),
@@ -328,7 +329,7 @@ class DiTDiffFitModel(BaseModel):
             batch_size=int(val_opt.get("batch_size", 8)),
             dtype=self.amp_dtype,
             scheduler=val_opt.get("scheduler", "ddpm"),
-            cfg_channels=val_opt.get("cfg_channels", DIT_CFG_CHANNELS),
+            cfg_channels=val_opt.get("cfg_channels", _sampling().DIT_CFG_CHANNELS),
         )
         for label in range(self.num_classes):
             grid = class_grid(images[label * per_class : (label + 1) * per_class])

@@ -14,7 +14,12 @@ an image)")``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -29,16 +34,45 @@ def decode_image(buffer: bytes | np.ndarray, name: str | os.PathLike) -> np.ndar
     """Decode an encoded image (PNG, JPEG, ...) to ``uint8`` BGR ``(H, W, 3)``; ``name`` is used in messages."""
     data = np.frombuffer(buffer, dtype=np.uint8) if isinstance(buffer, (bytes, bytearray, memoryview)) else buffer
     img = None
+    native: list[str] = []
     if data.size:
-        # The failure becomes our one-line ValueError: keep OpenCV's own "[ WARN ]" lines off stderr.
+        # The failure becomes our one-line ValueError: keep OpenCV's own "[ WARN ]" lines off stderr, and libpng's
+        # "libpng error: ..." (printed to the stderr file descriptor at any OpenCV log level; issue 10) too.
         previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
-            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            with native_stderr_captured() as native:
+                img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         finally:
             cv2.utils.logging.setLogLevel(previous)
     if img is None:
-        raise ValueError(f"{name}: cannot decode image (corrupt or not an image)")
+        detail = "; ".join(line.strip() for line in native if line.strip())
+        raise ValueError(f"{name}: cannot decode image (corrupt or not an image{': ' + detail if detail else ''})")
     return to_bgr_uint8(img, name)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Point file descriptor 2 at a temporary file while native code runs; yield the list of lines it printed
+    (filled on exit). Lines that are not libpng's go back to stderr, so nothing another thread printed is lost."""
+    lines: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            lines.extend(line for line in text.splitlines() if line.startswith("libpng"))
+            others = "".join(line + "\n" for line in text.splitlines() if not line.startswith("libpng"))
+            if others:
+                os.write(2, others.encode())
 
 
 def to_bgr_uint8(img: np.ndarray, name: str | os.PathLike) -> np.ndarray:

@@ -19,16 +19,17 @@ from pathlib import Path
 
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
-from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, read_lmdb_meta, validate_key
-from basicsr_distill.preparation.resume import (
+from basicsr_distill.jobs import (
     MANIFEST,
     check_reusable,
     manifest_record,
-    pool_map,
     read_manifest,
     remove_stale_temps,
+    require_complete,
 )
+from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
+from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, read_lmdb_meta, validate_key
+from basicsr_distill.preparation.resume import pool_map
 from basicsr_distill.preparation.subimages import unique_stems
 
 TOOL = "create_lmdb"
@@ -43,6 +44,25 @@ def default_lmdb_path(folder: str | os.PathLike) -> Path:
     """``<folder>.lmdb`` next to ``folder``, BasicSR's naming (``DIV2K_train_HR_sub.lmdb``)."""
     folder = Path(folder)
     return folder.with_name(f"{folder.name}.lmdb")
+
+
+def check_paired_folders(folders: list[str | os.PathLike], examples: int = 5) -> None:
+    """Check, before anything is built, that every folder holds the same image names (LMDB keys) as the first:
+    GT/LQ folders of one dataset. Raises ``ValueError`` with counts and examples of each side's extra names, in
+    :func:`~basicsr_distill.preparation.lmdb_io.check_paired_keys`'s words (issue 10: the check used to run only
+    after both LMDBs were built, and left both on disk)."""
+    if len(folders) < 2:
+        return
+    first = set(unique_stems(list_images(require_complete(folders[0], "image folder"))))
+    for folder in folders[1:]:
+        other = set(unique_stems(list_images(require_complete(folder, "image folder"))))
+        if other != first:
+            only_gt, only_lq = sorted(first - other), sorted(other - first)
+            raise ValueError(
+                f"{folders[0]} and {folder}: GT and LQ key sets differ ({len(first)} vs {len(other)} keys): "
+                f"{len(only_gt)} only in GT (e.g. {only_gt[:examples]}), "
+                f"{len(only_lq)} only in LQ (e.g. {only_lq[:examples]}); no LMDB was written"
+            )
 
 
 def create_lmdb(
@@ -64,6 +84,7 @@ def create_lmdb(
     Returns:
         The LMDB path.
     """
+    require_complete(folder, "image folder")  # an extraction that stopped must not become a short LMDB
     files = list(unique_stems(list_images(folder)).values())
     for path in files:
         try:

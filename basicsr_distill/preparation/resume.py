@@ -3,7 +3,7 @@
 Issue 2, item 5: every preparation tool uses all cores, shows a progress bar, and "re-running with the
 same arguments after an interruption finishes the job (or does nothing when it is complete)"; an
 output made with other arguments is refused unless ``overwrite``. Folder outputs (sub-images,
-benchmark folders) work per input image:
+benchmark folders) work per input image (the manifest, refusal and temp plumbing is :mod:`basicsr_distill.jobs`'s):
 
 * each output folder holds a hidden manifest ``.basicsr_distill.json`` (BasicSR's ``scandir`` and
   :func:`~basicsr_distill.preparation.image_io.list_images` skip dot-files) with the tool, the
@@ -21,13 +21,10 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import json
-import logging
 import multiprocessing
 import multiprocessing.pool
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -39,10 +36,15 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
-from basicsr_distill.version import __version__
-
-MANIFEST = ".basicsr_distill.json"
-PROGRESS = ".progress"
+from basicsr_distill.jobs import (
+    MANIFEST,
+    PROGRESS,
+    check_reusable,
+    manifest_record,
+    read_manifest,
+    remove_stale_temps,
+    write_json,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,98 +56,6 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temps(folder: str | os.PathLike, name: str = "*") -> None:
-    """Remove ``.{name}.tmp-{pid}`` entries in ``folder`` left by processes that no longer run."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return
-    for tmp in folder.glob(f".{name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
-            continue
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as JSON at ``path`` through a hidden temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def read_manifest(folder: str | os.PathLike, name: str = MANIFEST) -> dict | None:
-    """The manifest in ``folder``, or ``None`` when there is none (or it is unreadable)."""
-    try:
-        manifest = json.loads((Path(folder) / name).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    """``key old -> new`` for each argument that differs, for refusal messages."""
-    keys = sorted(set(old) | set(new))
-    changes = [
-        f"{key} {old.get(key, '<unset>')} -> {new.get(key, '<unset>')}" for key in keys if old.get(key) != new.get(key)
-    ]
-    return "; ".join(changes) or "same arguments"
-
-
-def check_reusable(
-    path: Path, tool: str, args: Mapping[str, Any], overwrite: bool, manifest_name: str = MANIFEST
-) -> bool:
-    """Decide what to do with an existing output ``path``: ``True`` to resume it, ``False`` to (re)create it.
-
-    Raises:
-        FileExistsError: ``path`` was made with other arguments (and ``overwrite`` is off), or is a
-            non-empty folder that these tools did not make (never deleted, even with ``overwrite``).
-        NotADirectoryError: ``path`` is a file.
-    """
-    if not path.exists():
-        return False
-    if not path.is_dir():
-        raise NotADirectoryError(f"{path}: exists and is not a folder")
-    manifest = read_manifest(path, manifest_name)
-    if manifest is None:
-        if any(not entry.name.startswith(".") for entry in path.iterdir()):
-            raise FileExistsError(f"{path}: exists and was not made by {tool} (no manifest); choose another output")
-        return False
-    if manifest.get("tool") == tool and manifest.get("args") == dict(args):
-        return True
-    if not overwrite:
-        difference = describe_difference(manifest.get("args", {}), args)
-        raise FileExistsError(
-            f"{path}: exists and was made with other arguments ({difference}); pass --overwrite to replace it"
-        )
-    return False
-
-
-def manifest_record(tool: str, args: Mapping[str, Any], complete: bool, **extra: Any) -> dict:
-    """The manifest dictionary written next to an output."""
-    return {
-        "tool": tool,
-        "args": dict(args),
-        "complete": complete,
-        "version": __version__,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        **extra,
-    }
 
 
 @dataclass
@@ -211,7 +121,7 @@ class FolderJob:
             if counts:
                 get_root_logger().info(f"{self.folders[0]}: {len(counts)} of {len(tasks)} images done, resuming")
             for folder, args in self.outputs.items():  # recognisable (and resumable) while incomplete
-                write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts))
+                write_json(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts), 1, True)
             self.progress_dir.mkdir(exist_ok=True)
         # One input image per task: heavy tasks, so no chunking (better balance, live progress).
         for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts), chunksize=1):
@@ -226,7 +136,7 @@ class FolderJob:
             manifest = read_manifest(folder) or {}
             current = (manifest.get("tool"), manifest.get("args"), manifest.get("complete"), manifest.get("counts"))
             if current != (self.tool, dict(args), True, counts):
-                write_json_atomic(folder / MANIFEST, manifest_record(self.tool, args, True, counts=counts))
+                write_json(folder / MANIFEST, manifest_record(self.tool, args, True, counts=counts), 1, True)
         shutil.rmtree(self.progress_dir, ignore_errors=True)
 
 
@@ -321,11 +231,6 @@ def _bounded_ordered(
             yield from window.popleft().get()
     while window:
         yield from window.popleft().get()
-
-
-def show_info_logs() -> None:
-    """Let BasicSR's root logger print INFO messages (scripts call this; BasicSR sets levels only with a log file)."""
-    get_root_logger().setLevel(logging.INFO)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, compress_level: int, overwrite_help: str) -> None:

@@ -39,16 +39,16 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.distributed as dist
 from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from basicsr_distill.jobs import DistContext, distributed_context, remove_stale_temps
 from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
 from basicsr_distill.scoring.scorers import (
     HIGHER_IS_HARDER,
@@ -165,54 +165,18 @@ def default_workers(device: torch.device, local_world: int = 1) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# distributed helpers (no-ops in a single process)
+# distributed context (basicsr_distill.jobs; no-ops in a single process)
 
 
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
-    owned: bool = False  # this process group was initialised here (and is destroyed here)
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    def barrier(self, device: torch.device) -> None:
-        if self.active:
-            if device.type == "cuda":
-                dist.barrier(device_ids=[device.index or 0])
-            else:
-                dist.barrier()
-
-    def broadcast(self, value: Any) -> Any:
-        if not self.active:
-            return value
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-
-def _init_distributed(device_name: str) -> tuple[_Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    env = _Dist(
-        rank=int(os.environ.get("RANK", "0")),
-        world=world,
-        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
-        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
-    )
+def _init_distributed(device_name: str) -> tuple[DistContext, torch.device]:
+    """The distributed context and this rank's device (``cuda`` -> the ``LOCAL_RANK``-th GPU under ``torchrun``)."""
     device = torch.device(device_name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    env = distributed_context(device)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available")
         device = torch.device("cuda", env.local_rank if env.active else (device.index or 0))
         torch.cuda.set_device(device)
-    if env.active and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, timeout=timedelta(hours=12))
-        env.owned = True
     return env, device
 
 
@@ -429,7 +393,17 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
 def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
     """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied)."""
     logger = get_root_logger()
-    if csv_path.exists() or json_path.exists():
+    for path in (csv_path, json_path):  # what a killed run left half-renamed
+        remove_stale_temps(path.parent, path.name)
+    remove_stale_temps(partial)
+    stamp = partial / "fingerprint.json"
+    try:
+        same = json.loads(stamp.read_text()) == fingerprint
+    except (OSError, ValueError):
+        same = False
+    # The partial folder goes only after both files are renamed (scores.csv, then scores.json, the record): a
+    # partial of these arguments means this job stopped, maybe between the two renames, so it resumes (issue 10).
+    if (csv_path.exists() or json_path.exists()) and not same:
         try:
             previous = json.loads(json_path.read_text()).get("fingerprint")
         except (OSError, ValueError):
@@ -439,15 +413,9 @@ def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint:
             return "done"
         if not overwrite:
             raise FileExistsError(f"{csv_path}: exists, made with other arguments (pass --overwrite to replace it)")
-    stamp = partial / "fingerprint.json"
-    if partial.exists():
-        try:
-            same = json.loads(stamp.read_text()) == fingerprint
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            logger.warning(f"{partial}: discarding partial scores made with other arguments")
-            _remove_tree(partial)
+    if partial.exists() and not same:
+        logger.warning(f"{partial}: discarding partial scores made with other arguments")
+        _remove_tree(partial)
     partial.mkdir(parents=True, exist_ok=True)
     if not stamp.exists():
         with atomic_output(stamp) as tmp:
@@ -535,12 +503,11 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
     finally:
         for store in stores:
             store.close()
-        if env.owned and dist.is_initialized():
-            dist.destroy_process_group()
+        env.close()
 
 
 def _score(
-    config: ScoreConfig, env: _Dist, device: torch.device, gt: ImageStore, lq: ImageStore | None, started: float
+    config: ScoreConfig, env: DistContext, device: torch.device, gt: ImageStore, lq: ImageStore | None, started: float
 ) -> ScoreResult:
     logger = get_root_logger()
     csv_path, json_path, partial = output_paths(config.out)
@@ -651,9 +618,11 @@ def _device_name(device: torch.device) -> str:
 
 
 def _write_outputs(csv_path: Path, json_path: Path, rows: list, manifest: dict) -> None:
-    """Write both files atomically (each renamed into place; a folder given as ``--out`` is never replaced)."""
+    """Write both files atomically (each renamed into place; a folder given as ``--out`` is never replaced):
+    ``scores.csv`` first, then ``scores.json`` (the record: its fingerprint says the csv is complete)."""
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(json_path) as tmp_json, atomic_output(csv_path) as tmp_csv:
+    with atomic_output(csv_path) as tmp_csv:
         write_scores_csv(tmp_csv, rows)
+    with atomic_output(json_path) as tmp_json:
         tmp_json.write_text(text)

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
+from basicsr_distill.jobs import require_complete
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, check_paired_keys
 
@@ -122,7 +123,7 @@ class SyntheticStore(ImageStore):
 
 def open_store(path: str | os.PathLike) -> ImageStore:
     """A BasicSR LMDB (``*.lmdb`` or a folder holding ``data.mdb``) or a folder of images."""
-    path = Path(path)
+    path = require_complete(path, "sub-images")
     if path.suffix == ".lmdb" or (path / "data.mdb").exists():
         return LmdbStore(path)
     return FolderStore(path)

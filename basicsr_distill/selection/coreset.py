@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from basicsr_distill.jobs import remove_stale_temps
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
@@ -66,7 +67,8 @@ def select_coreset(
         from basicsr_distill.selection.features import dataset_features
 
         features = dataset_features(images, config.features)
-    names = select(scores, config, features)
+    details: dict[str, object] = {}
+    names = select(scores, config, features, details)
     chosen = [scores[name] for name in names]
     parameters = config.as_dict()
     seed = parameters.pop("seed")
@@ -83,6 +85,7 @@ def select_coreset(
         "fraction": len(names) / len(scores),
         "score_range": [min(chosen), max(chosen)],
         "full_score_range": [min(scores.values()), max(scores.values())],
+        **details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
     }
     return CoreSet(names=names, total=len(scores), record=record)
 
@@ -144,6 +147,7 @@ def save_coreset(
     unless ``overwrite``.
     """
     outputs = coreset_outputs(out_dir, gt, lq)
+    remove_stale_temps(out_dir)  # what a killed run left: the LMDB pair's staging folder, temp keep-list / record
     record = dict(coreset.record)
     if lq is not None:
         record["materialized"] = {"gt": str(outputs["gt_lmdb"]), "lq": str(outputs["lq_lmdb"])}

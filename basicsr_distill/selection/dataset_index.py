@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 
+from basicsr_distill.jobs import require_complete
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_meta
 from basicsr_distill.selection.scores_io import format_examples
@@ -25,7 +25,7 @@ class DatasetIndex:
     """Sub-image names of a BasicSR LMDB (``*.lmdb`` with ``meta_info.txt``) or a folder of images."""
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
+        self.root = require_complete(root, "dataset")
         self.reader: LmdbReader | None = None
         if self.root.suffix == ".lmdb":
             #: name -> meta_info line (``0001_s001.png (480,480,3) 1``; for folders the file name)

@@ -5,19 +5,25 @@ by training cost and storage: a 50% core-set needs half the disk. ``CoreSetPaire
 trains on a core-set of the full LMDB without copying; this module copies the kept sub-images into
 a new BasicSR-format LMDB pair (``meta_info.txt`` included) when the smaller set should stand alone.
 From an LMDB the stored PNG bytes are copied as they are (no re-encoding); folder images are decoded
-and PNG-encoded. Both LMDBs are written by :class:`~basicsr_distill.preparation.lmdb_io.LmdbWriter`,
-which renames each into place only when it is complete; a failure leaves neither.
+and PNG-encoded. Both LMDBs are written by :class:`~basicsr_distill.preparation.lmdb_io.LmdbWriter` into one
+hidden staging folder (``.{gt}.pair.tmp-{pid}`` beside them) and renamed into place only when BOTH are complete, GT
+then LQ, back to back: a failure or a kill while copying leaves neither (issue 10: the LQ LMDB used to appear while
+the GT one was still being closed). Only a kill between the two renames can leave the GT LMDB alone; the selection
+record, written after both, is then missing, so the rerun rebuilds the pair. A staging folder left by a killed
+process is removed by the next run (:func:`basicsr_distill.jobs.remove_stale_temps`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
+from basicsr_distill.jobs import remove_stale_temps
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import format_examples
@@ -52,8 +58,24 @@ def materialize_pair(
             raise ValueError(
                 f"{source.root}: {len(missing)} selected names are missing (e.g. {format_examples(missing)})"
             )
-    with LmdbWriter(gt_out, overwrite=overwrite) as gt_writer, LmdbWriter(lq_out, overwrite=overwrite) as lq_writer:
-        for name in tqdm(names, desc="core-set LMDB pair", unit="img"):
-            _copy_into(gt_writer, gt, name)
-            _copy_into(lq_writer, lq, name)
-    return Path(gt_out), Path(lq_out)
+    gt_out, lq_out = Path(gt_out), Path(lq_out)
+    for out in (gt_out, lq_out):
+        if out.exists() and not overwrite:
+            raise FileExistsError(f"{out}: already exists (pass overwrite to replace it)")
+    remove_stale_temps(gt_out.parent, f"{gt_out.name}.pair")
+    staging = gt_out.with_name(f".{gt_out.name}.pair.tmp-{os.getpid()}")
+    staging.mkdir(parents=True)
+    try:
+        staged = staging / "gt.lmdb", staging / "lq.lmdb"
+        with LmdbWriter(staged[0]) as gt_writer, LmdbWriter(staged[1]) as lq_writer:
+            for name in tqdm(names, desc="core-set LMDB pair", unit="img"):
+                _copy_into(gt_writer, gt, name)
+                _copy_into(lq_writer, lq, name)
+        for out in (gt_out, lq_out):
+            if out.exists():
+                shutil.rmtree(out)
+        for source, out in zip(staged, (gt_out, lq_out)):
+            os.replace(source, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return gt_out, lq_out

@@ -17,7 +17,8 @@ import csv
 import math
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+
+from basicsr_distill.jobs import require_complete
 
 #: How many example names an error message shows.
 EXAMPLES = 3
@@ -35,9 +36,7 @@ def format_examples(names: Iterable[str]) -> str:
 
 def read_scores(path: str | os.PathLike) -> dict[str, float]:
     """Read ``name,score`` rows into ``{name: score}`` (file order), refusing anything doubtful."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: scores file not found")
+    path = require_complete(path, "scores file")
     scores: dict[str, float] = {}
     duplicates: list[str] = []
     with path.open(newline="", encoding="utf-8") as handle:

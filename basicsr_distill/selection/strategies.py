@@ -145,11 +145,17 @@ def fill_evenly(groups: Sequence[Sequence[str]], budget: int, rng: np.random.Gen
     return chosen
 
 
-def select(scores: Mapping[str, float], config: SelectionConfig, features: FeatureFn | None = None) -> list[str]:
+def select(
+    scores: Mapping[str, float],
+    config: SelectionConfig,
+    features: FeatureFn | None = None,
+    details: dict[str, object] | None = None,
+) -> list[str]:
     """Names of the core-set chosen by ``config`` from ``scores``, sorted by name.
 
     ``features`` is required by ``hdc`` only. Raises :class:`SelectionError` for a selection that
-    would be empty or that the strategy cannot fill.
+    would be empty or that the strategy cannot fill. ``details``, when given, receives what the strategy
+    actually used where it differs from the request's wording (``hdc``: ``clusters_used``).
     """
     total = len(scores)
     budget = fraction_count(config.ratio, total)
@@ -164,7 +170,7 @@ def select(scores: Mapping[str, float], config: SelectionConfig, features: Featu
         rng = np.random.default_rng(config.seed)
         chosen = [names[index] for index in rng.choice(total, size=budget, replace=False)]
     elif config.strategy == "hdc":
-        chosen = _select_hdc(scores, config, budget, features)
+        chosen = _select_hdc(scores, config, budget, features, details if details is not None else {})
     else:
         chosen = _select_ccs(scores, config, budget, skip)
     if not chosen:
@@ -173,7 +179,11 @@ def select(scores: Mapping[str, float], config: SelectionConfig, features: Featu
 
 
 def _select_hdc(
-    scores: Mapping[str, float], config: SelectionConfig, budget: int, features: FeatureFn | None
+    scores: Mapping[str, float],
+    config: SelectionConfig,
+    budget: int,
+    features: FeatureFn | None,
+    details: dict[str, object],
 ) -> list[str]:
     if features is None:
         raise SelectionError("strategy 'hdc' needs image features (give the dataset's images)")
@@ -190,6 +200,14 @@ def _select_hdc(
     if matrix.ndim != 2 or matrix.shape[0] != len(pool):
         raise SelectionError(f"hdc features must be ({len(pool)}, D), got {matrix.shape}")
     labels = cluster(matrix, config.clusters, config.seed)
+    details["clusters_used"] = used = len(np.unique(labels))
+    if used < config.clusters:  # k-means cannot make more clusters than distinct feature rows (issue 10: silent)
+        from basicsr.utils import get_root_logger
+
+        get_root_logger().warning(
+            f"hdc: clusters {config.clusters} asked, {used} used: the {len(pool)} above-median candidates have "
+            f"only {used} distinct feature rows"
+        )
     groups = [[name for name, label in zip(pool, labels) if label == cluster_id] for cluster_id in np.unique(labels)]
     return fill_evenly(groups, budget, np.random.default_rng(config.seed))
 

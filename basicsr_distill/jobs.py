@@ -1,0 +1,417 @@
+"""The job layer under every stage: output manifests, resume / refuse-on-mismatch, atomic outputs, the distributed
+context, and :func:`require_complete`, the check every reader runs on its inputs.
+
+The stages of both papers this package implements -- core-set pruning (Moser, Raue, Dengel 2024, "A Study in
+Dataset Pruning for Image Super-Resolution": sub-images, LMDBs, scores, keep-lists) and dataset distillation (Cho,
+Jung, Cho, Soh, IEEE SPL 2025, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained
+Models": patches, pseudo-classes, DiffFit fine-tuning, synthetic set) -- are long jobs whose outputs feed the next
+stage. Issue 10: each stage had its own plumbing, so no reader could tell a complete input from a half-written
+one. This module holds that plumbing once; it imports no stage (and no torch until a distributed helper runs).
+
+Two manifest forms exist, both written here, both read by :func:`require_complete`:
+
+* a folder or LMDB made by a preparation tool holds a hidden ``.basicsr_distill.json`` (``tool``, ``args``,
+  ``complete``, ``counts``; BasicSR's ``scandir`` skips dot-files); while a per-image job runs it also holds
+  ``.progress/`` (see :mod:`basicsr_distill.preparation.resume`);
+* a distillation stage folder (:class:`StageDir`) holds ``.stage_params.json`` (stage, parameters, inputs'
+  sha256) from its start and ``manifest.json`` once complete.
+
+Files are written through :func:`basicsr_distill.utils.atomic_output` (a hidden ``.{name}.tmp-{pid}`` sibling,
+renamed on success): a file output (scores, keep-list, record) exists only complete. Temps left by a killed process
+are removed by the next run (:func:`remove_stale_temps`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from basicsr.utils import get_root_logger
+
+from basicsr_distill.utils import atomic_output, sha256_file
+from basicsr_distill.version import __version__
+
+__all__ = [
+    "MANIFEST",
+    "PROGRESS",
+    "STAGE_MANIFEST",
+    "STAGE_PARAMS",
+    "DistContext",
+    "IncompleteInputError",
+    "StageDir",
+    "StageParamsError",
+    "atomic_output",
+    "barrier",
+    "check_reusable",
+    "describe_difference",
+    "distributed_context",
+    "from_rank0",
+    "manifest_record",
+    "normalised_json",
+    "read_manifest",
+    "remove_stale_temps",
+    "require_complete",
+    "resolve_device",
+    "sha256_file",
+    "sha256_files",
+    "write_json",
+]
+
+#: The hidden manifest of a folder or LMDB made by a preparation tool.
+MANIFEST = ".basicsr_distill.json"
+#: Per-input completion markers of a running :class:`~basicsr_distill.preparation.resume.FolderJob`.
+PROGRESS = ".progress"
+#: A distillation stage folder: written when the stage is complete.
+STAGE_MANIFEST = "manifest.json"
+#: A distillation stage folder: written when the stage starts (the folder may now be resumed).
+STAGE_PARAMS = ".stage_params.json"
+
+
+class IncompleteInputError(ValueError):
+    """An input folder or file that a stage left unfinished (one line: the path and what is missing)."""
+
+
+class StageParamsError(ValueError):
+    """A stage folder holds outputs made with other parameters or inputs."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# files and hashes
+
+
+def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
+    """One sha256 over several files: each file's name and content digest, in the given order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{Path(path).name}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def write_json(path: str | os.PathLike, data: Any, indent: int = 2, sort_keys: bool = False) -> None:
+    """Write ``data`` as JSON (plus a newline) through :func:`atomic_output`."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=indent, sort_keys=sort_keys, default=str) + "\n")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, name: str = "*") -> None:
+    """Remove ``.{name}.tmp-{pid}`` entries in ``folder`` left by processes that no longer run."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob(f".{name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# preparation manifests: resume and refuse-on-mismatch
+
+
+def read_manifest(folder: str | os.PathLike, name: str = MANIFEST) -> dict | None:
+    """The manifest in ``folder``, or ``None`` when there is none (or it is unreadable)."""
+    try:
+        manifest = json.loads((Path(folder) / name).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``key old -> new`` for each argument that differs, for refusal messages."""
+    keys = sorted(set(old) | set(new))
+    changes = [
+        f"{key} {old.get(key, '<unset>')} -> {new.get(key, '<unset>')}" for key in keys if old.get(key) != new.get(key)
+    ]
+    return "; ".join(changes) or "same arguments"
+
+
+def check_reusable(
+    path: Path, tool: str, args: Mapping[str, Any], overwrite: bool, manifest_name: str = MANIFEST
+) -> bool:
+    """Decide what to do with an existing output ``path``: ``True`` to resume it, ``False`` to (re)create it.
+
+    Raises:
+        FileExistsError: ``path`` was made with other arguments (and ``overwrite`` is off), or is a
+            non-empty folder that these tools did not make (never deleted, even with ``overwrite``).
+        NotADirectoryError: ``path`` is a file.
+    """
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path}: exists and is not a folder")
+    manifest = read_manifest(path, manifest_name)
+    if manifest is None:
+        if any(not entry.name.startswith(".") for entry in path.iterdir()):
+            raise FileExistsError(f"{path}: exists and was not made by {tool} (no manifest); choose another output")
+        return False
+    if manifest.get("tool") == tool and manifest.get("args") == dict(args):
+        return True
+    if not overwrite:
+        difference = describe_difference(manifest.get("args", {}), args)
+        raise FileExistsError(
+            f"{path}: exists and was made with other arguments ({difference}); pass --overwrite to replace it"
+        )
+    return False
+
+
+def manifest_record(tool: str, args: Mapping[str, Any], complete: bool, **extra: Any) -> dict:
+    """The manifest dictionary written next to an output."""
+    return {
+        "tool": tool,
+        "args": dict(args),
+        "complete": complete,
+        "version": __version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **extra,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# distillation stage folders
+
+
+def normalised_json(value: Any) -> Any:
+    """JSON round trip: tuples become lists, keys strings, so that stored and new parameters compare equal."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            diff
+            for key in sorted(set(old) | set(new))
+            for diff in _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} there, {new!r} now"]
+
+
+class StageDir:
+    """A stage's output folder: parameters check, resume and the finishing ``manifest.json``.
+
+    ``finished()`` returns the manifest when the folder holds this stage's complete outputs for the
+    same parameters and inputs, ``None`` when work has to start or continue; it raises
+    :class:`StageParamsError` for outputs of other parameters (or clears the folder with ``overwrite``).
+    A folder with content this package did not write is never cleared.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, stage: str, params: dict, inputs: dict, overwrite: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.stage = stage
+        self.params = normalised_json(params)
+        self.inputs = normalised_json(inputs)
+        self.overwrite = overwrite
+
+    def _identity(self) -> dict:
+        return {"stage": self.stage, "params": self.params, "inputs": self.inputs}
+
+    def finished(self) -> dict | None:
+        manifest_path, params_path = self.path / STAGE_MANIFEST, self.path / STAGE_PARAMS
+        remove_stale_temps(self.path)  # temps of a killed run (even of the parameters file itself)
+        existing = next((p for p in (manifest_path, params_path) if p.is_file()), None)
+        if existing is None:
+            if self.path.exists() and any(self.path.iterdir()):
+                raise StageParamsError(
+                    f"{self.path}: folder is not empty and holds no {self.stage} outputs; choose a new folder"
+                )
+            return None
+        stored = json.loads(existing.read_text())
+        differences = _differences({key: stored.get(key) for key in self._identity()}, self._identity())
+        if not differences:
+            return stored if existing == manifest_path else None
+        if not self.overwrite:
+            raise StageParamsError(
+                f"{self.path}: holds {self.stage} outputs made with other parameters or inputs "
+                f"({'; '.join(differences[:4])}); pass --overwrite to replace them or choose another folder"
+            )
+        get_root_logger().warning(f"{self.stage}: overwriting {self.path} ({'; '.join(differences[:4])})")
+        shutil.rmtree(self.path)
+        return None
+
+    def begin(self) -> None:
+        """Create the folder and mark it with the parameters (the run may now be interrupted and resumed)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / STAGE_PARAMS, self._identity())
+
+    def finish(self, outputs: dict, summary: dict, **extra: Any) -> dict:
+        """Write ``manifest.json`` (the stage is complete) and return it."""
+        manifest = {
+            **self._identity(),
+            "outputs": normalised_json(outputs),
+            "summary": normalised_json(summary),
+            **normalised_json(extra),
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+        write_json(self.path / STAGE_MANIFEST, manifest)
+        return manifest
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# readers: refuse an incomplete input
+
+
+def _hidden_temps(folder: Path) -> list[str]:
+    return sorted(entry.name for entry in folder.glob(".*.tmp-*"))
+
+
+def require_complete(path: str | os.PathLike, what: str = "input") -> Path:
+    """Return ``path`` if it is a complete output; raise a one-line error naming it and what is missing.
+
+    * missing -> ``FileNotFoundError``;
+    * a folder whose ``.basicsr_distill.json`` says ``"complete": false``, or that still holds ``.progress/``
+      (an extraction stopped or failed) -> :class:`IncompleteInputError` with how many inputs were done;
+    * a stage folder with ``.stage_params.json`` but no ``manifest.json`` (a stage stopped) -> the same;
+    * an ``*.lmdb`` folder without ``data.mdb`` or ``meta_info.txt`` -> the same.
+
+    Files are written atomically, so an existing file is complete; folders made by other tools (no manifest)
+    pass. ``what`` names the role in the message (``"GT sub-images"``, ``"scores"``, ...).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    if not path.is_dir():
+        return path
+    manifest = read_manifest(path)
+    if (manifest is not None and manifest.get("complete") is False) or (path / PROGRESS).is_dir():
+        manifest = manifest or {}
+        tool = manifest.get("tool", "the tool that made it")
+        done = len(manifest.get("counts") or {})
+        markers = path / PROGRESS
+        if markers.is_dir():
+            done = max(done, sum(1 for entry in markers.iterdir() if not entry.name.startswith(".")))
+        raise IncompleteInputError(
+            f"{path}: {what} incomplete ({tool} stopped after {done} input image(s); its manifest says "
+            f"complete: false); rerun {tool} with the same arguments to finish it"
+        )
+    if (path / STAGE_PARAMS).is_file() and not (path / STAGE_MANIFEST).is_file():
+        stage = (read_manifest(path, STAGE_PARAMS) or {}).get("stage", "stage")
+        raise IncompleteInputError(
+            f"{path}: {what} incomplete (the {stage} stage started here but wrote no {STAGE_MANIFEST}); "
+            f"rerun it with the same parameters to finish it"
+        )
+    if path.suffix == ".lmdb":
+        missing = [name for name in ("data.mdb", "meta_info.txt") if not (path / name).is_file()]
+        if missing:
+            raise IncompleteInputError(f"{path}: {what} is not a complete LMDB (no {', '.join(missing)})")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# distributed context (no-ops in a single process)
+
+
+@dataclass
+class DistContext:
+    """This process's place among ``torchrun`` processes (``rank 0 of 1`` without ``torchrun``)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    owned: bool = False  # the process group was initialised here (and is destroyed by close())
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def barrier(self, device: Any = None) -> None:
+        barrier(device)
+
+    def broadcast(self, value: Any) -> Any:
+        return from_rank0(value)
+
+    def close(self) -> None:
+        """Destroy the process group if this context initialised it."""
+        import torch.distributed as dist
+
+        if self.owned and dist.is_initialized():
+            dist.destroy_process_group()
+            self.owned = False
+
+
+def distributed_context(device: Any = None, timeout_hours: float = 12.0) -> DistContext:
+    """The :class:`DistContext`; under ``torchrun`` (``WORLD_SIZE`` > 1) initialise the process group first.
+
+    ``device`` (a ``torch.device``, a string, or ``None`` for "CUDA when available") picks the backend: NCCL for
+    CUDA (after ``torch.cuda.set_device(LOCAL_RANK)``), gloo otherwise. Ranks other than 0 log errors only
+    (BasicSR's convention). The timeout is long: ranks wait at barriers while rank 0 does single-process work.
+    """
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    context = DistContext(
+        rank=int(os.environ.get("RANK", "0")),
+        world=world,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
+    )
+    cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    if context.active and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(context.local_rank)
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(hours=timeout_hours))
+        context.owned = True
+    if dist.is_initialized():
+        context.rank, context.world = dist.get_rank(), dist.get_world_size()
+        if context.rank != 0:
+            get_root_logger().setLevel(logging.ERROR)
+    return context
+
+
+def barrier(device: Any = None) -> None:
+    """``torch.distributed.barrier()`` when several processes run (on ``device``'s GPU for NCCL); else nothing."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        if device is not None and torch.device(device).type == "cuda":
+            dist.barrier(device_ids=[torch.device(device).index or 0])
+        else:
+            dist.barrier()
+
+
+def from_rank0(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (``broadcast_object_list``); ``value`` itself in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        holder = [value]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+    return value
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> this process's CUDA device (``LOCAL_RANK`` under ``torchrun``) when available, else ``"cpu"``."""
+    import torch
+
+    if device == "auto":
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+    return device
