@@ -52,6 +52,7 @@ from torch.utils.data import BatchSampler, DataLoader
 
 from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.stream import PruningStream
+from basicsr_distill.models.training_state import save_training_state_with
 from basicsr_distill.utils import atomic_output
 
 COST_FILE = "data_efficiency.json"
@@ -416,17 +417,8 @@ class DataEfficientSRModel(SRModel):
     @master_only
     def save_training_state(self, epoch: int, current_iter: int) -> None:
         """BasicSR's training state plus the stream (scores, plans, position), LR position and costs."""
-        if current_iter == -1:
-            return
-        state = {
-            "epoch": epoch,
-            "iter": current_iter,
-            "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
-            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-            "data_efficiency": self.data_efficiency_state(),
-        }
-        with atomic_output(osp.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
-            torch.save(state, tmp)
+        if current_iter != -1:
+            save_training_state_with(self, epoch, current_iter, {"data_efficiency": self.data_efficiency_state()})
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)

@@ -73,8 +73,8 @@ from basicsr_distill.distillation.losses import (
     predict_clean_latent,
     sr_loss,
 )
+from basicsr_distill.models.training_state import save_training_state_with
 from basicsr_distill.preparation.image_io import write_png
-from basicsr_distill.utils import atomic_output
 
 
 def _dit() -> types.ModuleType:
@@ -287,17 +287,12 @@ class DiTDiffFitModel(BaseModel):
         """BasicSR's training state plus the fingerprint, both memories and the model's random generator."""
         if current_iter == -1:
             return
-        state = {
-            "epoch": epoch,
-            "iter": current_iter,
-            "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
-            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+        extra = {
             "difffit": _dit().difffit_metadata(self.get_bare_model(self.net_g)),
             "memories": {"real": self.real_memory.state_dict(), "generated": self.generated_memory.state_dict()},
             "rng": self.rng.get_state(),
         }
-        with atomic_output(osp.join(self.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
-            torch.save(state, tmp)
+        save_training_state_with(self, epoch, current_iter, extra)
 
     def resume_training(self, resume_state: dict) -> None:
         """Restore optimizers, schedulers, memories, generator and step; refuse another configuration's state."""
