@@ -25,12 +25,14 @@ finished runs and prints the same numbers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.results.pruning_study import StudyConfig, StudyRow, markdown_table, run_study
+from basicsr_distill.results.collect import render_table
+from basicsr_distill.results.pruning_study import StudyConfig, StudyRow, collector_records, markdown_table, run_study
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TRAIN_BSD = 150  # the first 150 BSD200 ids train, the other 50 test
@@ -119,7 +121,13 @@ def main() -> None:
     )
     table = run_study(config)
     print(markdown_table(table, config))
+    # The same table shape as the GPU tables scripts/collect_results.py builds from BasicSR's logs, per test set.
+    records, test_sets = collector_records(json.loads((args.out / "results.json").read_text()))
+    by_set = render_table(records, test_sets, metrics=("psnr",), title="PSNR (Y) per test set, mean +- sd of the seeds")
+    (args.out / "table_by_set.md").write_text(by_set.markdown)
+    print(by_set.markdown)
     if args.record:
+        shutil.copy(args.out / "table_by_set.md", args.record / "mini_table1_cpu_by_set.md")
         args.record.mkdir(parents=True, exist_ok=True)
         shutil.copy(args.out / "table.md", args.record / "mini_table1_cpu.md")
         shutil.copy(args.out / "results.json", args.record / "mini_table1_cpu.json")

@@ -106,3 +106,27 @@ def test_a_study_over_its_budget_is_refused_before_any_work(tmp_path: Path) -> N
     with pytest.raises(StudyConfigError, match=r"--iters 10000000: about \d+ min .* over --budget-minutes 1"):
         run_study(config)
     assert not (tmp_path / "out").exists()
+
+
+def test_collector_records_split_the_test_images_by_set() -> None:
+    from basicsr_distill.results.collect import render_table
+    from basicsr_distill.results.pruning_study import collector_records
+
+    record = {
+        "test_images": ["bsd200_1", "bsd200_2", "set14_a"],
+        "table": [{"row": "full", "data_fraction": 1.0, "iterations": 10.0}],
+        "runs": {
+            "full_s0": {"row": "full", "per_image_psnr": {"bsd200_1": 30.0, "bsd200_2": 32.0, "set14_a": 28.0}},
+            "full_s1": {"row": "full", "per_image_psnr": {"bsd200_1": 31.0, "bsd200_2": 33.0, "set14_a": 29.0}},
+        },
+    }
+    records, sets = collector_records(record)
+    assert sets == ["BSD200 (held out)", "Set14"]
+    bsd = records[0]["results"]["BSD200 (held out)"]  # seed means 31.0 and 32.0
+    assert bsd["psnr"] == pytest.approx(31.5) and bsd["psnr_std"] == pytest.approx(math.sqrt(0.5)) and bsd["n"] == 2
+    assert bsd["psnr_ci95"] == pytest.approx(12.706205 * math.sqrt(0.5) / math.sqrt(2), abs=1e-4)
+    assert records[0]["results"]["Set14"]["psnr"] == pytest.approx(28.5)
+    assert (
+        "| full | 100% | 10 | **31.50 ± 0.71** | **28.50 ± 0.71** |"
+        in render_table(records, sets, metrics=("psnr",)).markdown
+    )

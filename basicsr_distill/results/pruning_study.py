@@ -575,3 +575,39 @@ def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     return path
+
+
+def test_set_of(image: str) -> str:
+    """The benchmark an evaluation image comes from, by its set prefix (``bsd200_``, ``set14_``, ``set5_``)."""
+    prefix = image.split("_", 1)[0] if "_" in image else ""
+    return {"bsd200": "BSD200 (held out)", "set14": "Set14", "set5": "Set5 (no woman)"}.get(prefix, "test")
+
+
+def collector_records(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The study as :func:`basicsr_distill.results.collect.render_table` row records: mean PSNR per test set.
+
+    Per row and test set: the mean over seeds of each seed's mean PSNR on that set's images, with the sd over
+    seeds and its 95% Student-t half-width; the same table shape as the GPU tables the collector reads from logs.
+    """
+    images = record["test_images"]
+    sets = sorted({test_set_of(name) for name in images})
+    records = []
+    for entry in record["table"]:
+        seeds = [run for run in record["runs"].values() if run["row"] == entry["row"]]
+        results = {}
+        for test_set in sets:
+            names = [name for name in images if test_set_of(name) == test_set]
+            means = [float(np.mean([run["per_image_psnr"][name] for name in names])) for run in seeds]
+            n = len(means)
+            sd = float(np.std(means, ddof=1)) if n > 1 else None
+            ci = float(t_quantile_975(n - 1) * sd / np.sqrt(n)) if sd is not None else None
+            results[test_set] = {"psnr": float(np.mean(means)), "psnr_std": sd, "psnr_ci95": ci, "n": n}
+        records.append(
+            {
+                "row": entry["row"],
+                "fraction": entry["data_fraction"],
+                "iterations": round(entry["iterations"]),
+                "results": results,
+            }
+        )
+    return records, sets
