@@ -39,7 +39,7 @@ scorers: venv
 	done
 
 mini-table1: venv
-	$(PY) bench/mini_table1.py --record bench/results
+	$(PY) bench/mini_table1.py --record bench/results --figures docs/figures
 
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -18,7 +18,8 @@ the study's Table 1), every row at the same iterations unless it is one of the s
   full's final PSNR; the PNG plots PSNR against compute.
 
 Writes ``table.md``, ``results.json`` (per-run curves and per-image PSNR) and ``figures/`` under ``--out``;
-``--record DIR`` also copies them to DIR (``bench/results/``). Rerunning the same command resumes from the
+``--record DIR`` also copies the tables and JSON to DIR (``bench/results/``), ``--figures DIR`` the plots
+(``docs/figures/``). Rerunning the same command resumes from the
 finished runs and prints the same numbers.
 """
 
@@ -104,7 +105,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     parser.add_argument("--budget-minutes", type=float, default=90, help="refuse settings estimated to take longer")
     parser.add_argument("--rows", nargs="+", help="only these rows (default: all; 'full' is always included)")
-    parser.add_argument("--record", type=Path, help="also copy table.md, results.json and the figures here")
+    parser.add_argument("--record", type=Path, help="also copy the tables and results.json here (bench/results)")
+    parser.add_argument(
+        "--figures", type=Path, help="also copy the PSNR-vs-compute and score plots here (docs/figures)"
+    )
     args = parser.parse_args()
     rows = ROWS if not args.rows else tuple(row for row in ROWS if row.name in {"full", *args.rows})
     train_hr, test_hr = link_images(args.shared, args.out)
@@ -127,12 +131,15 @@ def main() -> None:
     (args.out / "table_by_set.md").write_text(by_set.markdown)
     print(by_set.markdown)
     if args.record:
-        shutil.copy(args.out / "table_by_set.md", args.record / "mini_table1_cpu_by_set.md")
         args.record.mkdir(parents=True, exist_ok=True)
         shutil.copy(args.out / "table.md", args.record / "mini_table1_cpu.md")
+        shutil.copy(args.out / "table_by_set.md", args.record / "mini_table1_cpu_by_set.md")
         shutil.copy(args.out / "results.json", args.record / "mini_table1_cpu.json")
-        for figure in ("psnr_vs_iterations.png", "topk_montage.png", "score_distribution.png"):
-            shutil.copy(args.out / "figures" / figure, args.record / f"mini_table1_{figure}")
+    if args.figures:
+        # The plots only: the top-k montage shows crops of T91/BSD200, which never go into the repository.
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for figure in ("psnr_vs_iterations.png", "score_distribution.png"):
+            shutil.copy(args.out / "figures" / figure, args.figures / f"mini_table1_{figure}")
     print(f"results.json and table.md in {args.out}")
 
 
