@@ -25,11 +25,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
 from basicsr_distill.scoring import ScoreConfig, score_dataset
+from basicsr_distill.scoring.runner import spearman as runner_spearman
 from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.utils import atomic_output
 
@@ -37,10 +39,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho (ranks by ``scipy.stats.rankdata``, ties averaged)."""
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(a, b).statistic)
+    """Spearman's rho, average ranks for ties (the scoring runner's, which checks fp16 rankings)."""
+    return runner_spearman(torch.from_numpy(a), torch.from_numpy(b))
 
 
 def des_overlap(a: np.ndarray, b: np.ndarray, ratio: float = 0.5) -> float:

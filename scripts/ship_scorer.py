@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.scoring.pretrained import WEIGHTS_DIR, ship_scorer
+from basicsr_distill.scoring.pretrained import WEIGHTS_DIR
+from basicsr_distill.scoring.shipping import ship_scorer
 
 
 @one_line_errors

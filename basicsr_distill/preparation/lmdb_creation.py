@@ -28,7 +28,7 @@ from basicsr_distill.jobs import (
     require_complete,
 )
 from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
-from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, read_lmdb_meta, validate_key
+from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, check_same_keys, read_lmdb_meta, validate_key
 from basicsr_distill.preparation.resume import pool_map
 from basicsr_distill.preparation.subimages import unique_stems
 
@@ -56,13 +56,7 @@ def check_paired_folders(folders: list[str | os.PathLike], examples: int = 5) ->
     first = set(unique_stems(list_images(require_complete(folders[0], "image folder"))))
     for folder in folders[1:]:
         other = set(unique_stems(list_images(require_complete(folder, "image folder"))))
-        if other != first:
-            only_gt, only_lq = sorted(first - other), sorted(other - first)
-            raise ValueError(
-                f"{folders[0]} and {folder}: GT and LQ key sets differ ({len(first)} vs {len(other)} keys): "
-                f"{len(only_gt)} only in GT (e.g. {only_gt[:examples]}), "
-                f"{len(only_lq)} only in LQ (e.g. {only_lq[:examples]}); no LMDB was written"
-            )
+        check_same_keys(folders[0], folder, first, other, examples, note="; no LMDB was written")
 
 
 def create_lmdb(

@@ -377,12 +377,23 @@ def check_paired_keys(gt_path: str | os.PathLike, lq_path: str | os.PathLike, ex
         duplicates = sorted({key for key in keys[side] if key in seen or seen.add(key)})
         if duplicates:
             raise ValueError(f"{path}: {len(duplicates)} duplicate keys in meta_info.txt, e.g. {duplicates[:examples]}")
-    gt_set, lq_set = set(keys["GT"]), set(keys["LQ"])
-    if gt_set != lq_set:
-        only_gt, only_lq = sorted(gt_set - lq_set), sorted(lq_set - gt_set)
-        raise ValueError(
-            f"{gt_path} and {lq_path}: GT and LQ key sets differ ({len(gt_set)} vs {len(lq_set)} keys): "
-            f"{len(only_gt)} only in GT (e.g. {only_gt[:examples]}), "
-            f"{len(only_lq)} only in LQ (e.g. {only_lq[:examples]})"
-        )
+    check_same_keys(gt_path, lq_path, set(keys["GT"]), set(keys["LQ"]), examples)
     return keys["GT"]
+
+
+def check_same_keys(
+    gt_where: str | os.PathLike,
+    lq_where: str | os.PathLike,
+    gt: set[str],
+    lq: set[str],
+    examples: int = 5,
+    note: str = "",
+) -> None:
+    """Raise ``ValueError`` naming both places, the counts and examples of each side's extra keys, if ``gt != lq``."""
+    if gt != lq:
+        only_gt, only_lq = sorted(gt - lq), sorted(lq - gt)
+        raise ValueError(
+            f"{gt_where} and {lq_where}: GT and LQ key sets differ ({len(gt)} vs {len(lq)} keys): "
+            f"{len(only_gt)} only in GT (e.g. {only_gt[:examples]}), "
+            f"{len(only_lq)} only in LQ (e.g. {only_lq[:examples]}){note}"
+        )

@@ -322,14 +322,13 @@ def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list
     checkpoints = _checkpoints(experiment)
     axis = _compute_axis(experiment, config.iters)
     last_iteration = checkpoints[-1][0] if checkpoints else 0
-    latest = torch.load(experiment / "models" / "net_g_latest.pth", map_location="cpu", weights_only=True)
     final_iteration = max(axis) if axis else iters  # a pruned run stops by itself, before total_iter
     if final_iteration > last_iteration:  # the run ended between two checkpoints: its latest weights
         checkpoints.append((final_iteration, experiment / "models" / "net_g_latest.pth"))
     curve = []
     final: dict[str, dict[str, float]] = {}
     for index, (iteration, path) in enumerate(checkpoints):
-        state = latest if path.stem == "net_g_latest" else torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state.get("params", state), strict=True)
         last = index == len(checkpoints) - 1
         per_image = evaluate_network(net, images, config.scale, ssim=last)
@@ -486,10 +485,8 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
                 train_seconds = time.time() - start
         finally:
             slots.append(slot)
-        threads = torch.get_num_threads()
         record = {"row": row.name, "seed": seed, "options_sha": digest, "train_seconds": round(train_seconds, 1)}
         record.update(evaluate_run(config, experiment, iters, images))
-        torch.set_num_threads(threads)
         with atomic_output(record_path) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
         runs[(row.name, seed)] = record
