@@ -7,6 +7,13 @@ Same command line as BasicSR's ``basicsr/train.py`` (``-opt``, ``--launcher none
   command runs in; BasicSR 1.4.2's installed ``basicsr.train`` roots them at its install location.
 * ``--auto_resume`` also works on CPU: BasicSR 1.4.2 maps the resume state with
   ``torch.cuda.current_device()``, which fails without a GPU.
+* A resumed run continues its epoch where the checkpoint left it: BasicSR 1.4.2 restarts the checkpoint's epoch
+  from its first batch, training again on the batches it had already seen before the stop (its sampler's order
+  depends only on the epoch). :class:`ResumedEpochSampler` skips them, so a model whose own randomness is in its
+  training state (``DiTDiffFitModel``) continues exactly as the uninterrupted run (issue 10).
+* Every network checkpoint of a run with a ``scale`` records that scale and the network's options inside
+  (:func:`~basicsr_distill.models.checkpoints.save_network_with_record`; BasicSR's keys and tensors unchanged),
+  so a scorer loader refuses it for data of another scale wherever it is copied (issue 10).
 * ``train.total_epochs`` may replace ``train.total_iter``: the length is then given in passes over the
   training set, as in the distillation authors' ``train_diff.py`` (``--epochs 700`` at global batch 4; Cho,
   Jung, Cho, Soh, IEEE SPL 2025), and turned into iterations from the training set's size when the training
@@ -25,21 +32,28 @@ Multi-GPU: ``torchrun --nproc_per_node=8 -m basicsr_distill.train -opt ... --lau
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import math
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from os import path as osp
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from basicsr import train as basicsr_train
+from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, scandir
 from basicsr.utils.misc import check_resume
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import USER_ERRORS, one_line_errors
+from basicsr_distill.models.checkpoints import save_network_with_record
+
+if TYPE_CHECKING:
+    from basicsr.data.data_sampler import EnlargedSampler
 
 #: What BasicSR's dataset constructors raise on a bad option besides this package's one-line errors: a missing
 #: key (``KeyError``), its own checks (``assert``), a missing LMDB (``lmdb.Error``).
@@ -144,17 +158,75 @@ def resolve_total_iter(opt: dict, logger: Any) -> None:
     )
 
 
-def create_train_val_dataloader(opt: dict, logger: Any) -> tuple:
+class ResumedEpochSampler:
+    """BasicSR's train sampler (an ``EnlargedSampler``), without the first ``skip`` indices of epoch ``epoch``.
+
+    The epoch's order is the same as BasicSR's (a permutation seeded by the epoch number); only the indices the
+    run before the stop had already trained on are left out, so the resumed run sees the batches the
+    uninterrupted one would have seen. Every other epoch is BasicSR's unchanged."""
+
+    def __init__(self, sampler: EnlargedSampler, epoch: int, skip: int) -> None:
+        self.sampler, self.resumed_epoch, self.skip = sampler, epoch, skip
+
+    def __iter__(self) -> Iterator[int]:
+        indices = iter(self.sampler)
+        if self.sampler.epoch == self.resumed_epoch:
+            return itertools.islice(indices, self.skip, None)
+        return indices
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+
+def continue_resumed_epoch(loader: Any, sampler: EnlargedSampler, resume_state: dict, logger: Any) -> Any:
+    """Make ``loader`` skip the batches of the resumed epoch that were trained on before the checkpoint.
+
+    BasicSR numbers iterations from 1 and epochs from 0, and its loader drops the last incomplete batch, so epoch
+    ``e`` trains iterations ``e P + 1 .. (e + 1) P`` with ``P = len(loader)``: a state saved at iteration ``i`` in
+    epoch ``e`` had trained ``i - e P`` of that epoch's batches. Returns the sampler BasicSR's loop should call
+    ``set_epoch`` on (the loader's own, or the original when the state does not fit this loader)."""
+    epoch, current_iter, per_epoch = int(resume_state["epoch"]), int(resume_state["iter"]), len(loader)
+    done = current_iter - epoch * per_epoch
+    if not 0 <= done <= per_epoch:
+        logger.warning(
+            f"resume: iteration {current_iter} is not in epoch {epoch} of {per_epoch} iterations (the training set "
+            "or batch changed, or the state was made by another entry point); the epoch restarts from its first batch"
+        )
+        return sampler
+    resumed = ResumedEpochSampler(sampler, epoch, done * loader.batch_sampler.batch_size)
+    loader.batch_sampler.sampler = resumed
+    logger.info(f"resume: epoch {epoch} continues after the {done} of its {per_epoch} batches trained before the stop")
+    return resumed
+
+
+def create_train_val_dataloader(opt: dict, logger: Any, resume_state: dict | None = None) -> tuple:
     """BasicSR's ``create_train_val_dataloader`` after :func:`resolve_total_iter`, its datasets built by
-    :func:`named_build_dataset` (bad options name their key)."""
+    :func:`named_build_dataset` (bad options name their key); a resumed run continues its epoch
+    (:func:`continue_resumed_epoch`)."""
     resolve_total_iter(opt, logger)
     basicsr_train.build_dataset = named_build_dataset(opt)
     try:
-        return _BASICSR_CREATE_LOADERS(opt, logger)
+        train_loader, train_sampler, *rest = _BASICSR_CREATE_LOADERS(opt, logger)
     finally:
         basicsr_train.build_dataset = _BASICSR_BUILD_DATASET
+    if resume_state is not None and train_loader is not None:
+        train_sampler = continue_resumed_epoch(train_loader, train_sampler, resume_state, logger)
+    return (train_loader, train_sampler, *rest)
 
 
+def build_model_recording_scale(opt: dict) -> Any:
+    """BasicSR's ``build_model``; a model that saves its networks with BasicSR's ``save_network`` saves them with
+    :func:`~basicsr_distill.models.checkpoints.save_network_with_record` when the options have a ``scale``."""
+    model = _BASICSR_BUILD_MODEL(opt)
+    if opt.get("scale") is not None and type(model).save_network is BaseModel.save_network:
+        model.save_network = functools.partial(save_network_with_record, model)
+    return model
+
+
+_BASICSR_BUILD_MODEL = basicsr_train.build_model
 _BASICSR_CREATE_LOADERS = basicsr_train.create_train_val_dataloader
 _BASICSR_BUILD_DATASET = basicsr_train.build_dataset
 
@@ -164,7 +236,7 @@ class _StartRecord:
 
     def __init__(self) -> None:
         self.opt: dict | None = None
-        self.resumed = False
+        self.resume_state: dict | None = None
         self.before: dict[str, set[str] | None] = {}
 
     def load_resume_state(self, opt: dict) -> dict | None:
@@ -173,14 +245,13 @@ class _StartRecord:
         for kind in ("experiments", "tb_logger"):
             parent = osp.join(opt["root_path"], kind)
             self.before[kind] = set(os.listdir(parent)) if osp.isdir(parent) else None
-        state = load_resume_state(opt)
-        self.resumed = state is not None
-        return state
+        self.resume_state = load_resume_state(opt)
+        return self.resume_state
 
     def undo_folders(self) -> None:
         """Remove the folders this failed run made and put back those BasicSR archived for it (rank 0 only)."""
         opt = self.opt
-        if opt is None or self.resumed or opt.get("rank", 0) != 0:
+        if opt is None or self.resume_state is not None or opt.get("rank", 0) != 0:
             return
         for kind in ("experiments", "tb_logger"):
             parent, name = osp.join(opt["root_path"], kind), opt["name"]
@@ -210,7 +281,10 @@ def main(root_path: str | None = None) -> None:
     A bad dataset option ends the run with one line naming the YAML and the key (module docstring)."""
     record = _StartRecord()
     basicsr_train.load_resume_state = record.load_resume_state
-    basicsr_train.create_train_val_dataloader = create_train_val_dataloader
+    basicsr_train.build_model = build_model_recording_scale
+    basicsr_train.create_train_val_dataloader = lambda opt, logger: create_train_val_dataloader(
+        opt, logger, record.resume_state
+    )
     try:
         basicsr_train.train_pipeline(root_path or os.getcwd())
     except DatasetOptionError as error:

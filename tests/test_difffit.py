@@ -382,6 +382,30 @@ def test_resume_gives_the_same_state_as_an_uninterrupted_run(tmp_path: Path) -> 
     assert resumed.current_iter == 4 and len(resumed.real_memory) == 8
 
 
+@pytest.mark.parametrize("hflip", [True, False])
+def test_hflip_flips_each_image_by_the_model_generator(tmp_path: Path, hflip: bool) -> None:
+    # The authors' RandomHorizontalFlip, moved from the dataset into the model (issue 10): drawn first in a step
+    # from the generator the training state saves, so a resumed run flips as the uninterrupted one.
+    opt = tiny_opt(tmp_path)
+    opt["train"]["hflip"] = hflip
+    model = DiTDiffFitModel(opt)
+    gt = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    flipped = torch.rand(8, generator=torch.Generator().set_state(model.rng.get_state())) < 0.5
+    assert 0 < int(flipped.sum()) < 8  # this seed flips some and keeps some
+    seen, encode = [], model.vae.encode
+    model.vae.encode = lambda x: (seen.append(x.clone()), encode(x))[1]
+    model.feed_data({"gt": gt, "label": torch.zeros(8, dtype=torch.long)})
+    model.optimize_parameters(1)
+    expected = torch.where(flipped[:, None, None, None], gt.flip(-1), gt) if hflip else gt
+    assert torch.equal(seen[0], expected * 2 - 1)
+
+
+def test_patch_dataset_refuses_use_hflip(tmp_path: Path) -> None:
+    folder, csv_path = write_patches(tmp_path, count=2)
+    with pytest.raises(ValueError, match="use_hflip is not a dataset option; set train.hflip"):
+        PseudoLabelPatchDataset({"dataroot_gt": str(folder), "labels_csv": str(csv_path), "use_hflip": True})
+
+
 def test_resume_with_another_configuration_is_refused(tmp_path: Path) -> None:
     opt = tiny_opt(tmp_path)
     model = DiTDiffFitModel(opt)
@@ -584,7 +608,7 @@ def test_published_option_files_carry_the_papers_hyper_parameters(name: str, k: 
         train["type"] == "PseudoLabelPatchDataset" and train["resolution"] == 512 and train["batch_size_per_gpu"] == 4
     )
     assert opt["train"]["optim_g"] == {"type": "AdamW", "lr": 1e-3, "weight_decay": 0, "betas": [0.9, 0.999]}
-    assert opt["train"]["ema_decay"] == 0.9999 and "scheduler" not in opt["train"]
+    assert opt["train"]["ema_decay"] == 0.9999 and "scheduler" not in opt["train"] and opt["train"]["hflip"] is True
     assert opt["train"]["memory"] == {"size": 64, "lambda_pos": 0.002, "lambda_neg": 0.008}
     assert opt["train"]["sr_loss"]["weight"] == 0.0  # off by default
     assert (opt["val"]["num_steps"], opt["val"]["guidance_scale"]) == (50, 4.0)

@@ -1,11 +1,14 @@
-"""Issue 10: every stage but the DiT fine-tuning (BasicSR's own resume) killed (SIGKILL, no clean-up handler
-runs) at several points, then rerun with the same arguments, gives byte-identical outputs and leaves no hidden
-temp, partial or progress folder.
+"""Issue 10: every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
+arguments, gives byte-identical outputs and leaves no hidden temp, partial or progress folder.
 
 A forked child runs the stage and kills itself at the N-th ``os.replace`` -- the rename that every file, folder,
 LMDB, marker and manifest of every stage goes through (``atomic_output``, ``write_png``, ``mark_done``, the LMDB
 pair) -- i.e. with that output complete in its hidden temp but not yet in place. The points are the first, the
 middle and the last rename of an uninterrupted run of the same stage (counted in a first child).
+
+The DiT fine-tuning runs BasicSR's ``train_pipeline`` (``--auto_resume``): its checkpoints, training states and
+validation grids must come out the same whether the run was stopped and resumed or not (its logs and BasicSR's
+time-stamped copy of the options are not compared).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pytest
 import torch
 from conftest import textured_image
 
+REPO = Path(__file__).resolve().parents[1]
 #: Outputs whose bytes hold a time or a duration (compared on their other files only).
 TIMED = {"manifest.json", "scores.json", "record.json", ".basicsr_distill.json"}
 
@@ -67,11 +71,16 @@ def _in_child(stage: Callable[[], object], kill_at: int | None) -> tuple[int, bo
     return int(seen), False
 
 
+def _timed(path: Path) -> bool:
+    """A file whose bytes hold a time: a record, a log, BasicSR's copy of the options (``# GENERATE TIME``)."""
+    return path.name in TIMED or path.suffix == ".log" or path.parent.parent.name == "experiments"
+
+
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.name not in TIMED
+        if path.is_file() and not _timed(path)
     }
 
 
@@ -99,7 +108,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     gt = create_lmdb(root / "HR_sub", workers=1)
     lq = create_lmdb(root / "LR_bicubic_X2_sub", workers=1)  # default_lr_output of HR_sub, x2
     score_dataset(ScoreConfig(scorer="sobel", gt=str(gt), out=root / "scores", workers=0, progress=False))
-    return {"hr": hr, "sub": root / "HR_sub", "gt": gt, "lq": lq, "scores": root / "scores" / "scores.csv"}
+    _clusters({"sub": root / "HR_sub"}, root)
+    return {
+        "hr": hr,
+        "sub": root / "HR_sub",
+        "gt": gt,
+        "lq": lq,
+        "scores": root / "scores" / "scores.csv",
+        "labels": root / "clusters" / "labels.csv",
+    }
 
 
 def _extract(inputs: dict[str, Path], out: Path) -> None:
@@ -146,6 +163,21 @@ def _clusters(inputs: dict[str, Path], out: Path) -> None:
     cluster_patches(inputs["sub"], out / "clusters", ClusterConfig(k=2, seed=7, n_init=2, batch_size=4, device="cpu"))
 
 
+def _finetune(inputs: dict[str, Path], out: Path) -> None:
+    """The tiny DiT on the 12 sub-images (2 classes), batch 2: 6 iterations an epoch, 8 in all, a checkpoint and a
+    validation every 3, so runs resume inside an epoch (3) and at an epoch's end (6)."""
+    from basicsr_distill.distillation.pipeline import load_yaml, run_finetune
+
+    opt = load_yaml(REPO / "options" / "distill" / "finetune_dit_tiny.yml")
+    opt["name"] = "tiny_finetune"
+    for dataset in opt["datasets"].values():
+        dataset["dataroot_gt"], dataset["labels_csv"] = str(inputs["sub"]), str(inputs["labels"])
+    opt["network_g"]["num_classes"] = 2
+    opt["train"]["total_iter"] = 8
+    opt["val"]["val_freq"] = opt["logger"]["save_checkpoint_freq"] = 3
+    run_finetune(opt, out / "finetune", overwrite=False, inputs={"labels": str(inputs["labels"])})
+
+
 def _synthesize(inputs: dict, out: Path) -> None:
     from basicsr_distill.distillation.dit import load_dit_components
     from basicsr_distill.distillation.synthesize import SynthesisConfig, synthesize
@@ -161,8 +193,15 @@ STAGES = {
     "select_coreset_materialize": _select,
     "distill_patches": _patches,
     "distill_clusters": _clusters,
+    "distill_finetune": _finetune,
     "distill_synthesize": _synthesize,
 }
+
+#: Further kill points: the fine-tuning's renames are the stage record (1), its options (2), then per checkpoint
+#: ``net_g_{i}``, ``{i}.state`` and one grid per class (3-6 at iteration 3, 7-10 at 6), the final net (11) and
+#: grids, the manifest (14). At 5 the resumed run must redo the validation of iteration 3; at 7 it resumes inside
+#: epoch 0 (3 of its 6 batches done), at 9 at the epoch's end.
+MORE_KILLS = {"distill_finetune": (5, 9)}
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -175,7 +214,7 @@ def test_killed_stage_reruns_to_identical_outputs(stage: str, inputs: dict[str, 
     assert not killed and renames >= 1, renames
     reference = _snapshot(out)
     assert reference and not _leftovers(out)
-    for kill_at in sorted({1, max(1, renames // 2), renames}):
+    for kill_at in sorted({1, max(1, renames // 2), renames, *MORE_KILLS.get(stage, ())}):
         shutil.rmtree(out)
         assert _in_child(run, kill_at) == (kill_at, True)
         _, killed = _in_child(run, None)  # the rerun, same arguments

@@ -99,7 +99,28 @@ def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, pair
         + "".join(p.read_text() for p in (tmp_path / "experiments" / "tiny_train").glob("train_*.log"))
     )
     assert "Resuming training from epoch" in log and "iter: 2." in log
-    assert (tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth").is_file()
+    assert "resume: epoch 0 continues after the 2 of its 3 batches trained before the stop" in log
+    checkpoint = tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth"
+    assert checkpoint.is_file()
+
+    # Issue 10: the checkpoint records its scale and network (BasicSR's keys unchanged); a copy with a neutral
+    # name and no options beside it is still refused for data of another scale.
+    from basicsr.archs import build_network
+    from basicsr.models.base_model import BaseModel
+
+    from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert saved["scale"] == 2 and saved["network_g"] == tiny_options("t", *paired_folder)["network_g"]
+    net = build_network(dict(saved["network_g"]))
+    BaseModel.load_network(BaseModel.__new__(BaseModel), net, str(checkpoint), strict=True, param_key="params")
+    assert all(torch.equal(net.state_dict()[key], value) for key, value in saved["params"].items())
+    neutral = tmp_path / "weights" / "scorer.pth"
+    neutral.parent.mkdir()
+    shutil.copy(checkpoint, neutral)
+    assert build_scorer_model(2, checkpoint=neutral).checkpoint == str(neutral)
+    with pytest.raises(CheckpointMismatchError, match="trained at x2 .recorded in the checkpoint. but the data is x3"):
+        build_scorer_model(3, checkpoint=neutral)
 
 
 def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder) -> None:
@@ -156,6 +177,36 @@ def test_epochs_to_iterations_is_what_basicsr_loader_runs() -> None:
         assert iterations_for_epochs(samples, 7, batch, world, ratio) == 7 * per_epoch
     with pytest.raises(ValueError, match="no full batch of 4"):
         iterations_for_epochs(3, 700, 4)
+
+
+def test_resumed_epoch_continues_after_the_batches_trained_before_the_stop() -> None:
+    # BasicSR 1.4.2 restarts a resumed epoch from its first batch; the entry skips those trained before the stop.
+    import logging
+
+    from basicsr.data.data_sampler import EnlargedSampler
+    from torch.utils.data import DataLoader
+
+    from basicsr_distill.train import continue_resumed_epoch
+
+    def epochs(loader: DataLoader, sampler: object, first: int) -> list[list[int]]:
+        out = []
+        for epoch in (first, first + 1):
+            sampler.set_epoch(epoch)
+            out.append([int(i) for batch in loader for i in batch])
+        return out
+
+    dataset = list(range(10))
+    reference = EnlargedSampler(dataset, 1, 0)
+    straight = epochs(DataLoader(dataset, batch_size=2, sampler=reference, drop_last=True), reference, 1)
+    sampler = EnlargedSampler(dataset, 1, 0)
+    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
+    logger = logging.getLogger("test_resume")
+    resumed = continue_resumed_epoch(loader, sampler, {"epoch": 1, "iter": 7}, logger)  # 5 batches an epoch
+    assert epochs(loader, resumed, 1) == [straight[0][4:], straight[1]]  # iterations 6-7 of epoch 1 were done
+    sampler = EnlargedSampler(dataset, 1, 0)
+    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
+    assert continue_resumed_epoch(loader, sampler, {"epoch": 0, "iter": 7}, logger) is sampler  # not in epoch 0
+    assert epochs(loader, sampler, 1) == straight
 
 
 def test_total_epochs_option_is_resolved_from_the_training_set(tmp_path: Path) -> None:

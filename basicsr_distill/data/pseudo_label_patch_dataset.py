@@ -11,7 +11,11 @@ each labelled with its CLIP k-means cluster. This dataset reads the patch folder
 ``Normalize(0.5, 0.5)``. Options (BasicSR dataset opt)::
 
     dataroot_gt: folder of patch images          labels_csv: the name,label CSV
-    resolution: 512 (optional; resize if needed)  use_hflip: true (random horizontal flip, as the authors)
+    resolution: 512 (optional; resize if needed)
+
+The authors' random horizontal flip is the model's ``train.hflip`` (``DiTDiffFitModel``), drawn from the model's
+generator, which the training state saves: a resumed fine-tuning then flips as the uninterrupted one would (a
+dataset's ``random`` restarts from BasicSR's seed on resume). ``use_hflip`` here is refused with that pointer.
 
 With ``resolution`` set, an image of another size is resized as the authors' ``center_crop_arr`` (ADM,
 Dhariwal & Nichol 2021): box-halved while its short side is >= 2x the target, bicubic-resized (PIL) so the
@@ -22,7 +26,6 @@ Images are read from disk (``io_backend`` other than ``disk`` is refused).
 from __future__ import annotations
 
 import csv
-import random
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +110,11 @@ class PseudoLabelPatchDataset(data.Dataset):
         self.paths, self.labels = read_label_csv(opt["labels_csv"], self.root)
         resolution = opt.get("resolution")
         self.resolution = int(resolution) if resolution else None
-        self.use_hflip = bool(opt.get("use_hflip", False))
+        if "use_hflip" in opt:
+            raise ValueError(
+                "PseudoLabelPatchDataset: use_hflip is not a dataset option; set train.hflip of DiTDiffFitModel "
+                "(the flip draws from the model's saved generator, so a resumed run continues exactly)"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -122,7 +129,5 @@ class PseudoLabelPatchDataset(data.Dataset):
         rgb = read_image(path)[:, :, ::-1]
         if self.resolution is not None:
             rgb = center_crop_resize(np.ascontiguousarray(rgb), self.resolution)
-        if self.use_hflip and random.random() < 0.5:
-            rgb = rgb[:, ::-1]
         gt = img2tensor(rgb.astype(np.float32) / 255.0, bgr2rgb=False, float32=True)
         return {"gt": gt, "label": self.labels[index], "gt_path": str(path)}

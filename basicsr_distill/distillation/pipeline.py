@@ -31,6 +31,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from basicsr_distill.jobs import (
     distributed_context,
     from_rank0,
     normalised_json,
+    remove_stale_temps,
     require_complete,
     resolve_device,
     sha256_file,
@@ -281,6 +283,9 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     if manifest is not None:
         logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
         return manifest
+    if rank == 0:
+        tidy_interrupted_experiment(stage.path / "experiments" / opt["name"], logger)
+    barrier()
     argv = ["basicsr_distill.train", "-opt", "finetune.yml", "--auto_resume"]
     argv += ["--launcher", "pytorch"] if distributed else []
     logger.info(f"finetune: BasicSR train_pipeline {' '.join(argv[1:])} in {stage.path}")
@@ -302,6 +307,24 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     if rank != 0:
         return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
     return stage.finish(outputs, summary, random_weights=random_weights)
+
+
+def tidy_interrupted_experiment(experiment: Path, logger: logging.Logger) -> None:
+    """Prepare a stopped fine-tuning experiment for ``--auto_resume``.
+
+    Stopped before its first training state, it is removed so the rerun starts afresh (there is nothing to resume
+    from, and BasicSR would archive the folder beside the new one as ``{name}_archived_{time}``). Otherwise BasicSR
+    resumes in place, and the hidden temps of the checkpoints and grids the stopped run was writing go."""
+    if not experiment.is_dir():
+        return
+    states = experiment / "training_states"
+    if not (states.is_dir() and any(states.glob("*.state"))):
+        logger.info(f"finetune: {experiment} was stopped before its first checkpoint; starting it again")
+        shutil.rmtree(experiment)
+        return
+    for folder in (experiment, *experiment.rglob("*")):
+        if folder.is_dir():
+            remove_stale_temps(folder)
 
 
 def write_yaml(path: Path, data: dict) -> None:

@@ -52,7 +52,7 @@ from torch.utils.data import BatchSampler, DataLoader
 
 from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.stream import PruningStream
-from basicsr_distill.models.training_state import save_training_state_with
+from basicsr_distill.models.checkpoints import save_training_state_with
 from basicsr_distill.utils import atomic_output
 
 COST_FILE = "data_efficiency.json"

@@ -7,7 +7,8 @@ optional SR loss. Like BasicSR's own ``StyleGAN2Model`` it is a ``BaseModel`` dr
 ``train_pipeline`` (logging, tensorboard, checkpoints, ``--auto_resume``, ``--launcher pytorch`` DDP through
 ``model_to_device``/``get_bare_model``).
 
-One training step (the authors' ``train_dit.py``): images in [0, 1] -> [-1, 1] -> frozen VAE, latents
+One training step (the authors' ``train_dit.py``): images in [0, 1] (each flipped horizontally with p = 0.5 when
+``train.hflip``, the authors' ``RandomHorizontalFlip``) -> [-1, 1] -> frozen VAE, latents
 ``x0 = sample * 0.18215`` (no grad); ``t ~ U{0..999}``, ``eps ~ N(0, I)``, ``x_t`` by the 1000-step linear
 ``DDPMScheduler``; the class id is replaced by the null class with p = 0.1 (once per sample, CFG training);
 loss = ``MSE(eps_theta, eps)`` + ``vlb_weight * L_vlb`` (learned sigma, DiT's hybrid loss: the variance channels
@@ -25,7 +26,8 @@ Options (besides BasicSR's)::
 
     network_g: {pretrained: folder | hub name | null, tiny: {transformer: {...}, vae: {...}}, seed: 0,
                 num_classes: k, gamma_blocks: null (first half), finetune: difffit | full, class_dropout_prob: 0.1}
-    train: {optim_g: {type: AdamW, lr: 1e-3, weight_decay: 0}, ema_decay: 0.9999, mixed_precision: fp32 | bf16,
+    train: {optim_g: {type: AdamW, lr: 1e-3, weight_decay: 0}, ema_decay: 0.9999, hflip: true,
+            mixed_precision: fp32 | bf16,
             tf32: true, total_epochs: 700 (or total_iter; see basicsr_distill.train),
             vlb_weight: 1.0, memory: {size: 64, lambda_pos: 0.002, lambda_neg: 0.008},
             sr_loss: {weight: 0, scale: 4, space: pixel | latent}, scheduler: optional (constant lr without)}
@@ -36,8 +38,12 @@ Options (besides BasicSR's)::
 Checkpoints: ``models/net_g_{iter}.pth`` holds only the DiffFit-trainable tensors (``params``, ``params_ema``)
 plus the configuration fingerprint (:func:`~basicsr_distill.distillation.dit.save_difffit_checkpoint`);
 ``training_states/{iter}.state`` adds to BasicSR's (epoch, iter, optimizers, schedulers) the fingerprint, both
-memories and the model's random generator, so resuming continues exactly. Under DDP every rank keeps its own
-memories and generator (as the authors' code); the state stores rank 0's, which every rank gets on resume.
+memories and the model's random generator (every draw of a step: flip, VAE posterior, noise, timestep, class
+drop-out), so resuming through ``basicsr_distill.train`` (which also continues the epoch's batches) gives the
+uninterrupted run's weights bit for bit (``tests/test_interruptions.py``); a run stopped during the validation of
+its checkpoint's iteration redoes that validation on resume, so no class grid is missing. Under DDP every rank
+keeps its own memories and generator (as the authors' code); the state stores rank 0's, which every rank gets on
+resume (so a DDP resume is not bit-exact).
 ``validation`` samples ``samples_per_class`` images per class with the EMA net and writes one grid PNG per class
 to ``visualization/class_XXX/{name}_{iter}.png`` (and to tensorboard).
 """
@@ -73,7 +79,7 @@ from basicsr_distill.distillation.losses import (
     predict_clean_latent,
     sr_loss,
 )
-from basicsr_distill.models.training_state import save_training_state_with
+from basicsr_distill.models.checkpoints import save_training_state_with
 from basicsr_distill.preparation.image_io import write_png
 
 
@@ -161,6 +167,7 @@ class DiTDiffFitModel(BaseModel):
         self.real_memory = MemoryBank(int(memory_opt.get("size", MEMORY_SIZE)))
         self.generated_memory = MemoryBank(self.real_memory.size)
         sr_opt = train_opt.get("sr_loss") or {}
+        self.hflip = bool(train_opt.get("hflip", True))
         self.sr_weight = float(sr_opt.get("weight", 0.0))
         self.sr_scale = int(sr_opt.get("scale", 4))
         self.sr_space = sr_opt.get("space", "pixel")
@@ -223,8 +230,12 @@ class DiTDiffFitModel(BaseModel):
     def optimize_parameters(self, current_iter: int) -> None:
         """One fine-tuning step (module docstring); logs ``l_mse, l_vlb, l_pos, l_neg, l_sr, l_total``."""
         components = self.components
+        images = self.gt
+        if self.hflip:
+            flipped = self._random("rand", (images.shape[0],)) < 0.5
+            images = torch.where(flipped[:, None, None, None], images.flip(-1), images)
         with torch.no_grad(), self._autocast():
-            posterior = self.vae.encode((self.gt * 2 - 1).to(self.vae.dtype)).latent_dist
+            posterior = self.vae.encode((images * 2 - 1).to(self.vae.dtype)).latent_dist
             latents = posterior.sample(generator=self.rng).float() * components.latent_scale
         batch, channels = latents.shape[:2]
         noise = self._random("randn", tuple(latents.shape))
@@ -306,6 +317,24 @@ class DiTDiffFitModel(BaseModel):
         self.generated_memory.load_state_dict(memories["generated"], self.device)
         self.rng.set_state(resume_state["rng"].cpu())
         self.current_iter = int(resume_state["iter"])
+        self._redo_interrupted_validation()
+
+    def _redo_interrupted_validation(self) -> None:
+        """Sample the resumed iteration's class grids again when the stop came before all were written.
+
+        BasicSR saves a checkpoint before validating at the same iteration and does not validate on resume; the
+        grids are seeded, so the redone ones equal those an uninterrupted run writes."""
+        val_opt = self.opt.get("val") or {}
+        if not val_opt.get("save_img") or not val_opt.get("val_freq") or self.current_iter % val_opt["val_freq"]:
+            return
+        grids = [self._grid_path(label, self.current_iter) for label in range(self.num_classes)]
+        if not all(osp.isfile(grid) for grid in grids):
+            get_root_logger().info(f"resume: redoing the validation of iter {self.current_iter} (interrupted)")
+            self.validation(None, self.current_iter, None, save_img=True)
+
+    def _grid_path(self, label: int, current_iter: int) -> str:
+        folder = osp.join(self.opt["path"]["visualization"], f"class_{label:03d}")
+        return osp.join(folder, f"{self.opt['name']}_{current_iter}.png")
 
     # ------------------------------------------------------------------ validation
     def validation(self, dataloader: Any, current_iter: int, tb_logger: Any, save_img: bool = False) -> None:
@@ -329,11 +358,9 @@ class DiTDiffFitModel(BaseModel):
         for label in range(self.num_classes):
             grid = class_grid(images[label * per_class : (label + 1) * per_class])
             if save_img:
-                folder = osp.join(self.opt["path"]["visualization"], f"class_{label:03d}")
-                os.makedirs(folder, exist_ok=True)
-                write_png(
-                    osp.join(folder, f"{self.opt['name']}_{current_iter}.png"), np.ascontiguousarray(grid[:, :, ::-1])
-                )
+                path = self._grid_path(label, current_iter)
+                os.makedirs(osp.dirname(path), exist_ok=True)
+                write_png(path, np.ascontiguousarray(grid[:, :, ::-1]))
             if tb_logger:
                 tb_logger.add_image(f"samples/class_{label:03d}", grid, current_iter, dataformats="HWC")
 

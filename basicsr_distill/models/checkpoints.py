@@ -1,0 +1,66 @@
+"""Checkpoints and training states of BasicSR models, written atomically with what a reader needs to check them.
+
+* :func:`save_training_state_with`: BasicSR's training state (``BaseModel.save_training_state``) with a model's
+  own entries, shared by the models that resume more than BasicSR's epoch/iteration/optimizers/schedulers: the
+  DiffFit model (Cho et al. 2025: fingerprint, class memories, its random generator) and the dynamic-pruning model
+  (InfoBatch, Qin et al. 2024: scores, plans, costs).
+* :func:`save_network_with_record`: BasicSR's ``save_network`` (same path, keys and tensors, so BasicSR's
+  ``load_network`` reads it) that also records the run's ``scale`` and the network's options (``network_g``), as
+  every scorer checkpoint this project ships: a scorer loader refuses the file for data of another scale whatever
+  its name or folder (issue 10). ``basicsr_distill.train`` saves every network of a run with a ``scale`` this way.
+"""
+
+from __future__ import annotations
+
+from os import path as osp
+from typing import Any
+
+import torch
+from basicsr.models.base_model import BaseModel
+from torch import nn
+
+from basicsr_distill.utils import atomic_output
+
+
+def save_training_state_with(model: BaseModel, epoch: int, current_iter: int, extra: dict[str, Any]) -> None:
+    """Write ``training_states/{current_iter}.state``: BasicSR's entries + ``extra`` (nothing for ``-1``)."""
+    if current_iter == -1:
+        return
+    state = {
+        "epoch": epoch,
+        "iter": current_iter,
+        "optimizers": [optimizer.state_dict() for optimizer in model.optimizers],
+        "schedulers": [scheduler.state_dict() for scheduler in model.schedulers],
+        **extra,
+    }
+    with atomic_output(osp.join(model.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
+        torch.save(state, tmp)
+
+
+def save_network_with_record(
+    model: BaseModel,
+    net: nn.Module | list[nn.Module],
+    net_label: str,
+    current_iter: int,
+    param_key: str | list[str] = "params",
+) -> None:
+    """``models/{net_label}_{iter|latest}.pth`` as BasicSR's ``save_network`` + ``scale`` and ``network_{x}``.
+
+    ``network_{x}`` is the options of ``net_label = net_{x}`` (``network_g`` for ``net_g``); written by rank 0."""
+    if model.opt.get("rank", 0) != 0:
+        return
+    label = "latest" if current_iter == -1 else current_iter
+    nets = net if isinstance(net, list) else [net]
+    keys = param_key if isinstance(param_key, list) else [param_key]
+    if len(nets) != len(keys):
+        raise ValueError(f"save_network: {len(nets)} networks for {len(keys)} parameter keys")
+    checkpoint: dict[str, Any] = {
+        key: {name.removeprefix("module."): value.cpu() for name, value in model.get_bare_model(n).state_dict().items()}
+        for n, key in zip(nets, keys)
+    }
+    checkpoint["scale"] = int(model.opt["scale"])
+    network_key = f"network_{net_label.removeprefix('net_')}"
+    if isinstance(model.opt.get(network_key), dict):
+        checkpoint[network_key] = dict(model.opt[network_key])
+    with atomic_output(osp.join(model.opt["path"]["models"], f"{net_label}_{label}.pth")) as tmp:
+        torch.save(checkpoint, tmp)
