@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -41,3 +43,20 @@ def write_paired_folder(root: Path, count: int, size: int, scale: int) -> tuple[
 def paired_folder(tmp_path: Path) -> tuple[Path, Path]:
     """Six 48x48 HR images with their x2 LR: ``(gt_dir, lq_dir)``."""
     return write_paired_folder(tmp_path / "data", count=6, size=48, scale=2)
+
+
+@pytest.fixture
+def basicsr_log() -> Iterator[list[str]]:
+    """Messages of BasicSR's root logger at INFO and above, as its handlers would print them. The logger does not
+    propagate (caplog cannot see it) and has no level of its own until a training sets one, so a test run alone
+    and one run after a training would see different messages without this."""
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("basicsr")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -6,7 +6,6 @@ Tiny self-made images only; sub-image geometry is scaled down (crop 24, step 12)
 
 from __future__ import annotations
 
-import logging
 import os
 import runpy
 import subprocess
@@ -68,18 +67,6 @@ def tree(folder: Path) -> dict[str, tuple[int, int]]:
 def hr_folder(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:
     folder = tmp_path / "HR"
     return folder, write_images(folder, list(SIZES))
-
-
-@pytest.fixture
-def warnings_log() -> list[str]:
-    """Messages logged by BasicSR's root logger (it does not propagate, so caplog cannot see them)."""
-    messages: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = logging.getLogger("basicsr")
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
 
 
 # --- geometry ---------------------------------------------------------------------------------
@@ -427,7 +414,7 @@ def test_paired_key_sets_must_match(tmp_path: Path) -> None:
         check_paired_keys(tmp_path / "gt.lmdb", tmp_path / "lq.lmdb")
 
 
-def test_grayscale_rgba_and_16bit_are_converted_with_warning(tmp_path: Path, warnings_log: list[str]) -> None:
+def test_grayscale_rgba_and_16bit_are_converted_with_warning(tmp_path: Path, basicsr_log: list[str]) -> None:
     img = textured_image(30, 30, 0)
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -440,16 +427,16 @@ def test_grayscale_rgba_and_16bit_are_converted_with_warning(tmp_path: Path, war
     np.testing.assert_array_equal(gray_sub, np.repeat(img[:CROP, :CROP, :1], 3, axis=2))
     np.testing.assert_array_equal(read_image(tmp_path / "sub" / "rgba_s001.png"), img[:CROP, :CROP])
     np.testing.assert_array_equal(read_image(tmp_path / "sub" / "deep_s001.png"), img[:CROP, :CROP])
-    assert any("gray.png: grayscale image converted to 3-channel" in m for m in warnings_log)
-    assert any("rgba.png: RGBA image converted to 3-channel" in m for m in warnings_log)
-    assert any("deep.png: 16-bit image converted to 8 bits" in m for m in warnings_log)
+    assert any("gray.png: grayscale image converted to 3-channel" in m for m in basicsr_log)
+    assert any("rgba.png: RGBA image converted to 3-channel" in m for m in basicsr_log)
+    assert any("deep.png: 16-bit image converted to 8 bits" in m for m in basicsr_log)
 
 
-def test_image_smaller_than_crop_is_skipped_with_warning(tmp_path: Path, warnings_log: list[str]) -> None:
+def test_image_smaller_than_crop_is_skipped_with_warning(tmp_path: Path, basicsr_log: list[str]) -> None:
     write_images(tmp_path / "HR", [(20, 40), (30, 30)])
     counts = extract_subimages(tmp_path / "HR", tmp_path / "sub", crop_size=CROP, step=STEP, workers=1)
     assert counts == {"0000": 0, "0001": 4}
-    assert any("0000.png: 40x20 is smaller than crop_size 24" in m for m in warnings_log)
+    assert any("0000.png: 40x20 is smaller than crop_size 24" in m for m in basicsr_log)
 
 
 # --- scripts ----------------------------------------------------------------------------------

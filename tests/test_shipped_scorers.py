@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -73,17 +72,17 @@ def test_shipped_scorer_beats_bicubic_on_a_self_made_image(arch: str, scale: int
     assert loss < baseline, (loss, baseline)
 
 
-def test_default_loss_scorer_is_the_shipped_srcnn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_default_loss_scorer_is_the_shipped_srcnn(tmp_path: Path, basicsr_log: list[str]) -> None:
     gt_dir, lq_dir = write_paired_folder(tmp_path, count=3, size=48, scale=2)
-    with caplog.at_level(logging.INFO):
-        result = score_dataset(
-            ScoreConfig(scorer="loss", gt=str(gt_dir), lq=str(lq_dir), out=tmp_path / "s", workers=0, progress=False)
-        )
+    result = score_dataset(
+        ScoreConfig(scorer="loss", gt=str(gt_dir), lq=str(lq_dir), out=tmp_path / "s", workers=0, progress=False)
+    )
     manifest = json.loads(result.json_path.read_text())
     assert manifest["checkpoint"] == str(shipped_checkpoint("SRCNN", 2))
     assert manifest["checkpoint_sha256"] == shipped_record("SRCNN", 2)["sha256"]
     assert manifest["random_weights"] is False and manifest["color"] == "y"
-    assert "shipped SRCNN_Y_x2" in caplog.text and "RANDOM WEIGHTS" not in caplog.text
+    text = "\n".join(basicsr_log)
+    assert "shipped SRCNN_Y_x2" in text and "RANDOM WEIGHTS" not in text
 
 
 def test_bicubic_scorer_is_the_plain_bicubic_mse(tmp_path: Path) -> None:
@@ -111,7 +110,6 @@ def test_a_shipped_checkpoint_of_another_scale_or_channels_is_refused(tmp_path: 
         build_scorer_model(2, arch="SRCNN", arch_args={"num_in_ch": 3, "num_out_ch": 3})
 
 
-def test_random_weights_only_on_request(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        model = build_scorer_model(2, random_weights=True)
-    assert model.random_weights and model.checkpoint is None and "RANDOM WEIGHTS" in caplog.text
+def test_random_weights_only_on_request(basicsr_log: list[str]) -> None:
+    model = build_scorer_model(2, random_weights=True)
+    assert model.random_weights and model.checkpoint is None and "RANDOM WEIGHTS" in "\n".join(basicsr_log)
