@@ -21,7 +21,9 @@ reads, for every row of a table (options/tables/<table>.txt):
   <root>/results/<name>/test_<name>_*.log        the test options' blocks (used once training is done)
 cells: the value (best per column and group in bold), 'missing' (no log), 'partial (iter N)' (running or
 stopped early), 'refused: ...' (a log of another scale or iteration budget); never a number of another
-test set or scale. Published numbers: basicsr_distill/results/published.yaml, each with its source.
+test set or scale. --short-runs takes a finished run of fewer iterations than its row (a short-budget check of
+the pipeline): its numbers are shown with '(short run)' in the iterations column, never ranked or compared.
+Published numbers: basicsr_distill/results/published.yaml, each with its source.
 
 outputs in --out: <table>.md, <table>.csv (long format: one line per row, test set and metric) and
 <table>_<first test set>.png (PSNR against the data fraction, one line per strategy)
@@ -41,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=Path("."), help="folder holding experiments/ and results/")
     parser.add_argument("--out", type=Path, default=Path("results/tables"), help="output folder")
     parser.add_argument("--published", type=Path, default=PUBLISHED, help="published numbers (YAML)")
+    parser.add_argument(
+        "--short-runs",
+        action="store_true",
+        help="take finished runs trained for fewer iterations than their row (a short-budget check), marked",
+    )
     return parser
 
 
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     published = load_published(args.published)
     specs = tables()
     for key in args.tables:
-        table, written = write_table(specs[key], args.root, args.out, published)
+        table, written = write_table(specs[key], args.root, args.out, published, args.short_runs)
         print(table.markdown)
         print("written: " + ", ".join(str(path) for path in written) + "\n")
     return 0

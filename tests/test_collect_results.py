@@ -208,6 +208,29 @@ def test_queue_runs_each_row_on_a_slot_and_stops_a_row_at_its_first_failure(tmp_
     assert Job(Path("options/tables/train/r.yml"), Path("t.yml")).name == "r"
 
 
+def test_short_run_is_refused_unless_asked_and_then_never_compared(spec: TableSpec, tmp_path: Path) -> None:
+    # A short-budget check of the pipeline (issue 8): 2,000 of the refined row's 500,000 iterations.
+    ref = spec.rows[2].row.name
+    log = HEADER.format(name=ref, scale=2, total=2000) + "Start training from epoch: 0, iter: 0\n"
+    log += iter_line(ref, 2000) + "2026-11-21 09:00:00,000 INFO: End of training. Time consumed: 0:10:00\n"
+    log += validation("B100", 40.0, 0.95, 2000)  # higher than every full-budget value: must not be ranked
+    write(tmp_path / f"experiments/{ref}/train_{ref}_20261120_100000.log", log)
+    published = {
+        "numbers": [
+            {"table": "table3", "group": "x2", "row": spec.rows[2].label, "scale": 2, "test_set": "B100", "psnr": 32.5}
+        ]
+    }
+    assert collect_table(spec, tmp_path, published)[2]["status"] == "refused: log trained 2,000 iterations, row 500,000"
+    records = collect_table(spec, tmp_path, published, short_runs=True)
+    record = records[2]
+    assert (record["status"], record["short"], record["iterations"]) == ("done", True, 2000)
+    assert record["results"] == {"B100": {"psnr": 40.0, "ssim": 0.95}}
+    assert [r["short"] for r in records] == [False, False, True, False]
+    row_line = render_table(records, spec.test_sets).markdown.splitlines()[4]
+    cells = "missing | missing | 40.00 | 32.50 |  | 0.9500"  # the B100 number, the paper's, no difference
+    assert row_line == f"| x2 | refined 50% (skip top 5%) | 50% | 2,000 (short run) | {cells} |"
+
+
 def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_folder: tuple[Path, Path]) -> None:
     """A generated row, shrunk to 20 iterations on tiny data, trained and tested by the real entry points."""
     import subprocess
@@ -242,3 +265,21 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
     # the same images under both names: the test of the final weights equals the training's last validation
     assert log.results["Set5"] == log.results["B100"]
     assert all(set(values) == {"psnr", "ssim"} for values in log.results.values())
+
+
+def test_row_check_times_iterations_after_the_warmup(tmp_path: Path) -> None:
+    # bench/table_row_check.py's seconds per iteration: from the time stamps of BasicSR's iteration lines.
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "table_row_check.py"
+    seconds_per_iteration = runpy.run_path(str(script))["seconds_per_iteration"]
+    name = "SwinIR_x2_DIV2K_des50_500k"
+    stamps = {1: "10:00:00,000", 2: "10:00:10,000", 3: "10:00:30,000", 4: "10:00:50,500"}
+    lines = [
+        iter_line(name, at).replace("2026-11-20 11:00:00,000", f"2026-12-01 {when}") for at, when in stamps.items()
+    ]
+    log = tmp_path / "train.log"
+    log.write_text("2026-12-01 09:59:00,000 INFO: Start training from epoch: 0, iter: 0\n" + "".join(lines))
+    assert seconds_per_iteration(log, warmup=2) == (40.5 / 2, 2)  # iterations 2 -> 4
+    with pytest.raises(SystemExit, match="fewer than 2 iteration lines after iteration 4"):
+        seconds_per_iteration(log, warmup=4)

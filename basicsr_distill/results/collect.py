@@ -25,6 +25,7 @@ A row record is a plain mapping::
      "series": "",                # line of the fraction plot (default: the strategy)
      "status": "done",            # "done" | "partial" | "missing" | any other text (shown as is)
      "iter": 250000,              # iteration of the numbers (shown for partial rows)
+     "short": False,              # trained fewer iterations than the row asks: shown, never compared
      "results": {"B100": {"psnr": 32.1, "ssim": 0.899,          # per test set
                           "psnr_std": 0.03, "psnr_ci95": 0.05, "ssim_std": ..., "n": 3}},   # optional spread
      "published": {"B100": {"psnr": 32.2, "ssim": 0.9, "source": "..."}}}                    # optional
@@ -139,11 +140,13 @@ def read_test_log(paths: Sequence[Path]) -> LogResult:
     return result
 
 
-def collect_row(root: str | os.PathLike, row: Row) -> LogResult:
+def collect_row(root: str | os.PathLike, row: Row, short_runs: bool = False) -> LogResult:
     """Training and test logs of ``row`` under ``root`` (``experiments/``, ``results/``), checked for its scale.
 
     Test numbers count only once the training is done (or without a training log, e.g. downloaded weights):
-    a test of a still-running run would be a number of unfinished weights.
+    a test of a still-running run would be a number of unfinished weights. A finished run of another
+    iteration budget is refused, unless ``short_runs`` and it trained fewer iterations than the row (a
+    short-budget check of the pipeline): its numbers are then taken with its own ``total_iter``.
     """
     root = Path(root)
     train = read_train_log(_log_files(root / "experiments" / row.name, f"train_{row.name}"))
@@ -151,13 +154,15 @@ def collect_row(root: str | os.PathLike, row: Row) -> LogResult:
     for log in (train, test):
         if log.scale is not None and log.scale != row.scale:
             return LogResult(f"refused: log is x{log.scale}, row is x{row.scale}")
-    if train.status == "done" and train.total_iter != row.total_iter:
+    short = short_runs and train.status == "done" and (train.total_iter or 0) < row.total_iter
+    if train.status == "done" and train.total_iter != row.total_iter and not short:
         return LogResult(f"refused: log trained {train.total_iter:,} iterations, row {row.total_iter:,}")
     if train.status == "missing" and test.status == "missing":
         return train
     if train.status == "partial":
         return train
-    merged = LogResult("done", train.iter if train.status == "done" else None, row.scale, row.total_iter)
+    trained = train.total_iter if short else row.total_iter
+    merged = LogResult("done", train.iter if train.status == "done" else None, row.scale, trained)
     merged.results = {**train.results, **test.results}
     return merged
 
@@ -186,13 +191,15 @@ def published_for(published: Mapping[str, Any], table: str, group: str, label: s
 
 
 def collect_table(
-    spec: TableSpec, root: str | os.PathLike, published: Mapping[str, Any] | None = None
+    spec: TableSpec, root: str | os.PathLike, published: Mapping[str, Any] | None = None, short_runs: bool = False
 ) -> list[dict[str, Any]]:
-    """Row records of ``spec`` (see the module docstring) from the logs under ``root``."""
+    """Row records of ``spec`` (see the module docstring) from the logs under ``root``; ``short_runs``: see
+    :func:`collect_row` (such a row's record has ``short: True`` and the iterations it trained)."""
     records = []
     for table_row in spec.rows:
         row = table_row.row
-        log = collect_row(root, row)
+        log = collect_row(root, row, short_runs)
+        short = log.status == "done" and log.total_iter is not None and log.total_iter != row.total_iter
         records.append(
             {
                 "row": table_row.label,
@@ -200,7 +207,8 @@ def collect_table(
                 "name": row.name,
                 "strategy": row.strategy,
                 "fraction": row.fraction,
-                "iterations": row.total_iter,
+                "iterations": log.total_iter if short else row.total_iter,
+                "short": short,
                 "series": table_row.series,
                 "status": log.status,
                 "iter": log.iter,
@@ -239,7 +247,7 @@ def _best(records: Sequence[Mapping[str, Any]], test_set: str, metric: str) -> d
     """Best finished value per group (higher is better for PSNR and SSIM)."""
     best: dict[str, float] = {}
     for record in records:
-        if record.get("status", "done") != "done":
+        if record.get("status", "done") != "done" or record.get("short"):
             continue
         value = _number(record.get("results", {}).get(test_set, {}).get(metric))
         group = record.get("group", "")
@@ -295,7 +303,7 @@ def render_table(
             cells.append("" if fraction is None else f"{100 * fraction:.3g}%")
         if has_meta["iterations"]:
             iterations = record.get("iterations")
-            cells.append("" if iterations is None else f"{iterations:,}")
+            cells.append("" if iterations is None else f"{iterations:,}" + (" (short run)" if record.get("short") else ""))
         status = record.get("status", "done")
         for test_set, metric, kind in columns:
             result = record.get("results", {}).get(test_set, {})
@@ -305,7 +313,7 @@ def render_table(
             if kind == "paper":
                 cells.append("" if paper is None else f"{paper:.{digits}f}")
             elif kind == "diff":
-                ok = status == "done" and value is not None and paper is not None
+                ok = status == "done" and not record.get("short") and value is not None and paper is not None
                 cells.append(f"{value - paper:+.{digits}f}" if ok else "")
             elif status != "done":
                 cells.append(_status_text(record))
@@ -342,7 +350,8 @@ def render_table(
                         result.get(f"{metric}_ci95", ""),
                         result.get("n", ""),
                         "" if paper is None else paper,
-                        "" if value is None or paper is None or status != "done" else round(value - paper, 6),
+                        "" if value is None or paper is None or status != "done" or record.get("short")
+                        else round(value - paper, 6),
                         pub.get("source", ""),
                     ]
                 )
@@ -414,11 +423,14 @@ def write_table(
     root: str | os.PathLike,
     out: str | os.PathLike,
     published: Mapping[str, Any] | None = None,
+    short_runs: bool = False,
 ) -> tuple[RenderedTable, list[Path]]:
     """Collect, render and write ``<out>/<table>.md``, ``.csv`` and ``<table>_<test set>.png`` (first column)."""
     published = published if published is not None else load_published()
-    records = collect_table(spec, root, published)
+    records = collect_table(spec, root, published, short_runs)
     notes = list(spec.notes) + unplaced_published(published, spec.key)
+    if any(record["short"] for record in records):
+        notes.append("(short run): trained fewer iterations than the row (--short-runs); not compared, not ranked")
     table = render_table(records, spec.test_sets, title=spec.title, notes=notes)
     out = Path(out)
     written = []
