@@ -39,7 +39,7 @@ scorers: venv
 	done
 
 mini-table1: venv
-	$(PY) bench/mini_table1.py --record bench/results --figures docs/figures
+	$(PY) bench/mini_table1.py --seeds 5 --budget-minutes 300 --record bench/results --figures docs/figures
 
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests

@@ -523,8 +523,9 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
 def markdown_table(table: Sequence[dict[str, Any]], config: StudyConfig) -> str:
     """The study's Table 1 layout at one arch: selection, data, steps, PSNR/SSIM (Y), paired difference to full."""
     seeds = len(config.seeds)
+    psnr = f"mean +- sd of {seeds} seeds" if seeds > 1 else "one seed"
     lines = [
-        f"| selection | data | iterations | compute | PSNR (Y), mean +- sd of {seeds} seeds | SSIM (Y) "
+        f"| selection | data | iterations | compute | PSNR (Y), {psnr} | SSIM (Y) "
         f"| vs full, 95% CI | reaches full's final PSNR at (compute) |",
         "|---|---|---|---|---|---|---|---|",
     ]
