@@ -20,11 +20,13 @@ Same command line as BasicSR's ``basicsr/train.py`` (``-opt``, ``--launcher none
   starts (:func:`iterations_for_epochs`, logged), so it follows how many patches the filter kept.
 
 * A bad dataset option (a ``coreset:`` block whose scores file is missing or names sub-images the LMDB lacks, a
-  misspelt key, ``ratio: 0``, a missing ``dataroot_*``) stops the run with ONE line naming the YAML and the key
-  (``error: opt.yml: datasets.train: coreset: ratio must be in (0, 1], got 0``), exit 2, no traceback. The line
-  also goes to the run's log; the experiment folder the failed run made (options copy, log, empty sub-folders) is
-  removed, and an earlier folder that BasicSR archived for it (``<name>_archived_<time>``) is put back, so a failed
-  start leaves ``experiments/`` and ``tb_logger/`` as they were (issue 10). A resumed run's folder is kept.
+  misspelt key, ``ratio: 0``, a missing ``dataroot_*``, a training set smaller than one batch -- BasicSR 1.4.2
+  would run its epochs without a single step and save the untrained network) stops the run with ONE line naming
+  the YAML and the key (``error: opt.yml: datasets.train: coreset: ratio must be in (0, 1], got 0``), exit 2, no
+  traceback. The line also goes to the run's log; the experiment folder the failed run made (options copy, log,
+  empty sub-folders) is removed, and an earlier folder that BasicSR archived for it (``<name>_archived_<time>``) is
+  put back, so a failed start leaves ``experiments/`` and ``tb_logger/`` as they were (issue 10). A resumed run's
+  folder is kept.
 
 Multi-GPU: ``torchrun --nproc_per_node=8 -m basicsr_distill.train -opt ... --launcher pytorch``.
 """
@@ -212,6 +214,12 @@ def create_train_val_dataloader(opt: dict, logger: Any, resume_state: dict | Non
         train_loader, train_sampler, *rest = _BASICSR_CREATE_LOADERS(opt, logger)
     finally:
         basicsr_train.build_dataset = _BASICSR_BUILD_DATASET
+    if train_loader is not None and len(train_loader) == 0:
+        raise DatasetOptionError(
+            f"datasets.train: {len(train_loader.dataset)} training samples make no full batch of "
+            f"{train_loader.batch_size} per process (BasicSR drops the last incomplete batch, so nothing would "
+            "train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
+        )
     if resume_state is not None and train_loader is not None:
         train_sampler = continue_resumed_epoch(train_loader, train_sampler, resume_state, logger)
     return (train_loader, train_sampler, *rest)

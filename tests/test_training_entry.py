@@ -304,7 +304,26 @@ def test_bad_coreset_through_the_entry_point_is_one_line_and_leaves_experiments_
     expected = f"error: {opt}: datasets.train: coreset: unknown selection option(s) ratoi; known: "
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith(expected)
     assert sorted(p.name for p in (tmp_path / "experiments").iterdir()) == ["bad_coreset"]
     assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]
     assert not (tmp_path / "tb_logger").exists()
+
+
+def test_a_core_set_smaller_than_one_batch_is_refused_before_training(tmp_path: Path, paired_folder) -> None:
+    # BasicSR 1.4.2 drops the last incomplete batch: 3 core-set samples at batch 4 ran its epochs without a step
+    # and saved the untrained network as net_g_latest.pth, without a word (found by bench/table_row_check.py).
+    names = [path.stem for path in sorted(paired_folder[0].iterdir())]
+    coreset = {"scores": str(write_scores_for(tmp_path / "scores.csv", names)), "strategy": "descending", "ratio": 0.5}
+    options = coreset_training_options("tiny_coreset", *paired_folder, coreset)
+    options["datasets"]["train"]["batch_size_per_gpu"] = 4
+    opt = write_options(tmp_path / "small.yml", options)
+    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {opt}: datasets.train: 3 training samples make no full batch of 4 per process (BasicSR drops the "
+        "last incomplete batch, so nothing would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
+    )
+    assert not (tmp_path / "experiments").exists()
