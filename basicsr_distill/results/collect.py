@@ -74,6 +74,7 @@ class LogResult:
     scale: int | None = None
     total_iter: int | None = None
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    short: bool = False  # a finished run of fewer iterations than its row, taken with ``short_runs``
 
 
 def _log_files(folder: Path, prefix: str) -> list[Path]:
@@ -162,7 +163,7 @@ def collect_row(root: str | os.PathLike, row: Row, short_runs: bool = False) -> 
     if train.status == "partial":
         return train
     trained = train.total_iter if short else row.total_iter
-    merged = LogResult("done", train.iter if train.status == "done" else None, row.scale, trained)
+    merged = LogResult("done", train.iter if train.status == "done" else None, row.scale, trained, short=short)
     merged.results = {**train.results, **test.results}
     return merged
 
@@ -199,7 +200,6 @@ def collect_table(
     for table_row in spec.rows:
         row = table_row.row
         log = collect_row(root, row, short_runs)
-        short = log.status == "done" and log.total_iter is not None and log.total_iter != row.total_iter
         records.append(
             {
                 "row": table_row.label,
@@ -207,8 +207,8 @@ def collect_table(
                 "name": row.name,
                 "strategy": row.strategy,
                 "fraction": row.fraction,
-                "iterations": log.total_iter if short else row.total_iter,
-                "short": short,
+                "iterations": log.total_iter if log.short else row.total_iter,
+                "short": log.short,
                 "series": table_row.series,
                 "status": log.status,
                 "iter": log.iter,
