@@ -48,7 +48,7 @@ from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import DistContext, distributed_context, remove_stale_temps
+from basicsr_distill.jobs import DistContext, distributed_context, read_manifest, remove_stale_temps, reuse
 from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
 from basicsr_distill.scoring.scorers import (
     HIGHER_IS_HARDER,
@@ -391,35 +391,30 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
 
 
 def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
-    """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied)."""
-    logger = get_root_logger()
+    """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied); other
+    arguments are refused (:func:`~basicsr_distill.jobs.reuse`)."""
     for path in (csv_path, json_path):  # what a killed run left half-renamed
         remove_stale_temps(path.parent, path.name)
     remove_stale_temps(partial)
     stamp = partial / "fingerprint.json"
-    try:
-        same = json.loads(stamp.read_text()) == fingerprint
-    except (OSError, ValueError):
-        same = False
+    in_progress = read_manifest(partial, stamp.name)
     # The partial folder goes only after both files are renamed (scores.csv, then scores.json, the record): a
-    # partial of these arguments means this job stopped, maybe between the two renames, so it resumes (issue 10).
-    if (csv_path.exists() or json_path.exists()) and not same:
-        try:
-            previous = json.loads(json_path.read_text()).get("fingerprint")
-        except (OSError, ValueError):
-            previous = None
-        if previous == fingerprint and csv_path.exists() and not overwrite:
-            logger.info(f"{csv_path}: already complete with these arguments; nothing to do")
-            return "done"
-        if not overwrite:
-            raise FileExistsError(f"{csv_path}: exists, made with other arguments (pass --overwrite to replace it)")
-    if partial.exists() and not same:
-        logger.warning(f"{partial}: discarding partial scores made with other arguments")
+    # partial of these arguments means this job stopped, maybe between the two renames, so it resumes.
+    if in_progress == fingerprint:
+        return "run"
+    where, stored, complete = partial, in_progress, False
+    if csv_path.exists() or json_path.exists():
+        record = read_manifest(json_path.parent, json_path.name) or {}
+        where, stored, complete = csv_path, record.get("fingerprint") or {}, csv_path.exists()
+    decision = reuse(where, stored, fingerprint, complete, overwrite)
+    if decision == "skip":
+        get_root_logger().info(f"{csv_path}: already complete with these arguments; nothing to do")
+        return "done"
+    if partial.exists():  # of other arguments (refused above unless overwrite) or unreadable
         _remove_tree(partial)
     partial.mkdir(parents=True, exist_ok=True)
-    if not stamp.exists():
-        with atomic_output(stamp) as tmp:
-            tmp.write_text(json.dumps(fingerprint, sort_keys=True))
+    with atomic_output(stamp) as tmp:
+        tmp.write_text(json.dumps(fingerprint, sort_keys=True))
     return "run"
 
 
