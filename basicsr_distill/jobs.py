@@ -1,24 +1,8 @@
-"""The job layer under every stage: output manifests, resume / refuse-on-mismatch, atomic outputs, the distributed
+"""The job layer under every stage: manifests, the resume rule (:func:`reuse`), atomic outputs, the distributed
 context, and :func:`require_complete`, the check every reader runs on its inputs.
 
-The stages of both papers this package implements -- core-set pruning (Moser, Raue, Dengel 2024, "A Study in
-Dataset Pruning for Image Super-Resolution": sub-images, LMDBs, scores, keep-lists) and dataset distillation (Cho,
-Jung, Cho, Soh, IEEE SPL 2025, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained
-Models": patches, pseudo-classes, DiffFit fine-tuning, synthetic set) -- are long jobs whose outputs feed the next
-stage. Issue 10: each stage had its own plumbing, so no reader could tell a complete input from a half-written
-one. This module holds that plumbing once; it imports no stage (and no torch until a distributed helper runs).
-
-Two manifest forms exist, both written here, both read by :func:`require_complete`:
-
-* a folder or LMDB made by a preparation tool holds a hidden ``.basicsr_distill.json`` (``tool``, ``args``,
-  ``complete``, ``counts``; BasicSR's ``scandir`` skips dot-files); while a per-image job runs it also holds
-  ``.progress/`` (see :mod:`basicsr_distill.preparation.resume`);
-* a distillation stage folder (:class:`StageDir`) holds ``.stage_params.json`` (stage, parameters, inputs'
-  sha256) from its start and ``manifest.json`` once complete.
-
-Files are written through :func:`basicsr_distill.utils.atomic_output` (a hidden ``.{name}.tmp-{pid}`` sibling,
-renamed on success): a file output (scores, keep-list, record) exists only complete. Temps left by a killed process
-are removed by the next run (:func:`remove_stale_temps`).
+The stages of core-set pruning (Moser, Raue, Dengel 2024) and dataset distillation (Cho, Jung, Cho, Soh 2025) are
+long jobs feeding each other; this module imports no stage. Manifest forms and why: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def convert_pretrained(
 
     ``scale`` (the ports' files hold none: their names say it) is recorded with ``network_g`` and ``color``, the
     keys of :func:`basicsr_distill.scoring.pretrained.scorer_checkpoint`, so that the loss scorer refuses the
-    checkpoint for data of another scale even when its name has no ``xN`` (issue 10): SRCNN/FSRCNN weight shapes
+    checkpoint for data of another scale even when its name has no ``xN``: SRCNN/FSRCNN weight shapes
     do not depend on the scale.
     """
     if arch not in PORTS:

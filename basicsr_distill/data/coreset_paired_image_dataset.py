@@ -57,7 +57,7 @@ class CoreSetPairedImageDataset(PairedImageDataset):
         by_name = {_name(entry["gt_path"]): entry for entry in self.paths}
         try:
             self.coreset: CoreSet = coreset_from_options(opt["coreset"], by_name, image_root=self.gt_folder)
-        except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block (issue 10)
+        except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block
             raise type(error)(f"coreset: {error}") from error
         self.paths = [by_name[name] for name in self.coreset.names]
         get_root_logger().info(f"{type(self).__name__} '{opt.get('name')}': {self.coreset.summary()}")

@@ -293,7 +293,7 @@ def synthesize(
     if rank == 0:
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
-        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run (issue 10)
+        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run
     work_dir = stage.path / WORK_DIR
     barrier()
     if components.random_weights:

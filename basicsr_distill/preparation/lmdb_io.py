@@ -6,7 +6,7 @@ without extension and whose values are PNG bytes, plus ``meta_info.txt`` with on
 ``{key}.png ({h},{w},{c}) {compress_level}``. BasicSR's ``PairedImageDataset`` (``io_backend: lmdb``)
 reads the keys from ``meta_info.txt`` and requires GT and LQ to hold the same key set.
 
-Two differences from BasicSR's writer, both from issue 2:
+Two differences from BasicSR's writer:
 
 * The map size follows the **real** data size. BasicSR multiplies the PNG size of the first image by
   the image count (times 10), which overflows (``MapFullError``) when later images are larger. Here

@@ -201,7 +201,7 @@ def _select_hdc(
         raise SelectionError(f"hdc features must be ({len(pool)}, D), got {matrix.shape}")
     labels = cluster(matrix, config.clusters, config.seed)
     details["clusters_used"] = used = len(np.unique(labels))
-    if used < config.clusters:  # k-means cannot make more clusters than distinct feature rows (issue 10: silent)
+    if used < config.clusters:  # k-means cannot make more clusters than distinct feature rows: say so
         from basicsr.utils import get_root_logger
 
         get_root_logger().warning(
