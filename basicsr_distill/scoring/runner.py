@@ -1,31 +1,9 @@
 """Score every sub-image of an SR training set, streaming, batched, resumable, on CPU, GPU or several GPUs.
 
-Implements the scoring stage of Moser, Raue, Dengel, "A Study in Dataset Pruning for Image
-Super-Resolution" (2024): one difficulty score per training sub-image, ``s_i = ||M(x_i) - y_i||^2``
-(Sec. 3) or one of the alternatives in :mod:`basicsr_distill.scoring.scorers` (HDC's Sobel texture,
-Ding et al. 2023; the bicubic down-up PSNR of Cho et al. 2025; seeded random).
-
-Execution:
-
-* A ``torch.utils.data.DataLoader`` over the (sorted) names; workers decode the images, batches hold
-  equal-size sub-images only. Memory is bounded by the prefetch queue, not the dataset size (LMDB
-  environments are re-opened every few hundred reads so that mapped pages do not pile up in RSS).
-* CPU: torch uses every available core for the model; ``workers`` processes (default cores / 4, at
-  least 1) decode and convert to the scorer's float input (e.g. Y) single-threaded. Model batches hold
-  ~36,864 HR pixels (4 sub-images of 96x96, 1 of 480x480: small batches stay in cache) and are cut from
-  32-image loader batches (each hand-over between processes costs ~1-2 ms). The model runs channels-last
-  when the arch allows it (faster oneDNN/cuDNN convolutions).
-* GPU (``device='cuda'``): ``uint8`` batches (32) travel pinned and are converted on the GPU; with
-  ``precision='auto'`` the model's forward pass runs under fp16 autocast **only if** on a sample of
-  sub-images the fp16 scores rank like the strict-fp32 ones (Spearman >= :data:`MIN_SPEARMAN`), else
-  fp32. The loss itself is always reduced in fp32.
-* Several GPUs: launch with ``torchrun --nproc_per_node N``; each rank scores every N-th remaining
-  name and rank 0 merges one file.
-* Resumable: results are flushed every ``chunk_size`` sub-images into ``.<out>.partial/``; running the
-  same command again scores only what is missing (a partial made with other arguments is discarded).
-* Output, written atomically: ``scores.csv`` (``name,score``, sorted by name) and ``scores.json``
-  (what was scored, how, with what checkpoint (sha256), and how long it took). ``--out`` is a folder
-  holding both, or a ``.csv`` path whose ``.json`` sibling gets the manifest.
+The scoring stage of Moser, Raue, Dengel 2024 (Sec. 3: ``s_i = ||M(x_i) - y_i||^2``, or another scorer of
+:mod:`basicsr_distill.scoring.scorers`). Writes ``scores.csv`` (``name,score``) and ``scores.json`` atomically;
+an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs.reuse`). Execution details
+(batching, precision, several GPUs): ``docs/design.md``.
 """
 
 from __future__ import annotations
