@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-import cv2
 import pytest
 import yaml
-from conftest import textured_image
 
 from basicsr_distill.training.validation import (
     INPUT_KEYS,
@@ -195,22 +193,10 @@ def test_a_missing_input_is_one_line(paired_folder: tuple[Path, Path], tmp_path:
 
 
 def test_a_stopped_extraction_is_refused_for_basicsrs_own_dataset(
-    paired_folder: tuple[Path, Path], tmp_path: Path
+    paired_folder: tuple[Path, Path], stopped_extraction: Path
 ) -> None:
     # BasicSR's PairedImageDataset (disk) would train on the sub-images the stopped extraction had written.
-    from basicsr_distill.preparation.subimages import extract_subimages
-
-    hr, lr = tmp_path / "HR", tmp_path / "LR"
-    hr.mkdir()
-    lr.mkdir()
-    for index in range(3):
-        image = textured_image(32, 32, seed=index)
-        cv2.imwrite(str(hr / f"{index:04d}.png"), image)
-        size = 16 if index < 2 else 15  # the last LR image is one pixel short: the extraction stops there
-        cv2.imwrite(str(lr / f"{index:04d}x2.png"), cv2.resize(image, (size, 16), interpolation=cv2.INTER_AREA))
-    gt = tmp_path / "HR_sub"
-    with pytest.raises(ValueError):
-        extract_subimages(hr, gt, lr_folders={2: lr}, crop_size=16, step=16, workers=1)
+    gt = stopped_extraction
     assert any(gt.glob("*.png"))
     opt = options(*paired_folder)
     opt["datasets"]["train"]["dataroot_gt"] = str(gt)
