@@ -3,6 +3,7 @@ created (basicsr_distill.training.validation)."""
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from pathlib import Path
 
@@ -145,6 +146,10 @@ def test_valid_options_pass_as_loaded_and_as_parsed(paired_folder: tuple[Path, P
         ),
         ({"name": None}, "opt.yml: name: must be the experiment's name (a non-empty string), got None"),
         (
+            {"datasets.validation": {}},
+            "opt.yml: datasets.validation: not a phase of a training (train, or val / val_<name>)",
+        ),
+        (
             {"datasets.train.coreset": {"keep_list": "keep.txt"}},
             "opt.yml: datasets.train: coreset: only CoreSetPairedImageDataset selects a core-set; "
             "PairedImageDataset would train on every sample",
@@ -180,9 +185,21 @@ def test_bad_options_are_one_line_naming_the_key(paired_folder: tuple[Path, Path
     assert refusal(opt) == line
 
 
-def test_data_efficiency_is_not_checked_when_testing(paired_folder: tuple[Path, Path]) -> None:
+def test_data_efficiency_and_phases_are_not_checked_when_testing(paired_folder: tuple[Path, Path]) -> None:
     opt = options(*paired_folder) | {"model_type": "DataEfficientSRModel", "is_train": False}
+    opt["datasets"] = {"test_1": opt["datasets"]["val"]}  # BasicSR's test.py: any phase, no training set
     validate_options(opt, "opt.yml")  # the model is SRModel when testing; BasicSR's test.py needs no block
+
+
+def test_a_training_needs_its_training_set(paired_folder: tuple[Path, Path]) -> None:
+    opt = options(*paired_folder)
+    del opt["datasets"]["train"]
+    assert refusal(opt) == "opt.yml: datasets.train: missing; a training needs its training set"
+
+
+def test_errors_survive_pickling() -> None:
+    error = pickle.loads(pickle.dumps(OptionsError("opt.yml", "datasets.train", "missing")))
+    assert str(error) == "opt.yml: datasets.train: missing" and error.key == "datasets.train"
 
 
 def test_a_missing_input_is_one_line(paired_folder: tuple[Path, Path], tmp_path: Path) -> None:
@@ -215,4 +232,5 @@ def test_every_shipped_option_file_loads_and_passes() -> None:
         for dataset in opt["datasets"].values():  # their data is not on this machine
             for key in INPUT_KEYS:
                 dataset.pop(key, None)
+        opt["is_train"] = path.relative_to(REPO / "options").parts[0] != "test"  # as BasicSR's entries set it
         validate_options(opt, str(path))

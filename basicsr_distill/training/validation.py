@@ -42,6 +42,9 @@ class _Located:
         self.file, self.key, self.problem = str(file), key, problem
         super().__init__(": ".join(part for part in (self.file, key, problem) if part))
 
+    def __reduce__(self) -> tuple:  # picklable (a training may fail in a worker process)
+        return type(self), (self.file, self.key, self.problem)
+
 
 class OptionsError(_Located, ValueError):
     """An option file or option that cannot be honoured."""
@@ -102,8 +105,9 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
 
     Works on the options as loaded or as BasicSR's ``parse_options`` completed them. Checks: ``name``,
     ``model_type`` (``MODEL_REGISTRY``), ``data_efficiency`` (:mod:`basicsr_distill.efficiency.options`; only
-    under ``DataEfficientSRModel``), ``train.pixel_opt`` / ``train.perceptual_opt`` types (``LOSS_REGISTRY``), and
-    for every ``datasets.<phase>``: its type (``DATASET_REGISTRY``), keys only another dataset of this package
+    under ``DataEfficientSRModel``), ``train.pixel_opt`` / ``train.perceptual_opt`` types (``LOSS_REGISTRY``), the
+    phases a training builds (``train``, ``val*``; any when ``is_train`` is false), and for every
+    ``datasets.<phase>``: its type (``DATASET_REGISTRY``), keys only another dataset of this package
     reads (:data:`PACKAGE_DATASET_KEYS`), and its inputs (:data:`INPUT_KEYS`) exist and are complete.
 
     Raises:
@@ -128,6 +132,14 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
         raise OptionsError(
             opt_path, "datasets", f"must be a mapping of phase -> dataset options, got {_kind(datasets)}"
         )
+    if opt.get("is_train", True):  # BasicSR's train pipeline builds datasets.train and datasets.val*, no other
+        if "train" not in datasets:
+            raise OptionsError(opt_path, "datasets.train", "missing; a training needs its training set")
+        for phase in datasets:
+            if phase != "train" and str(phase).split("_")[0] != "val":
+                raise OptionsError(
+                    opt_path, f"datasets.{phase}", "not a phase of a training (train, or val / val_<name>)"
+                )
     for phase, dataset_opt in datasets.items():
         _check_dataset(opt_path, f"datasets.{phase}", dataset_opt)
 
