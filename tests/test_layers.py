@@ -16,8 +16,9 @@ HOOK = "basicsr_distill_hook"
 #: Layer names, bottom to top (CONTRIBUTING.md, "Layers").
 LAYER_NAMES = ("foundation", "building blocks", "data", "methods", "training", "workflows")
 #: Each sub-package or top-level module of the package (``""``: the package's own ``__init__``, which registers
-#: archs, datasets and models) and the start-up hook -> its layer. Sub-packages that other branches add are here
-#: already, so the test keeps working when they land.
+#: archs, datasets and models) and the start-up hook -> its layer; a module key (``distillation.pipeline``) places
+#: one module of a sub-package elsewhere. Sub-packages that other branches add are here already, so the test keeps
+#: working when they land.
 LAYERS = {
     "version": 0,
     "utils": 0,
@@ -33,6 +34,7 @@ LAYERS = {
     "efficiency": 3,
     "models": 3,
     "distillation": 3,
+    "distillation.pipeline": 5,  # runs the distillation stages and starts the fine-tuning: a workflow
     "": 3,
     HOOK: 3,
     "training": 4,
@@ -49,9 +51,7 @@ LAYERS = {
 ALLOWED_CIRCLES = [{PACKAGE, HOOK}]
 #: Imports known to break the order, fixed by work in progress: (importer, imported). An entry that no longer occurs
 #: fails the test, so that it is removed here when the fix lands.
-PENDING: set[tuple[str, str]] = {
-    ("basicsr_distill.distillation.pipeline", "basicsr_distill.train"),  # the pipeline starts its training in-process
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 def modules() -> dict[str, Path]:
@@ -107,11 +107,19 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return found
 
 
-def layer_key(name: str) -> str:
-    """The key of :data:`LAYERS` that module ``name`` belongs to."""
+def sub_package(name: str) -> str:
+    """The sub-package (or top-level module) of the package that module ``name`` belongs to."""
     if name == HOOK:
         return HOOK
     return name.split(".")[1] if "." in name else ""
+
+
+def layer_key(name: str) -> str:
+    """The most specific key of :data:`LAYERS` that module ``name`` falls under."""
+    parts = name.split(".")[1:] if name != HOOK else []
+    while parts and ".".join(parts) not in LAYERS:
+        parts.pop()
+    return ".".join(parts) if parts else sub_package(name)
 
 
 def graph() -> dict[str, set[str]]:
@@ -162,7 +170,7 @@ def circles(edges: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_every_sub_package_has_a_layer() -> None:
-    unknown = sorted({layer_key(name) for name in modules()} - set(LAYERS))
+    unknown = sorted({sub_package(name) for name in modules()} - set(LAYERS))
     assert not unknown, (
         f"{', '.join(f'{PACKAGE}/{key}' for key in unknown)}: not in the layer table; add each to LAYERS in "
         "tests/test_layers.py and to the layer order in CONTRIBUTING.md"
@@ -200,3 +208,5 @@ def test_the_graph_sees_lazy_imports_and_the_hook() -> None:
     assert edges[HOOK] == {PACKAGE} and HOOK in edges[PACKAGE]
     assert "basicsr_distill.archs.srcnn_arch" in edges["basicsr_distill.archs"]  # registered by suffix
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+    assert layer_key("basicsr_distill.distillation.pipeline") == "distillation.pipeline"
+    assert layer_key("basicsr_distill.distillation.dit") == "distillation" and layer_key(PACKAGE) == ""
