@@ -33,6 +33,10 @@ CANDIDATES = {
     "adam4e-3_cos_warm100_ema0.99": LearnerRecipe(lr=4e-3, scheduler="cosine", warmup_iter=100, ema_decay=0.99),
     "adam1e-3_step_ema0.99": LearnerRecipe(lr=1e-3, scheduler="multistep", ema_decay=0.99),
     "adam2e-3_step_warm50_ema0.99": LearnerRecipe(lr=2e-3, scheduler="multistep", warmup_iter=50, ema_decay=0.99),
+    # FSRCNN starting from MATLAB bicubic (init: bicubic): an identity path and the bicubic deconvolution kernel
+    "bicinit_adam1e-3_step": LearnerRecipe(lr=1e-3, scheduler="multistep"),
+    "bicinit_adam1e-3_cos": LearnerRecipe(lr=1e-3, scheduler="cosine"),
+    "bicinit_adam1e-3_step_ema0.99": LearnerRecipe(lr=1e-3, scheduler="multistep", ema_decay=0.99),
 }
 DES50 = {"scores": "loss", "strategy": "descending", "ratio": 0.5}
 
@@ -57,7 +61,12 @@ def main() -> None:
     args = parser.parse_args()
     train_hr, test_hr = link_images(args.shared, args.out)
     rows = [
-        StudyRow(f"{row}__{name}", None if row == "full" else DES50, recipe=recipe)
+        StudyRow(
+            f"{row}__{name}",
+            None if row == "full" else DES50,
+            train_options={"network_g": {"init": "bicubic"}} if name.startswith("bicinit_") else {},
+            recipe=recipe,
+        )
         for name, recipe in CANDIDATES.items()
         if name in args.candidates
         for row in args.rows

@@ -138,7 +138,9 @@ def test_the_recipe_is_the_one_the_measurements_chose(tmp_path: Path) -> None:
     from basicsr_distill.demo import demo_config
 
     assert demo_config(tmp_path).recipe == LearnerRecipe()
-    assert LearnerRecipe() == StudyConfig(Path("a"), Path("b"), Path("c"), rows=()).recipe
+    config = StudyConfig(Path("a"), Path("b"), Path("c"), rows=())
+    assert config.recipe == LearnerRecipe()
+    assert config.network == {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "init": "bicubic"}
     assert LearnerRecipe() == LearnerRecipe(lr=1e-3, scheduler="cosine", eta_min=1e-6, warmup_iter=-1, ema_decay=0.0)
     assert LearnerRecipe().train_options(800)["scheduler"] == {
         "type": "CosineAnnealingRestartLR",

@@ -134,7 +134,9 @@ class StudyConfig:
     scale: int = 2
     crop_size: int = 96
     step: int = 48
-    network: dict[str, Any] = field(default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1})
+    network: dict[str, Any] = field(  # FSRCNN starting from MATLAB bicubic: part of the learner recipe
+        default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "init": "bicubic"}
+    )
     color: str = "y"  # the learner's channels: "y" (the study's FSRCNN) or "rgb"
     scorer_weights: str | None = None  # None: the shipped SRCNN of the scale (basicsr_distill.scoring.pretrained)
     scorer_crop_border: int = 0
