@@ -134,13 +134,14 @@ def test_every_file_parses_and_its_network_builds_with_tiny_data() -> None:
             assert MODEL_REGISTRY.get(opt["model_type"]) is not None, rel
             if opt["model_type"] in ("SRModel", "SwinIRModel"):
                 assert opt.get("train", {}).get("optim_g", {}).get("type", "Adam") == "Adam", rel
-            networks[yaml.safe_dump(opt["network_g"])] = opt["network_g"]
+            if rel.startswith("options/tables/train/"):  # the test files build the same networks
+                networks[yaml.safe_dump(opt["network_g"])] = opt["network_g"]
     for network in networks.values():
         net = build_network(dict(network)).eval()
         channels = network.get("num_in_ch", network.get("in_chans", 3))
         with torch.no_grad():
-            out = net(torch.rand(1, channels, 8, 8))
-        assert out.shape == (1, channels, 8 * network["upscale"], 8 * network["upscale"])
+            out = net(torch.rand(1, channels, 4, 4))
+        assert out.shape == (1, channels, 4 * network["upscale"], 4 * network["upscale"])
 
 
 @pytest.mark.parametrize("scale,gt_size", [(2, 96), (3, 144), (4, 192)])
