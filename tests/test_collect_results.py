@@ -260,7 +260,7 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
     opt["val"]["val_freq"] = 10
     opt["logger"].update(print_freq=5, save_checkpoint_freq=10, use_tb_logger=False)
     weights = f"experiments/{row.name}/models/net_g_latest.pth"
-    test = test_option(row.name, "FSRCNN", 2, weights, ["Set5"])
+    test = test_option(row.name, "FSRCNN", 2, weights, ["Set5", "Manga109"])  # no Manga109 folder here
     test["datasets"]["test_1"].update(paths)
     for name, content in (("train.yml", opt), ("test.yml", test)):
         (tmp_path / name).write_text(yaml.safe_dump(content, sort_keys=False))
@@ -268,6 +268,10 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
     for entry, name in (("basicsr_distill.train", "train.yml"), ("basicsr_distill.test", "test.yml")):
         done = subprocess.run([sys.executable, "-m", entry, "-opt", name], cwd=tmp_path, env=env, capture_output=True)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
+    test_log = next((tmp_path / "results" / row.name).glob("test_*.log")).read_text()
+    assert [line.split(" WARNING: ")[1] for line in test_log.splitlines() if "WARNING" in line] == [
+        "test set Manga109 skipped: datasets/Manga109/GTmod2 not found"
+    ]
     log = collect_row(tmp_path, row)
     assert (log.status, log.iter, log.scale, log.total_iter) == ("done", 20, 2, 20)
     assert set(log.results) == {"B100", "Set5"}  # B100: the training's final validation; Set5: the test
