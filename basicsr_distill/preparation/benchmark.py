@@ -8,6 +8,10 @@ GT and LR files keep the HR file's stem (``baby.png`` in both), as BasicSR's ``P
 with ``filename_tmpl: '{}'`` expects. Grayscale inputs (Set14's ``bridge``) become 3-channel with a
 warning. Resumable and argument-checked like the other preparation tools
 (:mod:`basicsr_distill.preparation.resume`).
+
+Packs name the sets differently (BSD100, B100, BSDS100; Urban100, urban100; Manga109, manga109): an output folder
+named by any of them is written under the one name every option file of this project uses (:data:`BENCHMARKS`),
+e.g. ``--output datasets/BSDS100`` writes ``datasets/B100``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,20 @@ from basicsr_distill.preparation.resume import FolderJob, mark_done
 from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
 
 TOOL = "prepare_benchmark"
+#: The benchmarks' folder names in every option file, and the other spellings of common packs (any case).
+BENCHMARKS = {
+    "Set5": ("Set5",),
+    "Set14": ("Set14",),
+    "B100": ("B100", "BSD100", "BSDS100"),
+    "Urban100": ("Urban100", "Urban"),
+    "Manga109": ("Manga109", "Manga"),
+}
+ALIASES = {alias.lower(): name for name, aliases in BENCHMARKS.items() for alias in aliases}
+
+
+def canonical_benchmark(name: str) -> str:
+    """The folder name of benchmark ``name`` in the option files (``BSDS100`` -> ``B100``); other names unchanged."""
+    return ALIASES.get(name.lower(), name)
 
 
 def benchmark_names(stem: str, count: int = 1) -> list[str]:
@@ -60,7 +78,8 @@ def prepare_benchmark(
     workers: int | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write ``output_root/GTmod{s}`` and ``output_root/LRbicx{s}`` for each scale from the images of ``hr_folder``.
+    """Write ``output_root/GTmod{s}`` and ``output_root/LRbicx{s}`` for each scale from the images of ``hr_folder``;
+    an ``output_root`` named by another spelling of a benchmark is written under its canonical name.
 
     Returns:
         The output folders, ``[GTmod{s}, LRbicx{s}]`` for each scale in ascending order.
@@ -74,6 +93,9 @@ def prepare_benchmark(
         raise ValueError(f"scales must be integers >= 2, got {scales}")
     files = list(unique_stems(list_images(hr_folder)).values())
     root = Path(output_root)
+    if canonical_benchmark(root.name) != root.name:
+        root = root.with_name(canonical_benchmark(root.name))
+        get_root_logger().info(f"{output_root} -> {root} (the name every option file uses)")
     source = str(Path(hr_folder).resolve())
     outputs = {}
     triples = []

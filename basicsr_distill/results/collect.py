@@ -45,13 +45,12 @@ from typing import Any
 
 import yaml
 
+from basicsr_distill.preparation.benchmark import canonical_benchmark
 from basicsr_distill.results.table_options import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
 PUBLISHED = Path(__file__).with_name("published.yaml")
 METRICS = ("psnr", "ssim")
-#: Other names of the benchmarks, mapped to the folder names of ``scripts/prepare_benchmark.py``.
-ALIASES = {"BSD100": "B100", "BSDS100": "B100", "Urban": "Urban100", "Manga": "Manga109"}
 DIGITS = {"psnr": 2, "ssim": 4}
 
 _ITER = re.compile(r"\biter:\s*([\d,]+)")  # not the option dump's "total_iter: N" (a resumed log repeats it)
@@ -62,7 +61,8 @@ _TOTAL = re.compile(r"^\s+total_iter: (\d+)\s*$")
 
 
 def canonical(test_set: str) -> str:
-    return ALIASES.get(test_set, test_set)
+    """The benchmark's folder name of ``scripts/prepare_benchmark.py`` (``BSD100`` -> ``B100``)."""
+    return canonical_benchmark(test_set)
 
 
 @dataclass
