@@ -13,9 +13,14 @@ Two layers:
   the training log has ended, ``partial`` (with its last validated iteration) while it runs or after it
   died, ``missing`` without a log. A log whose header (BasicSR's option dump) names another ``scale`` is
   refused for that row, and a number is only ever taken from the block of the column's own test set.
+* **Published numbers** (``published.yaml``, :func:`published_for`): each entry names its table, group, row,
+  scale and test set, and is placed only in that cell of that table; ``reference: true`` entries (Table 3's RCAN,
+  SAN, IGNN, HAN, NLSA) become rows of their own (:func:`reference_records`). :func:`published_from_csv` turns the
+  transcription of the pruning study's Tables 1-3 into those entries (a test keeps the YAML equal to it).
 * **Rendering** (:func:`render_table`): plain row records in, markdown and CSV out, best value per column and
-  group in bold, published numbers and the difference beside each measured one. The CPU mini study
-  (``bench/mini_table1.py``) renders through the same function.
+  group in bold, published numbers and the difference beside each measured one (a table's ``undiffed`` metrics:
+  the published value only, e.g. Table 1's SSIM). The CPU mini study (``bench/mini_table1.py``) renders through
+  the same function.
 
 A row record is a plain mapping::
 
