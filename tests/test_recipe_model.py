@@ -94,3 +94,25 @@ def test_bad_clipping_options_name_the_key(clip: dict, line: str) -> None:
     with pytest.raises(ValueError) as error:
         check_grad_clip(clip)
     assert str(error.value).startswith(line)
+
+
+def test_swinir_x3_row_starts_from_the_x2_model_despite_its_other_upsampler(tmp_path: Path) -> None:
+    """Table 3's x3 row loads the x2 row's final weights (path.pretrain_network_g, non-strict): every tensor but the
+    upsampler's comes from x2 (SwinIR's official classical recipe), in the network and its EMA copy."""
+    x3 = next(r.row for r in tables()["table3"].rows if (r.group, r.label) == ("x3", "DES 50%"))
+    tiny = {"embed_dim": 12, "depths": [1], "num_heads": [2], "window_size": 4, "img_size": 8}
+    models = {}
+    for row in (x3.x2_source, x3):
+        opt = tiny_options(row, tmp_path)
+        opt["network_g"].update(tiny)
+        opt["path"]["pretrain_network_g"] = str(tmp_path / "net_g_latest.pth") if row is x3 else None
+        opt["path"]["strict_load_g"] = train_option(row)["path"]["strict_load_g"]
+        opt["path"]["models"] = str(tmp_path)
+        models[row.scale] = build_model(opt)
+        if row.scale == 2:
+            models[2].save_network([models[2].net_g, models[2].net_g_ema], "net_g", -1, ["params", "params_ema"])
+    x2_state, x3_state = models[2].net_g.state_dict(), models[3].net_g.state_dict()
+    shared = [k for k in x3_state if k in x2_state and x2_state[k].shape == x3_state[k].shape]
+    assert len(shared) >= len(x3_state) - 2  # the upsampler's conv (weight, bias) is new at x3
+    assert all(torch.equal(x2_state[k], x3_state[k]) for k in shared)
+    assert all(torch.equal(models[2].net_g_ema.state_dict()[k], models[3].net_g_ema.state_dict()[k]) for k in shared)

@@ -611,6 +611,11 @@ def _train_header(row: Row, memberships: Sequence[tuple[TableSpec, TableRow]]) -
         lines.append("selected at start-up by CoreSetPairedImageDataset from the full LMDB (no copy).")
         if row.selection.scores == "sobel":
             lines.append(HDC_NOTE)
+        elif row.scale != 2:
+            lines.append(
+                f"ASSUMPTION: the study does not say which scorer scored x{row.scale} data; the SRCNN loss at x"
+                f"{row.scale}."
+            )
     if row.base_iter is not None:
         reading = row.budget
         lines.append(
@@ -636,6 +641,8 @@ def _train_header(row: Row, memberships: Sequence[tuple[TableSpec, TableRow]]) -
             f"iterations: lr {row.lr:g}, {row.total_iter:,} iterations, as SwinIR's official classical x3/x4 models."
         )
     lines += list(arch.notes)
+    if row.base_iter is None and row.train_set == "DIV2K":
+        lines.append(f"ASSUMPTION: the pruning study gives no batch size; this arch's recipe batch, {row.batch_total}.")
     lines += _gpu_lines(row)
     lines.append(
         f"Disk: logger.keep_last: {KEEP_LAST} keeps the newest {KEEP_LAST} checkpoints (and net_g_latest) of the "
