@@ -168,3 +168,22 @@ def test_benchmark_spellings_are_written_under_one_name(tmp_path: Path) -> None:
             opt = yaml.safe_load(text)
             tests = [d for key, d in opt["datasets"].items() if key != "train"]
             assert all(Path(d["dataroot_gt"]).parts[1] in BENCHMARKS for d in tests), rel
+
+
+def test_test_entry_refuses_options_whose_test_sets_are_all_absent(tmp_path: Path) -> None:
+    from basicsr_distill.results.table_options import test_option
+
+    opt = test_option("FSRCNN_x2_check", "FSRCNN", 2, None, ["Set5", "Manga109"])
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(opt, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "basicsr_distill.test", "-opt", "test.yml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and done.stderr == (
+        "error: test.yml: datasets: no test set folder exists (datasets/Set5/GTmod2, datasets/Manga109/GTmod2)\n"
+    )
+    assert not (tmp_path / "results").exists()

@@ -280,8 +280,6 @@ def collect_table(
     :func:`collect_row` (such a row's record has ``short: True`` and the iterations it trained). The published
     reference methods of a group come first in it (:func:`reference_records`). Every published number is that of
     ``spec``'s own table, the row's scale and the column's test set."""
-    if not Path(root).is_dir():
-        raise NotADirectoryError(f"--root: {root} is not a directory (expected the folder of experiments/, results/)")
     references = reference_records(published or {}, spec)
     records: list[dict[str, Any]] = []
     for table_row in spec.rows:
