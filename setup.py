@@ -65,7 +65,7 @@ setup(
     py_modules=["basicsr_distill_hook"],
     package_data={
         "basicsr_distill.scoring": ["weights/*.pth", "weights/*.json"],  # the shipped scorers (< 1 MB each)
-        "basicsr_distill.results": ["published.yaml"],
+        "basicsr_distill.results": ["published.yaml", "recipes.yaml"],
     },
     cmdclass={"build_py": BuildPyWithHook, "editable_wheel": EditableWheelWithHook},
     install_requires=[

@@ -1,4 +1,4 @@
-"""One table row end to end for a short budget (issue 8): the README's "Reproducing the tables" commands, timed.
+"""One table row end to end for a short budget: the README's "Reproducing the tables" commands, timed.
 
 prepare (``extract_subimages``, ``create_lmdb``, ``prepare_benchmark``) -> score (``score_dataset``: the shipped
 SRCNN loss at the row's scale, and the Sobel texture when the row selects by it) -> select + train
@@ -11,7 +11,7 @@ Stand-in data (no DIV2K on these machines): the ``--hr`` images (default the fir
 ``datasets/DIV2K/DIV2K_train_HR``; every benchmark folder the row's test file reads gets two 96x96 crops
 (Set5/Set14 from the shared sets when present, the others from later BSD200 images). The row's PSNR after a few
 iterations on stand-in data means nothing; what is measured is each step's wall time and the training's seconds
-per 1,000 iterations at the row's batch (``--batch``, default the file's: SwinIR 32 on one device), from the
+per 1,000 iterations at the row's batch (``--batch``, default the file's), from the
 time stamps of the training log's iteration lines after the first ``--warmup`` iterations (start-up, cuDNN
 autotuning and first allocations excluded).
 
@@ -19,11 +19,14 @@ Writes JSON (``--record``): device, torch, each step's seconds, seconds per 1,00
 memory of the largest step (the training), the collected row. On this 24 GiB CPU machine SwinIR's batch 32 does not
 fit in memory (killed at 24 GiB): the CPU record uses ``--batch 8``.
 
-Examples (the CPU record; one GPU at the row's batch 32, 50 iterations)::
+The default row is Table 1 at the paper's budget (SwinIR x2, DES 50%, 7,804 steps at a total batch of 416, which
+runs as 8 GPUs x 52): on one GPU, ``--batch 52`` times one GPU's share of it.
 
-    python bench/table_row_check.py --iters 5 --warmup 1 --batch 8 --workers 2 \\
+Examples (the CPU record, of the 500k-recipe row; one GPU at 52 of Table 1's 416, 50 iterations)::
+
+    python bench/table_row_check.py --row SwinIR_x2_DIV2K_des50_500k --iters 5 --warmup 1 --batch 8 --workers 2 \\
         --record bench/results/table_row_check_cpu.json
-    python bench/table_row_check.py --record bench/results/table_row_check_cuda.json
+    python bench/table_row_check.py --batch 52 --record bench/results/table_row_check_cuda.json
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO: \[.*iter:\s*(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", default="SwinIR_x2_DIV2K_des50_500k", help="options/tables/train/<row>.yml")
+    parser.add_argument("--row", default="SwinIR_x2_DIV2K_des50_7804_b416", help="options/tables/train/<row>.yml")
     parser.add_argument("--hr", type=Path, default=SHARED / "BSD200" / "HR", help="stand-in HR images")
     parser.add_argument(
         "--images", type=int, default=20, help="stand-in training images (x2 enlarged, 8 sub-images each)"

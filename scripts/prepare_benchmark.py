@@ -17,6 +17,9 @@ example:
   python scripts/prepare_benchmark.py --input path/to/Set5/HR --output datasets/Set5 --scales 2 3 4
   -> datasets/Set5/GTmod2/baby.png, datasets/Set5/LRbicx2/baby.png, ... (same names in every folder), for
      BasicSR's PairedImageDataset with dataroot_gt: datasets/Set5/GTmod2, dataroot_lq: datasets/Set5/LRbicx2.
+  python scripts/prepare_benchmark.py --input path/to/BSDS100 --output datasets/BSDS100
+  -> datasets/B100/...: BSD100 / BSDS100 / B100, Urban100 / Urban, Manga109 / Manga (any case) are written under
+     the one name every option file uses (Set5, Set14, B100, Urban100, Manga109).
 
 Grayscale images (Set14 bridge) are converted to 3 channels with a warning. Re-running finishes an
 interrupted run; outputs made with other arguments are refused unless --overwrite.

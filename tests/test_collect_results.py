@@ -11,9 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from basicsr_distill.results.collect import collect_table, plot_fraction, published_for, render_table, write_table
+from basicsr_distill.results.collect import (
+    collect_row,
+    collect_table,
+    load_published,
+    plot_fraction,
+    published_for,
+    published_from_csv,
+    render_table,
+    write_table,
+)
 from basicsr_distill.results.launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
-from basicsr_distill.results.table_options import TableSpec, tables
+from basicsr_distill.results.table_options import TABLE1_SSIM_NOTE, Row, TableSpec, tables
+
+#: The project's shared transcription of the pruning study's Tables 1-3 (absent outside the project's machines).
+SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "published" / "moser2024_tables.csv"
 
 HEADER = """2026-11-20 10:00:00,100 INFO:
   name: {name}
@@ -137,7 +149,7 @@ def test_collector_rebuilds_a_table_with_missing_partial_and_refused_rows(spec: 
         lines[6] == "| x2 | refined 50% (skip top 5%) | 50% | 500,000 | missing | missing | missing |  |  | missing |"
     )
     refused = "refused: log is x2, row is x3"
-    assert lines[7] == f"| x3 | full | 100% | 500,000 | {refused} | {refused} | {refused} |  |  | {refused} |"
+    assert lines[7] == f"| x3 | full | 100% | 250,000 | {refused} | {refused} | {refused} |  |  | {refused} |"
     rows = list(csv.DictReader(io.StringIO(table.csv)))
     assert len(rows) == 4 * 2 * 2
     b100 = next(r for r in rows if r["row"] == "full" and r["test_set"] == "B100" and r["metric"] == "psnr")
@@ -170,8 +182,6 @@ def test_write_table_and_published_file(spec: TableSpec, logs: Path, tmp_path: P
     assert [p.name for p in written] == ["table3.md", "table3.csv", "table3_Set5.png"]
     assert (tmp_path / "out/table3.md").read_text() == table.markdown
     # the shipped file: every number names its source, and none is placed without its scale and test set
-    from basicsr_distill.results.collect import load_published
-
     published = load_published()
     assert all(entry["source"] for entry in published["numbers"])
     assert published_for(published, "distill", "EDSR", "full OST", 4) == {}
@@ -237,8 +247,7 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
 
     import yaml
 
-    from basicsr_distill.results.collect import collect_row
-    from basicsr_distill.results.table_options import Row, Selection, test_option, train_option
+    from basicsr_distill.results.table_options import Selection, test_option, train_option
 
     gt, lq = paired_folder
     (tmp_path / "scores.csv").write_text("name,score\n" + "".join(f"{i:04d},{i}\n" for i in range(6)))
@@ -251,7 +260,7 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
     opt["val"]["val_freq"] = 10
     opt["logger"].update(print_freq=5, save_checkpoint_freq=10, use_tb_logger=False)
     weights = f"experiments/{row.name}/models/net_g_latest.pth"
-    test = test_option(row.name, "FSRCNN", 2, weights, ["Set5"])
+    test = test_option(row.name, "FSRCNN", 2, weights, ["Set5", "Manga109"])  # no Manga109 folder here
     test["datasets"]["test_1"].update(paths)
     for name, content in (("train.yml", opt), ("test.yml", test)):
         (tmp_path / name).write_text(yaml.safe_dump(content, sort_keys=False))
@@ -259,6 +268,10 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
     for entry, name in (("basicsr_distill.train", "train.yml"), ("basicsr_distill.test", "test.yml")):
         done = subprocess.run([sys.executable, "-m", entry, "-opt", name], cwd=tmp_path, env=env, capture_output=True)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
+    test_log = next((tmp_path / "results" / row.name).glob("test_*.log")).read_text()
+    assert [line.split(" WARNING: ")[1] for line in test_log.splitlines() if "WARNING" in line] == [
+        "test set Manga109 skipped: datasets/Manga109/GTmod2 not found"
+    ]
     log = collect_row(tmp_path, row)
     assert (log.status, log.iter, log.scale, log.total_iter) == ("done", 20, 2, 20)
     assert set(log.results) == {"B100", "Set5"}  # B100: the training's final validation; Set5: the test
@@ -283,3 +296,103 @@ def test_row_check_times_iterations_after_the_warmup(tmp_path: Path) -> None:
     assert seconds_per_iteration(log, warmup=2) == (40.5 / 2, 2)  # iterations 2 -> 4
     with pytest.raises(SystemExit, match="fewer than 2 iteration lines after iteration 4"):
         seconds_per_iteration(log, warmup=4)
+
+
+def finished_log(root: Path, name: str, scale: int, total: int, blocks: str) -> None:
+    """A finished BasicSR training log of ``name``: option dump, start, last iteration, end, final validation."""
+    text = HEADER.format(name=name, scale=scale, total=total) + "Start training from epoch: 0, iter: 0\n"
+    text += iter_line(name, total) + "2026-11-21 09:00:00,000 INFO: End of training. Time consumed: 1:00:00\n"
+    write(root / f"experiments/{name}/train_{name}_20261120_100000.log", text + blocks)
+
+
+def table_row(key: str, group: str, label: str) -> Row:
+    return next(r.row for r in tables()[key].rows if (r.group, r.label) == (group, label))
+
+
+def test_paper_numbers_beside_ours_in_table1_and_table3(tmp_path: Path) -> None:
+    """Three Table 1 cells and one Table 3 cell: ours, the paper's exact number (published.yaml, transcribed from
+    the paper) and the difference; Table 1's SSIM is shown, not subtracted; Table 3 lists the reference methods."""
+    cells = [
+        ("SwinIR", "full", 32.3012, 0.9020),
+        ("DRRN", "DES 25%, 2x steps", 30.5, 0.88),
+        ("IDN", "ASC 50%", 31.6, 0.9),
+    ]
+    for group, label, psnr, ssim in cells:
+        row = table_row("table1", group, label)
+        finished_log(tmp_path, row.name, 2, row.total_iter, validation("B100", psnr, ssim, row.total_iter))
+    x4 = table_row("table3", "x4", "DES 50%")
+    finished_log(tmp_path, x4.name, 4, x4.total_iter, validation("B100", 27.7512, 0.7401, x4.total_iter))
+    write(tmp_path / f"results/{x4.name}/test_{x4.name}_20261121_100000.log", validation("Set5", 32.6, 0.9, x4.name))
+    specs, out = tables(), tmp_path / "tables"
+    table1 = write_table(specs["table1"], tmp_path, out)[0].markdown.splitlines()
+    assert (
+        table1[2] == "| group | row | data | iterations | B100 PSNR | B100 PSNR paper | B100 PSNR diff | B100 SSIM "
+        "| B100 SSIM paper |"
+    )
+    assert "| SwinIR | full | 100% | 15,608 | **32.30** | 32.23 | +0.07 | **0.9020** | 0.9103 |" in table1
+    assert "| DRRN | DES 25%, 2x steps | 25% | 7,804 | **30.50** | 29.39 | +1.11 | **0.8800** | 0.8804 |" in table1
+    assert "| IDN | ASC 50% | 50% | 7,804 | **31.60** | 31.67 | -0.07 | **0.9000** | 0.9040 |" in table1
+    assert "| FSRCNN | full | 100% | 15,608 | missing | 31.09 |  | missing | 0.8955 |" in table1
+    assert f"- {TABLE1_SSIM_NOTE}" in table1
+    table3 = write_table(specs["table3"], tmp_path, out)[0].markdown.splitlines()
+    row = next(line for line in table3 if line.startswith("| x4 | DES 50% |"))
+    cells3 = row.split(" | ")
+    header = table3[2].split(" | ")
+    assert cells3[header.index("Set5 PSNR")] == "**32.60**" and cells3[header.index("Set5 PSNR paper")] == "32.71"
+    assert cells3[header.index("Set5 PSNR diff")] == "-0.11"
+    assert cells3[header.index("B100 PSNR")] == "**27.75**" and cells3[header.index("B100 PSNR paper")] == "27.80"
+    assert cells3[header.index("B100 PSNR diff")] == "-0.05"
+    assert cells3[header.index("B100 SSIM diff")] == "-0.0065"  # Table 3's SSIM is compared
+    references = [line.split(" | ")[1] for line in table3 if line.startswith("| x2 |")][:5]
+    assert references == ["RCAN", "SAN", "IGNN", "HAN", "NLSA"]
+    rcan = next(line for line in table3 if line.startswith("| x3 | RCAN |")).split(" | ")
+    assert rcan[header.index("Set5 PSNR")] == "-" and rcan[header.index("Set5 PSNR paper")] == "34.74"
+
+
+def test_no_cell_takes_a_number_of_another_table_scale_or_test_set(tmp_path: Path) -> None:
+    """Table 2 and Table 3 share the SwinIR x2 DES 50% run: each cell compares with its own table's number (32.45
+    and 32.46 on BSD100); Table 1's extension table has no paper column; an x3 row never gets an x2 number."""
+    des = table_row("table3", "x2", "DES 50%")
+    assert des == table_row("table2", "SwinIR", "loss-based (SRCNN MSE), DES 50%")
+    finished_log(tmp_path, des.name, 2, des.total_iter, validation("B100", 32.5, 0.904, des.total_iter))
+    published = load_published()
+    specs = tables()
+    t2 = next(r for r in collect_table(specs["table2"], tmp_path, published) if r.get("name") == des.name)
+    t3 = next(r for r in collect_table(specs["table3"], tmp_path, published) if r.get("name") == des.name)
+    assert (t2["published"]["B100"]["psnr"], t3["published"]["B100"]["psnr"]) == (32.45, 32.46)
+    assert "Manga109" in t2["published"] and "Manga109" not in t3["published"]  # Table 3 has no Manga109 column
+    assert all(not r["published"] for r in collect_table(specs["table1_long"], tmp_path, published))
+    x3 = next(
+        r for r in collect_table(specs["table3"], tmp_path, published) if (r["group"], r["row"]) == ("x3", "full")
+    )
+    assert x3["published"]["Set5"]["psnr"] == 34.89  # the x3 number, not x2's 38.35
+    # a log of the x2 row's name under the x3 row is refused, never shown as an x3 number
+    x3_row = table_row("table3", "x3", "full")
+    finished_log(tmp_path, x3_row.name, 2, x3_row.total_iter, validation("Set5", 38.0, 0.96, 1))
+    assert collect_row(tmp_path, x3_row).status == "refused: log is x2, row is x3"
+
+
+def test_resumed_log_that_died_before_its_first_iteration_line(tmp_path: Path) -> None:
+    """The resumed log repeats the option dump (``total_iter: 500000``): that is not the iteration of the run."""
+    row = table_row("table3", "x2", "full")
+    first = HEADER.format(name=row.name, scale=2, total=500000) + "Start training from epoch: 0, iter: 0\n"
+    first += iter_line(row.name, 3000)  # killed before the first validation (every 5,000)
+    second = HEADER.format(name=row.name, scale=2, total=500000) + "Resuming training from epoch: 0, iter: 3000.\n"
+    folder = tmp_path / f"experiments/{row.name}"
+    write(folder / f"train_{row.name}_20261120_100000.log", first)
+    write(folder / f"train_{row.name}_20261120_200000.log", second)
+    log = collect_row(tmp_path, row)
+    assert (log.status, log.iter) == ("partial", 3000)
+    (folder / f"train_{row.name}_20261120_100000.log").unlink()  # only the resumed log left
+    log = collect_row(tmp_path, row)
+    assert (log.status, log.iter) == ("partial", 3000)
+    record = collect_table(TableSpec("table3", "t", ("B100",), (tables()["table3"].rows[0],)), tmp_path)[0]
+    assert render_table([record], ["B100"]).markdown.splitlines()[2].endswith("| partial (iter 3,000) |")
+
+
+@pytest.mark.skipif(not SHARED_CSV.is_file(), reason="the shared transcription of the paper's tables is absent")
+def test_published_yaml_equals_the_shared_transcription() -> None:
+    expected = published_from_csv(SHARED_CSV.read_text(), tables())
+    shipped = [entry for entry in load_published()["numbers"] if entry["table"] in ("table1", "table2", "table3")]
+    assert len(expected) == 156
+    assert shipped == expected

@@ -3,6 +3,7 @@
 ``GTmod{s}/`` (HR mod-cropped to the scale) and ``LRbicx{s}/`` (MATLAB bicubic, the protocol since SRCNN, Dong et
 al., TPAMI 2016), same file names in both; resumable (:mod:`basicsr_distill.preparation.resume`). Details:
 ``docs/design.md``.
+Pack spellings (BSD100/B100/BSDS100, Urban100, Manga109) are written under one name (:data:`BENCHMARKS`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ from basicsr_distill.preparation.resume import FolderJob, mark_done
 from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
 
 TOOL = "prepare_benchmark"
+#: The benchmarks' folder names in every option file, and the other spellings of common packs (any case).
+BENCHMARKS = {
+    "Set5": ("Set5",),
+    "Set14": ("Set14",),
+    "B100": ("B100", "BSD100", "BSDS100"),
+    "Urban100": ("Urban100", "Urban"),
+    "Manga109": ("Manga109", "Manga"),
+}
+ALIASES = {alias.lower(): name for name, aliases in BENCHMARKS.items() for alias in aliases}
+
+
+def canonical_benchmark(name: str) -> str:
+    """The folder name of benchmark ``name`` in the option files (``BSDS100`` -> ``B100``); other names unchanged."""
+    return ALIASES.get(name.lower(), name)
 
 
 def benchmark_names(stem: str, count: int = 1) -> list[str]:
@@ -55,7 +70,8 @@ def prepare_benchmark(
     workers: int | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Write ``output_root/GTmod{s}`` and ``output_root/LRbicx{s}`` for each scale from the images of ``hr_folder``.
+    """Write ``output_root/GTmod{s}`` and ``output_root/LRbicx{s}`` for each scale from the images of ``hr_folder``;
+    an ``output_root`` named by another spelling of a benchmark is written under its canonical name.
 
     Returns:
         The output folders, ``[GTmod{s}, LRbicx{s}]`` for each scale in ascending order.
@@ -69,6 +85,9 @@ def prepare_benchmark(
         raise ValueError(f"scales must be integers >= 2, got {scales}")
     files = list(unique_stems(list_images(hr_folder)).values())
     root = Path(output_root)
+    if canonical_benchmark(root.name) != root.name:
+        root = root.with_name(canonical_benchmark(root.name))
+        get_root_logger().info(f"{output_root} -> {root} (the name every option file uses)")
     source = str(Path(hr_folder).resolve())
     outputs = {}
     triples = []

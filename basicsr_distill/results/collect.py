@@ -13,9 +13,14 @@ Two layers:
   the training log has ended, ``partial`` (with its last validated iteration) while it runs or after it
   died, ``missing`` without a log. A log whose header (BasicSR's option dump) names another ``scale`` is
   refused for that row, and a number is only ever taken from the block of the column's own test set.
+* **Published numbers** (``published.yaml``, :func:`published_for`): each entry names its table, group, row,
+  scale and test set, and is placed only in that cell of that table; ``reference: true`` entries (Table 3's RCAN,
+  SAN, IGNN, HAN, NLSA) become rows of their own (:func:`reference_records`). :func:`published_from_csv` turns the
+  transcription of the pruning study's Tables 1-3 into those entries (a test keeps the YAML equal to it).
 * **Rendering** (:func:`render_table`): plain row records in, markdown and CSV out, best value per column and
-  group in bold, published numbers and the difference beside each measured one. The CPU mini study
-  (``bench/mini_table1.py``) renders through the same function.
+  group in bold, published numbers and the difference beside each measured one (a table's ``undiffed`` metrics:
+  the published value only, e.g. Table 1's SSIM). The CPU mini study (``bench/mini_table1.py``) renders through
+  the same function.
 
 A row record is a plain mapping::
 
@@ -45,16 +50,15 @@ from typing import Any
 
 import yaml
 
-from basicsr_distill.results.table_options import Row, TableSpec
+from basicsr_distill.preparation.benchmark import canonical_benchmark
+from basicsr_distill.results.table_options import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
 PUBLISHED = Path(__file__).with_name("published.yaml")
 METRICS = ("psnr", "ssim")
-#: Other names of the benchmarks, mapped to the folder names of ``scripts/prepare_benchmark.py``.
-ALIASES = {"BSD100": "B100", "BSDS100": "B100", "Urban": "Urban100", "Manga": "Manga109"}
 DIGITS = {"psnr": 2, "ssim": 4}
 
-_ITER = re.compile(r"iter:\s*([\d,]+)")
+_ITER = re.compile(r"\biter:\s*([\d,]+)")  # not the option dump's "total_iter: N" (a resumed log repeats it)
 _VALIDATION = re.compile(r"Validation (\S+)\s*$")
 _METRIC = re.compile(r"^\s*# (\w+): (-?[\d.]+|nan|inf)")
 _SCALE = re.compile(r"^  scale: (\d+)\s*$")
@@ -62,7 +66,8 @@ _TOTAL = re.compile(r"^\s+total_iter: (\d+)\s*$")
 
 
 def canonical(test_set: str) -> str:
-    return ALIASES.get(test_set, test_set)
+    """The benchmark's folder name of ``scripts/prepare_benchmark.py`` (``BSD100`` -> ``B100``)."""
+    return canonical_benchmark(test_set)
 
 
 @dataclass
@@ -78,7 +83,11 @@ class LogResult:
 
 
 def _log_files(folder: Path, prefix: str) -> list[Path]:
-    return sorted(folder.glob(f"{prefix}_*.log")) if folder.is_dir() else []
+    paths = sorted(folder.glob(f"{prefix}_*.log")) if folder.is_dir() else []
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: is not a file (expected a BasicSR log)")
+    return paths
 
 
 def read_train_log(paths: Sequence[Path]) -> LogResult:
@@ -103,6 +112,8 @@ def read_train_log(paths: Sequence[Path]) -> LogResult:
             ended = True
         elif "Start training from" in line or "Resuming training from" in line:
             ended = False
+            if m := _ITER.search(line):
+                current = int(m.group(1).replace(",", ""))
         elif m := _VALIDATION.search(line):
             values: dict[str, float] = {}
             while index < len(lines) and (metric := _METRIC.match(lines[index])):
@@ -191,13 +202,88 @@ def published_for(published: Mapping[str, Any], table: str, group: str, label: s
     return out
 
 
+TABLE1_FULL_ITER = TABLE1["full_iter"]
+PAPER = "Moser, Raue, Dengel 2024 (arXiv 2403.17083)"
+
+
+def published_from_csv(text: str, specs: Mapping[str, TableSpec]) -> list[dict[str, Any]]:
+    """The pruning study's numbers (a CSV of columns ``table, model, scale, selection, ratio, offset, scorer,
+    train_steps, test_set, psnr, ssim, note``, one printed PSNR/SSIM pair a line) as ``published.yaml`` entries: each
+    placed on the row of ``specs['table<N>']`` with the same arch or group, selection, ratio, offset, scorer and
+    (Table 1) step ratio; a method not trained here (Table 3's RCAN, SAN, ...) becomes a ``reference`` entry."""
+    entries = []
+    for number, line in enumerate(csv.DictReader(io.StringIO(text)), 2):
+        spec = specs[f"table{line['table']}"]
+        scale, ratio, offset = int(line["scale"]), float(line["ratio"]), float(line["offset"])
+        scores = "sobel" if line["scorer"].startswith("Sobel") else "srcnn"
+        steps = int(line["train_steps"]) if line["train_steps"] else None
+        matches = [
+            table_row
+            for table_row in spec.rows
+            if table_row.row.arch == line["model"]
+            and table_row.row.scale == scale
+            and table_row.row.strategy == line["selection"]
+            and table_row.row.fraction == ratio
+            and (table_row.row.selection is None or table_row.row.selection.offset == offset)
+            and (table_row.row.selection is None or table_row.row.selection.scores == scores)
+            and (steps is None or round(table_row.row.iter_factor * int(TABLE1_FULL_ITER)) == steps)
+        ]
+        if len(matches) > 1:
+            raise ValueError(f"line {number}: matches rows {[m.label for m in matches]} of {spec.key}")
+        entry: dict[str, Any] = {"table": spec.key}
+        if matches:
+            entry.update(group=matches[0].group, row=matches[0].label)
+        elif line["model"] != "SwinIR" and line["selection"] == "full":
+            entry.update(group=f"x{scale}", row=line["model"], reference=True)
+        else:
+            raise ValueError(f"line {number}: no row of {spec.key} for {dict(line)}")
+        what = f"{line['model']} x{scale}, {line['selection']}" + ("" if ratio == 1 else f" {ratio:.0%}")
+        what += f", skip top {offset:.0%}" if offset else ""
+        what += f", {line['scorer']}" if line["scorer"] else ""
+        what += f", {steps:,} steps" if steps else ""
+        entry.update(
+            scale=scale,
+            test_set=line["test_set"],
+            psnr=float(line["psnr"]),
+            ssim=float(line["ssim"]),
+            source=f"{PAPER}, Table {line['table']}, {what}, {line['test_set']}"
+            + (f" ({line['note']})" if line["note"] else ""),
+        )
+        entries.append(entry)
+    return entries
+
+
+def reference_records(published: Mapping[str, Any], spec: TableSpec) -> dict[str, list[dict[str, Any]]]:
+    """Row records of the published methods shown for comparison in ``spec`` (entries with ``reference: true``,
+    e.g. Table 3's RCAN, SAN, IGNN, HAN, NLSA), by group: status ``reference``, nothing measured."""
+    by_group: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in published.get("numbers", []):
+        if entry.get("table") != spec.key or not entry.get("reference"):
+            continue
+        group, label = entry.get("group"), entry.get("row")
+        record = by_group.setdefault(group, {}).setdefault(
+            label, {"row": label, "group": group, "status": "reference", "results": {}, "published": {}}
+        )
+        record["published"] = published_for(published, spec.key, group, label, entry.get("scale"))
+    return {
+        group: [
+            {**r, "published": {t: v for t, v in r["published"].items() if t in spec.test_sets}} for r in rows.values()
+        ]
+        for group, rows in by_group.items()
+    }
+
+
 def collect_table(
     spec: TableSpec, root: str | os.PathLike, published: Mapping[str, Any] | None = None, short_runs: bool = False
 ) -> list[dict[str, Any]]:
     """Row records of ``spec`` (see the module docstring) from the logs under ``root``; ``short_runs``: see
-    :func:`collect_row` (such a row's record has ``short: True`` and the iterations it trained)."""
-    records = []
+    :func:`collect_row` (such a row's record has ``short: True`` and the iterations it trained). The published
+    reference methods of a group come first in it (:func:`reference_records`). Every published number is that of
+    ``spec``'s own table, the row's scale and the column's test set."""
+    references = reference_records(published or {}, spec)
+    records: list[dict[str, Any]] = []
     for table_row in spec.rows:
+        records += references.pop(table_row.group, [])
         row = table_row.row
         log = collect_row(root, row, short_runs)
         records.append(
@@ -213,7 +299,13 @@ def collect_table(
                 "status": log.status,
                 "iter": log.iter,
                 "results": {t: v for t, v in log.results.items() if t in spec.test_sets},
-                "published": published_for(published or {}, spec.key, table_row.group, table_row.label, row.scale),
+                "published": {
+                    t: v
+                    for t, v in published_for(
+                        published or {}, spec.key, table_row.group, table_row.label, row.scale
+                    ).items()
+                    if t in spec.test_sets
+                },
             }
         )
     return records
@@ -263,6 +355,7 @@ def render_table(
     title: str = "",
     metrics: Sequence[str] = METRICS,
     notes: Sequence[str] = (),
+    undiffed: Sequence[str] = (),
 ) -> RenderedTable:
     """Render row records as a markdown table (best per column and group in bold) and a long-format CSV.
 
@@ -273,6 +366,7 @@ def render_table(
         title: a heading line of the markdown.
         metrics: which of the records' metrics to show (``psnr``, ``ssim``).
         notes: lines printed under the markdown table.
+        undiffed: metrics whose published value is shown without a difference (say why in ``notes``).
     """
     test_sets = [canonical(t) for t in test_sets]
     has_group = any(r.get("group") for r in records)
@@ -284,7 +378,9 @@ def render_table(
         for metric in metrics:
             columns.append((test_set, metric, "measured"))
             if any(_number(r.get("published", {}).get(test_set, {}).get(metric)) is not None for r in records):
-                columns += [(test_set, metric, "paper"), (test_set, metric, "diff")]
+                columns.append((test_set, metric, "paper"))
+                if metric not in undiffed:
+                    columns.append((test_set, metric, "diff"))
     header += [f"{t} {m.upper()}" + ("" if k == "measured" else f" {k}") for t, m, k in columns]
     best = {(t, m): _best(records, t, m) for t in test_sets for m in metrics}
     lines = [f"### {title}", ""] if title else []
@@ -303,7 +399,9 @@ def render_table(
             cells.append("" if fraction is None else f"{100 * fraction:.3g}%")
         if has_meta["iterations"]:
             iterations = record.get("iterations")
-            cells.append("" if iterations is None else f"{iterations:,}" + (" (short run)" if record.get("short") else ""))
+            cells.append(
+                "" if iterations is None else f"{iterations:,}" + (" (short run)" if record.get("short") else "")
+            )
         status = record.get("status", "done")
         for test_set, metric, kind in columns:
             result = record.get("results", {}).get(test_set, {})
@@ -315,6 +413,8 @@ def render_table(
             elif kind == "diff":
                 ok = status == "done" and not record.get("short") and value is not None and paper is not None
                 cells.append(f"{value - paper:+.{digits}f}" if ok else "")
+            elif status == "reference":
+                cells.append("-")
             elif status != "done":
                 cells.append(_status_text(record))
             elif value is None:
@@ -350,7 +450,12 @@ def render_table(
                         result.get(f"{metric}_ci95", ""),
                         result.get("n", ""),
                         "" if paper is None else paper,
-                        "" if value is None or paper is None or status != "done" or record.get("short")
+                        ""
+                        if value is None
+                        or paper is None
+                        or status != "done"
+                        or record.get("short")
+                        or metric in undiffed
                         else round(value - paper, 6),
                         pub.get("source", ""),
                     ]
@@ -429,9 +534,11 @@ def write_table(
     published = published if published is not None else load_published()
     records = collect_table(spec, root, published, short_runs)
     notes = list(spec.notes) + unplaced_published(published, spec.key)
-    if any(record["short"] for record in records):
+    if any(record.get("short") for record in records):
         notes.append("(short run): trained fewer iterations than the row (--short-runs); not compared, not ranked")
-    table = render_table(records, spec.test_sets, title=spec.title, notes=notes)
+    if any(record["status"] == "reference" for record in records):
+        notes.append("reference rows: the published numbers of methods not trained here ('-': nothing measured)")
+    table = render_table(records, spec.test_sets, title=spec.title, notes=notes, undiffed=spec.undiffed)
     out = Path(out)
     written = []
     for suffix, text in ((".md", table.markdown), (".csv", table.csv)):

@@ -5,7 +5,9 @@ with BasicSR (``python -m basicsr_distill.train ... --auto_resume``; several GPU
 ``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with ``CUDA_VISIBLE_DEVICES`` set to the
 slot's GPUs. The total batch of the option file is kept: ``batch_size_per_gpu`` is set to ``total / GPUs`` with
 ``--force_yml``. A row that fails is reported and the queue goes on; an interrupted queue resumes each row
-from its last checkpoint (``--auto_resume``) when started again. Clusters: ``scripts/slurm/``.
+from its last checkpoint (``--auto_resume``) when started again. A row that starts from another row's weights
+(``path.pretrain_network_g``: SwinIR's x3/x4 models fine-tuned from x2) runs after that row (:func:`order_rows`).
+Clusters: ``scripts/slurm/``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,54 @@ def read_row_list(path: str | os.PathLike, root: str | os.PathLike = ".") -> lis
     if not jobs:
         raise ValueError(f"{path}: no rows")
     return jobs
+
+
+def parse_gpu_ids(values: Sequence[str]) -> list[str]:
+    """``--gpus`` values checked: each a non-negative integer (a ``CUDA_VISIBLE_DEVICES`` id), no repeats."""
+    for value in values:
+        if not value.isdigit():
+            raise ValueError(f"--gpus: {value!r} is not a GPU id (expected integers such as 0 1 2)")
+    if len(set(values)) != len(values):
+        raise ValueError(f"--gpus: a GPU id is given twice in {' '.join(values)}")
+    return list(values)
+
+
+def pretrained_weights(job: Job) -> str | None:
+    """``path.pretrain_network_g`` of the row's training options (another row's final weights), else None."""
+    with open(job.train_opt) as handle:
+        return ((yaml.safe_load(handle) or {}).get("path") or {}).get("pretrain_network_g")
+
+
+def producer_name(weights: str) -> str:
+    """The row whose run writes ``weights`` (``experiments/<row>/models/...``)."""
+    parts = Path(weights).parts
+    return parts[1] if len(parts) > 2 and parts[0] == "experiments" else str(weights)
+
+
+def order_rows(jobs: Sequence[Job], root: str | os.PathLike = ".") -> list[list[Job]]:
+    """The rows in waves: rows that start from nothing or from weights on disk first, then the rows that start from
+    a row of the first wave. A row whose starting weights are neither on disk (under ``root``) nor made by a row of
+    this list is refused, naming the weights and the row that makes them."""
+    names = {job.name for job in jobs}
+    first, second = [], []
+    for job in jobs:
+        weights = pretrained_weights(job)
+        if weights is None or (Path(root) / weights).is_file():
+            first.append(job)
+        elif producer_name(weights) in names:
+            second.append(job)
+        else:
+            maker = producer_name(weights)
+            raise FileNotFoundError(
+                f"{job.train_opt}: path.pretrain_network_g: {weights} is missing; it is the final model of row "
+                f"{maker} (options/tables/train/{maker}.yml): train that row first"
+            )
+    return [wave for wave in (first, second) if wave]
+
+
+def require_start_weights(train_opt: str | os.PathLike, root: str | os.PathLike = ".") -> None:
+    """Refuse (FileNotFoundError naming them and the row that makes them) a row whose starting weights are missing."""
+    order_rows([Job(Path(train_opt), Path(train_opt))], root)
 
 
 def batch_override(train_opt: str | os.PathLike, gpus: int) -> list[str]:
