@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from os import path as osp
 from typing import Any
 
@@ -64,3 +65,32 @@ def save_network_with_record(
         checkpoint[network_key] = dict(model.opt[network_key])
     with atomic_output(osp.join(model.opt["path"]["models"], f"{net_label}_{label}.pth")) as tmp:
         torch.save(checkpoint, tmp)
+
+
+def checkpoint_iterations(opt: dict) -> list[int]:
+    """The iterations with a saved network or training state, ascending."""
+    found = set()
+    for folder, suffix in ((opt["path"]["models"], ".pth"), (opt["path"]["training_states"], ".state")):
+        if osp.isdir(folder):
+            for name in os.listdir(folder):
+                stem = name.removesuffix(suffix).rsplit("_", 1)[-1] if name.endswith(suffix) else ""
+                if stem.isdigit():
+                    found.add(int(stem))
+    return sorted(found)
+
+
+def keep_last_checkpoints(opt: dict, keep_last: int, best_iter: int | None = None) -> list[int]:
+    """Delete the networks (``net_*_{iter}.pth``) and training states (with their random states) of every iteration
+    but the last ``keep_last`` ones and ``best_iter``; return the iterations deleted (rank 0 only)."""
+    if opt.get("rank", 0) != 0:
+        return []
+    iterations = checkpoint_iterations(opt)
+    kept = set(iterations[-keep_last:]) | ({best_iter} if best_iter is not None else set())
+    dropped = [iteration for iteration in iterations if iteration not in kept]
+    for iteration in dropped:
+        for folder in (opt["path"]["models"], opt["path"]["training_states"]):
+            for name in os.listdir(folder) if osp.isdir(folder) else ():
+                stem = name.split(".", 1)[0]
+                if name.endswith((".pth", ".state")) and stem.rsplit("_", 1)[-1] == str(iteration):
+                    os.remove(osp.join(folder, name))
+    return dropped
