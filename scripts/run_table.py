@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.results.launch import gpu_slots, read_row_list, row_commands, run_queue
+from basicsr_distill.results.launch import gpu_slots, read_row_list, row_commands, row_steps, run_queue
 
 EPILOG = """
 run from the repository root (the option files' datasets/ and experiments/ paths are relative to it).
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(command))
         print(f"{len(jobs)} rows over {len(slots)} slot(s): {' | '.join(slots)}")
         return 0
-    status = run_queue(commands, slots, args.log_dir, [job.name for job in jobs])
+    steps = [row_steps(job, args.gpus_per_row, args.base_port + i % 1000) for i, job in enumerate(jobs)]
+    status = run_queue(steps, slots, args.log_dir, [job.name for job in jobs])
     failed = [job.name for job, code in zip(jobs, status) if code]
     print(f"{len(jobs) - len(failed)} of {len(jobs)} rows done" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import json
 import re
 import shutil
 import subprocess
@@ -186,7 +190,7 @@ def test_resumed_epoch_continues_after_the_batches_trained_before_the_stop() -> 
     from basicsr.data.data_sampler import EnlargedSampler
     from torch.utils.data import DataLoader
 
-    from basicsr_distill.train import continue_resumed_epoch
+    from basicsr_distill.training.data import EpochBatchSampler
 
     def epochs(loader: DataLoader, sampler: object, first: int) -> list[list[int]]:
         out = []
@@ -195,18 +199,17 @@ def test_resumed_epoch_continues_after_the_batches_trained_before_the_stop() -> 
             out.append([int(i) for batch in loader for i in batch])
         return out
 
-    dataset = list(range(10))
+    dataset = list(range(11))
     reference = EnlargedSampler(dataset, 1, 0)
     straight = epochs(DataLoader(dataset, batch_size=2, sampler=reference, drop_last=True), reference, 1)
-    sampler = EnlargedSampler(dataset, 1, 0)
-    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
+    batches = EpochBatchSampler(EnlargedSampler(dataset, 1, 0), 2)
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == straight  # BasicSR's loader's batches
     logger = logging.getLogger("test_resume")
-    resumed = continue_resumed_epoch(loader, sampler, {"epoch": 1, "iter": 7}, logger)  # 5 batches an epoch
-    assert epochs(loader, resumed, 1) == [straight[0][4:], straight[1]]  # iterations 6-7 of epoch 1 were done
-    sampler = EnlargedSampler(dataset, 1, 0)
-    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
-    assert continue_resumed_epoch(loader, sampler, {"epoch": 0, "iter": 7}, logger) is sampler  # not in epoch 0
-    assert epochs(loader, sampler, 1) == straight
+    batches.continue_epoch(1, 7, logger)  # 5 batches an epoch: iterations 6-7 of epoch 1 were done
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == [straight[0][4:], straight[1]]
+    batches = EpochBatchSampler(EnlargedSampler(dataset, 1, 0), 2)
+    batches.continue_epoch(0, 7, logger)  # not in epoch 0: the epoch restarts
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == straight
 
 
 def test_total_epochs_option_is_resolved_from_the_training_set(tmp_path: Path) -> None:
@@ -327,3 +330,110 @@ def test_a_core_set_smaller_than_one_batch_is_refused_before_training(tmp_path: 
         "last incomplete batch, so nothing would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
     )
     assert not (tmp_path / "experiments").exists()
+
+
+def basicsr_module_aliases(tree: ast.AST) -> set[str]:
+    """Names a module binds to BasicSR modules (``import basicsr.x as y``, ``from basicsr.utils import options``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "basicsr":
+                    names.add(alias.asname or "basicsr")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "basicsr":
+            for alias in node.names:
+                if inspect.ismodule(getattr(importlib.import_module(node.module), alias.name, None)):
+                    names.add(alias.asname or alias.name)
+    return names
+
+
+def test_no_module_assigns_an_attribute_of_a_basicsr_module() -> None:
+    # The training layer composes BasicSR's pipeline; nothing reassigns basicsr.train's (or any BasicSR
+    # module's) attributes, so BasicSR behaves the same whoever imported this package.
+    offenders = []
+    for path in sorted([*(REPO / "basicsr_distill").rglob("*.py"), REPO / "basicsr_distill_hook.py"]):
+        tree = ast.parse(path.read_text())
+        modules = basicsr_module_aliases(tree)
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("setattr", "delattr"):
+                targets = [ast.Attribute(value=node.args[0], attr="?")] if node.args else []
+            for target in targets:
+                root = target
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(target, ast.Attribute) and isinstance(root, ast.Name) and root.id in modules:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_basicsr_own_entry_refuses_dynamic_pruning_in_one_line(tmp_path: Path, paired_folder) -> None:
+    # BasicSR's train.py builds its own train loader: the pruning stream cannot be its batch sampler.
+    name = f"test_refuse_{uuid.uuid4().hex[:8]}"
+    options = tiny_options(name, *paired_folder)
+    options["model_type"] = "DataEfficientSRModel"
+    options["data_efficiency"] = {"method": "infobatch"}
+    opt = write_options(tmp_path / "de.yml", options)
+    experiments = Path(basicsr.__file__).resolve().parents[1] / "experiments" / name
+    try:
+        command = [sys.executable, "-m", "basicsr.train", "-opt", str(opt)]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        shutil.rmtree(experiments, ignore_errors=True)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: data_efficiency.method: infobatch needs the pruning stream as the train loader's batch sampler, "
+        "which BasicSR's own train.py cannot hand over: train with python -m basicsr_distill.train"
+    )
+
+
+def test_keep_last_keeps_the_last_checkpoints_and_the_best_and_progress_is_recorded(
+    tmp_path: Path, paired_folder
+) -> None:
+    options = tiny_options("keep", *paired_folder, total_iter=10)
+    options["logger"] |= {"keep_last": 2, "print_freq": 2}
+    options["val"]["val_freq"] = 2
+    options["train"]["optim_g"]["lr"] = 3e-3
+    opt = write_options(tmp_path / "keep.yml", options)
+    run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)], cwd=tmp_path)
+    experiment = tmp_path / "experiments" / "keep"
+    lines = [json.loads(line) for line in (experiment / "progress.jsonl").read_text().splitlines()]
+    training = [line for line in lines if "losses" in line]
+    assert [line["iter"] for line in training] == [2, 4, 6, 8, 10]
+    assert all(line["total_iter"] == 10 and line["epoch"] >= 0 and line["lr"] == 3e-3 for line in training)
+    assert all(set(line["losses"]) == {"l_pix"} for line in training)
+    validations = [line for line in lines if "validation" in line]
+    assert [line["iter"] for line in validations] == [2, 4, 6, 8, 10, 10]  # the final validation repeats 10
+    assert all(set(line["validation"]) == {"tiny_val"} for line in validations)
+    assert lines[-1] == {"iter": 10, "done": True}
+    psnr = {line["iter"]: line["validation"]["tiny_val"]["psnr"] for line in validations[:-1]}
+    best = max(psnr, key=lambda iteration: (psnr[iteration], -iteration))  # the first of equal bests
+    kept = sorted({8, 10, best})
+    assert sorted(p.name for p in (experiment / "models").iterdir()) == sorted(
+        ["net_g_latest.pth", *(f"net_g_{i}.pth" for i in kept)]
+    )
+    assert sorted(p.name for p in (experiment / "training_states").iterdir()) == sorted(f"{i}.state" for i in kept)
+
+
+def test_keep_last_also_keeps_the_best_validation(tmp_path: Path) -> None:
+    from basicsr_distill.models.checkpoints import keep_last_checkpoints
+
+    opt = {"path": {"models": str(tmp_path / "models"), "training_states": str(tmp_path / "training_states")}}
+    for folder in ("models", "training_states"):
+        (tmp_path / folder).mkdir()
+    for iteration in (2, 4, 6, 8):
+        for name in (
+            f"models/net_g_{iteration}.pth",
+            f"models/net_d_{iteration}.pth",
+            f"training_states/{iteration}.state",
+        ):
+            (tmp_path / name).write_bytes(b"")
+    (tmp_path / "models" / "net_g_latest.pth").write_bytes(b"")
+    assert keep_last_checkpoints(opt, 2, best_iter=2) == [4]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "net_d_2.pth", "net_d_6.pth", "net_d_8.pth", "net_g_2.pth", "net_g_6.pth", "net_g_8.pth", "net_g_latest.pth"
+    ]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "training_states").iterdir()) == ["2.state", "6.state", "8.state"]

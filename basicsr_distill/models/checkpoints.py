@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import os
+import random
 from os import path as osp
 from typing import Any
 
+import numpy as np
 import torch
 from basicsr.models.base_model import BaseModel
 from torch import nn
@@ -23,8 +25,29 @@ from torch import nn
 from basicsr_distill.utils import atomic_output
 
 
+def random_state() -> dict[str, Any]:
+    """Python's, NumPy's and torch's global generators (CUDA's too where present)."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(gauss))
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}  # torch.load-safe
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_random_state(state: dict[str, Any]) -> None:
+    """Put back what :func:`random_state` returned."""
+    random.setstate(state["python"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), position, has_gauss, gauss))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([generator.cpu() for generator in state["cuda"]])
+
+
 def save_training_state_with(model: BaseModel, epoch: int, current_iter: int, extra: dict[str, Any]) -> None:
-    """Write ``training_states/{current_iter}.state``: BasicSR's entries + ``extra`` (nothing for ``-1``)."""
+    """Write ``training_states/{current_iter}.state``: BasicSR's entries, the global generators (``random_state``:
+    what the data pipeline draws its crops, flips and rotations from) + ``extra`` (nothing for ``-1``)."""
     if current_iter == -1:
         return
     state = {
@@ -32,10 +55,17 @@ def save_training_state_with(model: BaseModel, epoch: int, current_iter: int, ex
         "iter": current_iter,
         "optimizers": [optimizer.state_dict() for optimizer in model.optimizers],
         "schedulers": [scheduler.state_dict() for scheduler in model.schedulers],
+        "random_state": random_state(),
         **extra,
     }
     with atomic_output(osp.join(model.opt["path"]["training_states"], f"{current_iter}.state")) as tmp:
         torch.save(state, tmp)
+
+
+def save_basicsr_training_state(model: BaseModel, epoch: int, current_iter: int) -> None:
+    """BasicSR's ``save_training_state`` written atomically with the global generators (rank 0)."""
+    if model.opt.get("rank", 0) == 0:
+        save_training_state_with(model, epoch, current_iter, {})
 
 
 def save_network_with_record(
@@ -80,8 +110,8 @@ def checkpoint_iterations(opt: dict) -> list[int]:
 
 
 def keep_last_checkpoints(opt: dict, keep_last: int, best_iter: int | None = None) -> list[int]:
-    """Delete the networks (``net_*_{iter}.pth``) and training states (with their random states) of every iteration
-    but the last ``keep_last`` ones and ``best_iter``; return the iterations deleted (rank 0 only)."""
+    """Delete the networks (``net_*_{iter}.pth``) and training states of every iteration but the last ``keep_last``
+    ones and ``best_iter``; return the iterations deleted (rank 0 only)."""
     if opt.get("rank", 0) != 0:
         return []
     iterations = checkpoint_iterations(opt)
@@ -90,7 +120,7 @@ def keep_last_checkpoints(opt: dict, keep_last: int, best_iter: int | None = Non
     for iteration in dropped:
         for folder in (opt["path"]["models"], opt["path"]["training_states"]):
             for name in os.listdir(folder) if osp.isdir(folder) else ():
-                stem = name.split(".", 1)[0]
+                stem = name.rsplit(".", 1)[0]
                 if name.endswith((".pth", ".state")) and stem.rsplit("_", 1)[-1] == str(iteration):
                     os.remove(osp.join(folder, name))
     return dropped

@@ -2,7 +2,8 @@
 
 * ``experiments/`` and ``tb_logger/`` rooted at the given root (the working directory for the command line);
 * ``--auto_resume`` on CPU, the resumed epoch continuing after the batches trained before the stop, and the data
-  pipeline's random state restored (:mod:`.resume`), so a resumed run gives the uninterrupted run's weights;
+  pipeline's random state saved in every training state and restored (:mod:`.resume`), so a resumed run gives
+  the uninterrupted run's weights;
 * explicit batch samplers (:mod:`.data`): BasicSR's ``EnlargedSampler`` in batches, or the pruning stream of a
   model that trains from one (``attach_stream``, InfoBatch, Qin et al. 2024), handed to the model before resume;
 * networks saved with their ``scale`` and ``network_g`` (:func:`~basicsr_distill.models.checkpoints.
@@ -44,7 +45,13 @@ from basicsr.utils import (
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
-from basicsr_distill.models.checkpoints import keep_last_checkpoints, save_network_with_record
+from basicsr_distill.models.checkpoints import (
+    keep_last_checkpoints,
+    random_state,
+    save_basicsr_training_state,
+    save_network_with_record,
+    set_random_state,
+)
 from basicsr_distill.training.data import (
     DatasetOptionError,
     build_train_loader,
@@ -53,13 +60,7 @@ from basicsr_distill.training.data import (
     resolve_total_iter,
 )
 from basicsr_distill.training.progress import ProgressLog
-from basicsr_distill.training.resume import (
-    load_random_state,
-    load_resume_state,
-    random_state,
-    save_random_state,
-    set_random_state,
-)
+from basicsr_distill.training.resume import load_resume_state
 
 
 @contextlib.contextmanager
@@ -180,10 +181,13 @@ def create_train_val_dataloader(opt: dict, logger: logging.Logger, resume_state:
 
 
 def build_training_model(opt: dict) -> Any:
-    """BasicSR's ``build_model``; a model saving with BasicSR's ``save_network`` records ``scale`` and the network."""
+    """BasicSR's ``build_model``; a model saving with BasicSR's ``save_network`` records ``scale`` and the network,
+    one saving with BasicSR's ``save_training_state`` saves the global generators in the state too."""
     model = build_model(opt)
     if opt.get("scale") is not None and type(model).save_network is BaseModel.save_network:
         model.save_network = functools.partial(save_network_with_record, model)
+    if type(model).save_training_state is BaseModel.save_training_state:
+        model.save_training_state = functools.partial(save_basicsr_training_state, model)
     return model
 
 
@@ -196,8 +200,6 @@ class Checkpoints:
         self.best: tuple[float, int] | None = None  # (PSNR, iteration) of the best validation so far
 
     def save(self, epoch: int, current_iter: int) -> None:
-        if current_iter != -1:
-            save_random_state(self.opt, current_iter)
         self.model.save(epoch, current_iter)
         self.tidy()
 
@@ -271,7 +273,7 @@ def _train(opt: dict, args: argparse.Namespace, resume_state: dict | None) -> No
         model.resume_training(resume_state)
         logger.info(f"Resuming training from epoch: {resume_state['epoch']}, iter: {resume_state['iter']}.")
         start_epoch, current_iter = resume_state["epoch"], resume_state["iter"]
-        restore = load_random_state(opt, current_iter)
+        restore = resume_state.get("random_state") if opt["rank"] == 0 else None
     else:
         start_epoch, current_iter = 0, 0
 
@@ -336,10 +338,11 @@ def _train(opt: dict, args: argparse.Namespace, resume_state: dict | None) -> No
     logger.info(f"End of training. Time consumed: {consumed_time}")
     logger.info("Save the latest model.")
     model.save(epoch=-1, current_iter=-1)
+    trained = min(current_iter, total_iters)  # BasicSR's loop counts one past the last iteration per epoch left
     if opt.get("val") is not None:
         results = validate(model, val_loaders, current_iter, tb_logger, opt)
-        progress.validation(current_iter, results)
-        checkpoints.validated(current_iter, results)
-    progress.done(current_iter)
+        progress.validation(trained, results)
+        checkpoints.validated(trained, results)
+    progress.done(trained)
     if tb_logger:
         tb_logger.close()

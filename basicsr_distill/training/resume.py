@@ -3,25 +3,20 @@ the data pipeline, so a resumed run trains exactly as the uninterrupted one.
 
 BasicSR 1.4.2 resumes optimizers, schedulers, epoch and iteration, but re-seeds Python's ``random``, NumPy and
 torch at start-up (``set_random_seed``): its paired datasets draw crops, flips and rotations from ``random``, so
-a resumed run augments differently. The entry saves those generators beside every training state
-(``training_states/{iter}.random.rank{r}.pth``) and restores them before the first batch after the resume.
-With ``num_worker_per_gpu > 0`` the draws happen in worker processes that BasicSR re-seeds at each loader start;
-only the main process's generators are restored then.
+a resumed run augments differently. Every training state written through the entry holds those generators
+(``random_state``, :func:`~basicsr_distill.models.checkpoints.save_training_state_with`); the entry restores them
+before the first batch after the resume. With ``num_worker_per_gpu > 0`` the draws happen in worker processes
+that BasicSR re-seeds at each loader start, and under DDP the state holds rank 0's generators: only a
+single-process run without workers resumes bit-exactly.
 """
 
 from __future__ import annotations
 
-import os
-import random
 from os import path as osp
-from typing import Any
 
-import numpy as np
 import torch
 from basicsr.utils import scandir
 from basicsr.utils.misc import check_resume
-
-from basicsr_distill.utils import atomic_output
 
 
 def latest_state_path(opt: dict) -> str | None:
@@ -45,37 +40,3 @@ def load_resume_state(opt: dict) -> dict | None:
     resume_state = torch.load(path, map_location=device)
     check_resume(opt, resume_state["iter"])
     return resume_state
-
-
-def random_state_path(opt: dict, current_iter: int) -> str:
-    return osp.join(opt["path"]["training_states"], f"{current_iter}.random.rank{opt.get('rank', 0)}.pth")
-
-
-def random_state() -> dict[str, Any]:
-    """Python's, NumPy's and torch's global generators (CUDA's too where present)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_random_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_random_state(opt: dict, current_iter: int) -> None:
-    """Write this process's generators for the training state of ``current_iter`` (before the state itself)."""
-    path = random_state_path(opt, current_iter)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with atomic_output(path) as tmp:
-        torch.save(random_state(), tmp)
-
-
-def load_random_state(opt: dict, current_iter: int) -> dict[str, Any] | None:
-    """The generators saved with the state of ``current_iter`` (None for a state written without them)."""
-    path = random_state_path(opt, current_iter)
-    return torch.load(path, map_location="cpu", weights_only=False) if osp.isfile(path) else None
