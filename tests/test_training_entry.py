@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import io
 import json
 import re
 import shutil
@@ -107,7 +108,7 @@ def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, pair
     checkpoint = tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth"
     assert checkpoint.is_file()
 
-    # Issue 10: the checkpoint records its scale and network (BasicSR's keys unchanged); a copy with a neutral
+    # The checkpoint records its scale and network (BasicSR's keys unchanged); a copy with a neutral
     # name and no options beside it is still refused for data of another scale.
     from basicsr.archs import build_network
     from basicsr.models.base_model import BaseModel
@@ -287,7 +288,7 @@ def test_bad_dataset_option_names_its_key(tmp_path: Path, paired_folder, case: s
 def test_bad_coreset_through_the_entry_point_is_one_line_and_leaves_experiments_as_it_was(
     tmp_path: Path, paired_folder
 ) -> None:
-    # Issue 10: a misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
+    # A misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
     # folder (archiving the earlier one of the same name). Now: one line naming the YAML and key, exit 2, the
     # line in the log while the run lived, and experiments/ exactly as before (the earlier run put back).
     names = [path.stem for path in sorted(paired_folder[0].iterdir())]
@@ -437,3 +438,50 @@ def test_keep_last_also_keeps_the_best_validation(tmp_path: Path) -> None:
         "net_d_2.pth", "net_d_6.pth", "net_d_8.pth", "net_g_2.pth", "net_g_6.pth", "net_g_8.pth", "net_g_latest.pth"
     ]  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "training_states").iterdir()) == ["2.state", "6.state", "8.state"]
+
+
+def test_workflows_import_no_entry_module() -> None:
+    # Workflows start trainings through basicsr_distill.training.launch, never by importing the entry points.
+    entries = {"basicsr_distill.train", "basicsr_distill.test"}
+    for path in [
+        *(REPO / "basicsr_distill" / "distillation").glob("*.py"),
+        *(REPO / "basicsr_distill" / "results").glob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
+            else:
+                continue
+            assert not names & entries, f"{path.relative_to(REPO)}:{node.lineno}"
+
+
+def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_line(
+    tmp_path: Path, paired_folder
+) -> None:
+    from tqdm import tqdm
+
+    from basicsr_distill.training.launch import TrainingError, run_training
+
+    options = tiny_options("launched", *paired_folder, total_iter=4)
+    with tqdm(total=4, file=io.StringIO()) as bar:
+        experiment = run_training(options, tmp_path, bar)
+        assert bar.n == 4 and bar.postfix.startswith("l_pix ")
+    assert experiment == tmp_path / "experiments" / "launched"
+    assert (experiment / "models" / "net_g_latest.pth").is_file()
+    log = tmp_path / "launch" / "launched.log"
+    size = log.stat().st_size
+    assert run_training(options, tmp_path) == experiment and log.stat().st_size == size  # reused, not rerun
+
+    broken = tiny_options("broken", *paired_folder)
+    del broken["datasets"]["train"]["dataroot_lq"]
+    with pytest.raises(TrainingError) as error:
+        run_training(broken, tmp_path)
+    message = str(error.value)
+    assert message.splitlines()[0].startswith(f"{tmp_path / 'launch' / 'broken.yml'}: training failed (exit 2, log ")
+    assert (
+        message.splitlines()[-1]
+        == f"error: {tmp_path / 'launch' / 'broken.yml'}: datasets.train: missing option 'dataroot_lq'"
+    )
+    assert not (tmp_path / "experiments" / "broken").exists()

@@ -21,7 +21,7 @@ What the stages share lives below them, in :mod:`basicsr_distill.jobs` (:class:`
 a stage folder whose ``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same
 parameters skips a finished stage or continues an unfinished one, other parameters or inputs are refused unless
 ``overwrite``; the sha256 helpers; the distributed context) and :mod:`basicsr_distill.cli` (the scripts' parser),
-so the stage modules never import this one (issue 10: they imported each other in a circle). ``record.json`` in
+so the stage modules never import this one (they used to import each other in a circle). ``record.json`` in
 the root gathers every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
 """
 

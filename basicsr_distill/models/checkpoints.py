@@ -1,13 +1,14 @@
 """Checkpoints and training states of BasicSR models, written atomically with what a reader needs to check them.
 
-* :func:`save_training_state_with`: BasicSR's training state (``BaseModel.save_training_state``) with a model's
-  own entries, shared by the models that resume more than BasicSR's epoch/iteration/optimizers/schedulers: the
-  DiffFit model (Cho et al. 2025: fingerprint, class memories, its random generator) and the dynamic-pruning model
-  (InfoBatch, Qin et al. 2024: scores, plans, costs).
+* :func:`save_training_state_with`: BasicSR's training state (``BaseModel.save_training_state``) plus the global
+  random generators (the data pipeline's augmentation draws) and a model's own entries: the DiffFit model's
+  (Cho et al. 2025: fingerprint, class memories, its generator), the dynamic-pruning model's (InfoBatch, Qin et
+  al. 2024: scores, plans, costs); every model trained through the entry saves its states this way.
+* :func:`keep_last_checkpoints`: ``logger.keep_last``, the last N checkpoints and the best validation's.
 * :func:`save_network_with_record`: BasicSR's ``save_network`` (same path, keys and tensors, so BasicSR's
   ``load_network`` reads it) that also records the run's ``scale`` and the network's options (``network_g``), as
   every scorer checkpoint this project ships: a scorer loader refuses the file for data of another scale whatever
-  its name or folder (issue 10). ``basicsr_distill.train`` saves every network of a run with a ``scale`` this way.
+  its name or folder. The training entry saves every network of a run with a ``scale`` this way.
 """
 
 from __future__ import annotations
