@@ -1,15 +1,8 @@
-"""The main job on an embedded default: the pruning study end to end on images bundled with scikit-image.
+"""The pruning study of Moser, Raue, Dengel 2024 end to end on photographs bundled with scikit-image (no download).
 
-No download: scikit-image ships a handful of photographs in its package data. Five are cut into
-sub-images for training, two are held out for testing; none is a synthetic chart (``color.png``, a
-colour-gradient test chart, would be ranked by any scorer as nothing like a photograph's sub-images).
-The pipeline is the one of Moser, Raue, Dengel 2024 (see :mod:`basicsr_distill.results.pruning_study`):
-the shipped Y-channel SRCNN x2 scores every sub-image -> refined 50% core-set (skip the hardest 5%) and
-the easiest 50% -> the same FSRCNN (Y) trained on the full set and on the core-sets for the same number
-of iterations -> PSNR table, PSNR-vs-iteration curves and the study's plots.
-
-The figures are a demonstration of the pipeline at toy scale (a few hundred sub-images, one seed, a few
-hundred iterations on a CPU), not a reproduction of the paper's numbers.
+Scores sub-images with the shipped SRCNN x2, selects the refined 50% and the easiest 50%, trains FSRCNN on the full
+set and both core-sets, and writes the PSNR table and the study's plots: a toy-scale demonstration, not the paper's
+numbers. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

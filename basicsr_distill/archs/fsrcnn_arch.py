@@ -1,18 +1,8 @@
 """FSRCNN: Dong, Loy, Tang, "Accelerating the Super-Resolution Convolutional Neural Network", ECCV 2016.
 
-The network of Sec. 3 (Fig. 2), ``Conv(5, d, 1) - PReLU - Conv(1, s, d) - PReLU - m x [Conv(3, s, s) - PReLU]
-- Conv(1, d, s) - PReLU - DeConv(9, 1, d)``: feature extraction, shrinking, non-linear mapping, expanding and a
-9x9 deconvolution with stride ``upscale`` that maps LR features straight to the HR image (no pre-upsampling).
-Default FSRCNN(56, 12, 4), the paper's final model (12,464 weights, the paper's "12.46K").
-
-The deconvolution uses ``padding = 9 // 2`` and ``output_padding = upscale - 1`` so that the output is exactly
-``upscale`` times the input (LR pixel ``i`` lands on HR pixel ``upscale * i``), as in the public PyTorch port
-(yjn870/FSRCNN-pytorch). Module names (``first_part``, ``mid_part``, ``last_part``) are the port's, so its
-state dicts load with ``strict=True`` (see :mod:`basicsr_distill.archs.convert`).
-
-Initialisation as the paper (Sec. 3): convolutions by He et al. (ICCV 2015, designed for
-PReLU; zero-mean Gaussian with ``std = sqrt(2 / (k^2 * out_channels))``), the deconvolution from a zero-mean
-Gaussian with standard deviation 0.001, biases 0; PReLU slopes start at 0.25.
+``Conv(5, d, 1) - PReLU - Conv(1, s, d) - PReLU - m x [Conv(3, s, s) - PReLU] - Conv(1, d, s) - PReLU -
+DeConv(9, 1, d)`` (Sec. 3, Fig. 2); default FSRCNN(56, 12, 4), 12,464 weights. Module names are the public port's.
+Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

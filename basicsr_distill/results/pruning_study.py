@@ -44,6 +44,7 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.evaluation import evaluate_network, load_test_set
+from basicsr_distill.jobs import reuse
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
@@ -432,8 +433,8 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         digest = _options_digest(options)
         if record_path.is_file():
             record = json.loads(record_path.read_text())
-            if record.get("options_sha") != digest:
-                raise StudyConfigError(f"{record_path}: made with other options; remove it or use another --out")
+            stored, remedy = {"options_sha": record.get("options_sha")}, "remove it or use another --out"
+            reuse(record_path, stored, {"options_sha": digest}, True, False, "options", remedy, StudyConfigError)
             runs[(row.name, seed)] = record
             return
         slot = slots.pop(0)

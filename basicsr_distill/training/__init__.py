@@ -1,6 +1,7 @@
-"""The training layer: the only code that drives BasicSR 1.4.2 training (``python -m basicsr_distill.train``).
+"""BasicSR training composed in one place, the only code that drives BasicSR 1.4.2 training: options checked
+before anything is created (:mod:`.validation`), BasicSR's train pipeline composed from its public pieces
+(:mod:`.pipeline`, loaders with explicit batch samplers in :mod:`.data`, the resume rule in :mod:`.resume`,
+``progress.jsonl`` in :mod:`.progress`), and one way to launch a training (:mod:`.launch`).
 
-:mod:`.pipeline` composes BasicSR's ``train_pipeline`` from its public pieces, :mod:`.data` builds the loaders
-(explicit batch samplers, batches that carry their dataset indices), :mod:`.resume` the resume rule,
-:mod:`.progress` the structured ``progress.jsonl``, :mod:`.launch` the one way workflows start a training.
+Importing this package imports nothing heavy (no torch); each module imports what it needs.
 """
