@@ -402,7 +402,10 @@ def test_bad_prune_ratio_is_one_line_naming_the_key(
         run_entry(monkeypatch, tmp_path, option_file)
     assert exit_info.value.code == 2
     stderr = capsys.readouterr().err
-    assert stderr.strip().splitlines()[-1] == "error: data_efficiency:prune_ratio must be in [0, 1), got 1.0"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"error: {option_file}: data_efficiency:prune_ratio must be in [0, 1), got 1.0"
+    )
     assert "Traceback" not in stderr
 
 

@@ -485,3 +485,97 @@ def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_li
         == f"error: {tmp_path / 'launch' / 'broken.yml'}: datasets.train: missing option 'dataroot_lq'"
     )
     assert not (tmp_path / "experiments" / "broken").exists()
+
+
+def _bad_entry_input(case: str, tmp_path: Path, paired_folder: tuple[Path, Path], stopped: Path | None) -> Path:
+    """The option file of one bad input of the training entry (named ``bad`` like the earlier run beside it)."""
+    options = tiny_options("bad", *paired_folder)
+    path = tmp_path / "bad.yml"
+    if case == "syntax":
+        path.write_text("name: bad\n  scale: 2\n")
+        return path
+    if case == "string":
+        path.write_text("just a string\n")
+        return path
+    if case == "binary":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+        return path
+    if case == "data_efficiency":
+        options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch", "prune_ratio": 1}}
+    elif case == "pixel_opt":
+        options["train"]["pixel_opt"]["type"] = "L1loss"
+    elif case == "dataset_type":
+        options["datasets"]["train"]["type"] = "PairedImageDatset"
+    elif case == "coreset_ignored":
+        options["datasets"]["train"]["coreset"] = {"scores": "scores.csv", "strategy": "random", "ratio": 0.5}
+    elif case == "stopped_extraction":
+        options["datasets"]["train"]["dataroot_gt"] = str(stopped)
+    elif case == "keep_last":
+        options["logger"]["keep_last"] = 0
+    return write_options(path, options)
+
+
+BAD_ENTRY_INPUTS = {
+    "syntax": "YAML syntax error at line 2, column 8: mapping values are not allowed in this context",
+    "string": "not a YAML mapping of BasicSR options (it parses to a str)",
+    "binary": "not a text YAML file (byte 0x89 at offset 0 is not UTF-8)",
+    "data_efficiency": "data_efficiency:prune_ratio must be in [0, 1), got 1.0",
+    "pixel_opt": "train.pixel_opt.type: unknown loss 'L1loss' (not in LOSS_REGISTRY); did you mean L1Loss?",
+    "dataset_type": "datasets.train.type: unknown dataset 'PairedImageDatset' (not in DATASET_REGISTRY); "
+    "did you mean PairedImageDataset?",
+    "coreset_ignored": "datasets.train: coreset: only CoreSetPairedImageDataset selects a core-set; "
+    "PairedImageDataset would train on every sample",
+    "stopped_extraction": "datasets.train.dataroot_gt: {stopped}: dataroot_gt incomplete (extract_subimages stopped "
+    "after 2 input image(s); its manifest says complete: false); rerun extract_subimages with the same arguments "
+    "to finish it",
+    "keep_last": "logger.keep_last: must be a positive integer or ~ (keep all), got 0",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ENTRY_INPUTS))
+def test_bad_input_is_one_line_before_anything_is_printed_or_made(
+    tmp_path: Path, paired_folder, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture, case: str
+) -> None:
+    # Checked before BasicSR's banner and option dump, and before it makes (or archives) any folder: a finished
+    # run of the same name stays where it is, and each retry adds nothing.
+    from basicsr_distill.train import main
+
+    stopped = request.getfixturevalue("stopped_extraction") if case == "stopped_extraction" else None
+    path = _bad_entry_input(case, tmp_path, paired_folder, stopped)
+    earlier = tmp_path / "experiments" / "bad"
+    earlier.mkdir(parents=True)
+    (earlier / "earlier_run.txt").write_text("kept")
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exit_info:
+            main(str(tmp_path), ["-opt", str(path)])
+        assert exit_info.value.code == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"error: {path}: {BAD_ENTRY_INPUTS[case].format(stopped=stopped)}\n"
+    assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["bad"]
+    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"] and not (tmp_path / "tb_logger").exists()
+
+
+def test_an_option_refused_by_the_model_leaves_the_earlier_run_in_place(
+    tmp_path: Path, paired_folder, capsys: pytest.CaptureFixture
+) -> None:
+    # The model refuses a batch-reducing loss for InfoBatch only once BasicSR has made the folders: they go, and
+    # the finished run BasicSR archived for the new one is put back.
+    from basicsr_distill.train import main
+
+    options = tiny_options("later", *paired_folder)
+    options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch"}}
+    options["train"]["pixel_opt"]["reduction"] = "sum"
+    path = write_options(tmp_path / "later.yml", options)
+    earlier = tmp_path / "experiments" / "later"
+    earlier.mkdir(parents=True)
+    (earlier / "earlier_run.txt").write_text("kept")
+    with pytest.raises(SystemExit) as exit_info:
+        main(str(tmp_path), ["-opt", str(path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {path}: train:pixel_opt:reduction must be 'mean' for method infobatch (per-sample means average to "
+        "the batch loss), got 'sum'"
+    )
+    assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["later"]
+    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]

@@ -8,8 +8,9 @@
   model that trains from one (``attach_stream``, InfoBatch, Qin et al. 2024), handed to the model before resume;
 * networks saved with their ``scale`` and ``network_g`` (:func:`~basicsr_distill.models.checkpoints.
   save_network_with_record`), ``train.total_epochs``, ``logger.keep_last``, ``progress.jsonl``;
-* a bad dataset option or a training set smaller than one batch stops with one line naming the YAML and key;
-  the folders the failed start made are removed and an archived earlier run is put back.
+* options checked before BasicSR prints or creates anything (:mod:`.validation`); a bad dataset or model option
+  found later, or a training set smaller than one batch, stops with one line naming the YAML and key, and the
+  folders the failed start made are removed and an archived earlier run is put back.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from basicsr.utils import (
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+from basicsr_distill.cli import USER_ERRORS
 from basicsr_distill.models.checkpoints import (
     keep_last_checkpoints,
     random_state,
@@ -61,6 +63,11 @@ from basicsr_distill.training.data import (
 )
 from basicsr_distill.training.progress import ProgressLog
 from basicsr_distill.training.resume import load_resume_state
+from basicsr_distill.training.validation import load_options_file, validate_options
+
+
+class TrainingOptionError(ValueError):
+    """A training stopped by a bad option (one line: ``<YAML>: <key>: <problem>``)."""
 
 
 @contextlib.contextmanager
@@ -229,24 +236,53 @@ def validate(model: Any, val_loaders: list, current_iter: int, tb_logger: Any, o
     return results
 
 
+def check_options(opt: dict, opt_path: str) -> None:
+    """Every option checked before BasicSR prints or creates anything (one line naming the YAML and key)."""
+    validate_options(opt, opt_path)
+    try:
+        keep_last_option(opt)
+    except ValueError as error:
+        raise ValueError(f"{opt_path}: {error}") from None
+
+
+def _log_to_file(message: str) -> None:
+    """``message`` in the run's log file only: the console gets the one line from the command line's handler."""
+    logger = get_root_logger()
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
     """Train as ``python -m basicsr_distill.train`` with the command line ``argv`` (default ``sys.argv``) rooted
-    at ``root_path``; return the experiment folder."""
+    at ``root_path``; return the experiment folder.
+
+    The options are checked before BasicSR parses them (its banner) or makes a folder; an error found later in a
+    fresh start (a dataset, a model option) removes the folders it made and puts back what BasicSR archived."""
     with command_line(argv):
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument("-opt", required=True)
+        parser.add_argument("--force_yml", nargs="+", default=None)
+        known = parser.parse_known_args()[0]
+        check_options(load_options_file(known.opt), known.opt)
         opt, args = parse_training_options(root_path)
+        if known.force_yml:  # the options BasicSR will use
+            check_options(opt, args.opt)
         opt["root_path"] = root_path
         torch.backends.cudnn.benchmark = True
-        keep_last_option(opt)
         start = StartRecord(opt)
         resume_state = load_resume_state(opt)
         try:
             _train(opt, args, resume_state)
-        except DatasetOptionError as error:
-            message = f"{args.opt}: {error}"
-            get_root_logger().error(f"error: {message}")
+        except USER_ERRORS as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            if not message.startswith(f"{args.opt}: "):
+                message = f"{args.opt}: {message}"
+            _log_to_file(f"error: {message}")
             if resume_state is None:
                 start.undo_folders()
-            raise DatasetOptionError(message) from None
+            raise TrainingOptionError(message) from None
     return opt["path"]["experiments_root"]
 
 
