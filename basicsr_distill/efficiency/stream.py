@@ -116,8 +116,9 @@ class PruningStream(Sampler):
         self._generation = 0
 
     @classmethod
-    def for_training(cls, opt: dict, dataset: Any) -> PruningStream:
-        """The stream of a training run: its ``data_efficiency`` block over ``dataset`` (``datasets.train``)."""
+    def for_training(cls, opt: dict, dataset: Any, batch_size: int | None = None) -> PruningStream:
+        """The stream of a training run: its ``data_efficiency`` block over ``dataset`` (``datasets.train``) in
+        batches of ``batch_size`` per process (default ``batch_size_per_gpu``)."""
         from basicsr.utils import get_root_logger
         from basicsr.utils.dist_util import get_dist_info
 
@@ -134,7 +135,7 @@ class PruningStream(Sampler):
             get_root_logger().info(f"DataEfficientSRModel static: {coreset.summary()}")
         rank, world_size = get_dist_info()
         total_iter = int(opt["train"]["total_iter"])
-        batch_size = int(dataset_opt["batch_size_per_gpu"])
+        batch_size = int(batch_size or dataset_opt["batch_size_per_gpu"])
         stream = cls(names, batch_size, world_size, rank, total_iter, options, subset=subset, dataset=dataset)
         if dataset_opt.get("prefetch_mode") == "cpu" and world_size > 1:
             get_root_logger().warning(

@@ -157,7 +157,7 @@ def create_train_val_dataloader(opt: dict, logger: logging.Logger, resume_state:
                     "would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
                 )
             if hasattr(MODEL_REGISTRY.get(opt["model_type"]), "attach_stream"):
-                stream = batch_sampler = PruningStream.for_training(opt, train_set)
+                stream = batch_sampler = PruningStream.for_training(opt, train_set, batch_sampler.batch_size)
             elif resume_state is not None:
                 batch_sampler.continue_epoch(int(resume_state["epoch"]), int(resume_state["iter"]), logger)
             train_loader = build_train_loader(train_set, opt, batch_sampler)
