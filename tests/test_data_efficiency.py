@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from basicsr.data import build_dataloader, build_dataset
-from basicsr.data.data_sampler import EnlargedSampler
+from basicsr.data import build_dataset
 from basicsr.models import build_model
 from conftest import write_paired_folder
 from test_training_entry import tiny_options
@@ -22,6 +21,7 @@ from test_training_entry import tiny_options
 from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.plans import infobatch_keep_ratio, infobatch_plan
 from basicsr_distill.efficiency.stream import PruningStream
+from basicsr_distill.training.data import build_train_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT, SIZE = 12, 16  # 12 training images of 16x16 (LR 8x8); gt_size 16 = the whole image: no random crop
@@ -45,18 +45,19 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def built(opt: dict):
-    """(model, train loader) as BasicSR's train_pipeline builds them, the model attached to the loader."""
+    """(model, train loader) as the training entry builds them: the stream is the loader's batch sampler and is
+    handed to the model."""
     opt = opt | {"is_train": True, "dist": False}
     opt.setdefault("rank", 0)
     opt.setdefault("world_size", 1)
     dataset_opt = opt["datasets"]["train"] | {"phase": "train", "scale": opt["scale"]}
     opt["datasets"] = {"train": dataset_opt}
     train_set = build_dataset(dataset_opt)
-    sampler = EnlargedSampler(train_set, opt["world_size"], opt["rank"], 1)
-    train_loader = build_dataloader(train_set, dataset_opt, num_gpu=0, dist=False, sampler=sampler, seed=0)  # noqa: F841
+    stream = PruningStream.for_training(opt, train_set)
+    train_loader = build_train_loader(train_set, opt, stream)
     torch.manual_seed(0)  # the same random FSRCNN whatever ran before
-    model = build_model(opt)  # finds train_loader among this frame's locals, as in train_pipeline
-    assert model.stream is not None and train_loader.batch_sampler.sampler is model.stream
+    model = build_model(opt)
+    model.attach_stream(stream)
     return model, train_loader
 
 
@@ -156,15 +157,11 @@ def test_stream_budget_annealing_and_rank_partition() -> None:
     losses = torch.linspace(0.01, 0.12, 12, dtype=torch.float64)  # fixed per-sample losses
     iterators = [iter(stream) for stream in streams]
     by_epoch: dict[int, list[int]] = {}
-    while True:
-        try:
-            parts = [[next(iterator) for _ in range(2)] for iterator in iterators]
-        except StopIteration:
-            break
-        popped = [stream.pop_batch() for stream in streams]
-        batch = popped[0][0]
-        assert popped[1][0] == batch and [p[1].tolist() for p in popped] == parts
-        indices = torch.cat([p[1] for p in popped])  # rank 0's half, then rank 1's: one global batch
+    for parts in zip(*iterators):  # one batch of each rank: one global batch
+        batches = {extras["batch"] for part in parts for _, extras in part}
+        assert len(batches) == 1
+        batch = batches.pop()
+        indices = torch.tensor([index for part in parts for index, _ in part])  # rank 0's half, then rank 1's
         for offset, index in enumerate(indices.tolist()):
             by_epoch.setdefault(streams[0].locate(batch * 4 + offset)[0], []).append(index)
         for stream in streams:
@@ -266,7 +263,7 @@ def frozen_scores(opt: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Train with lr 0 (every sample's loss is fixed); return (tracked scores, each sample's loss computed alone)."""
     model, loader = built(opt)
     train(model, loader)
-    assert model.stream.finished and loader.num_workers == 0  # BasicSR's remaining empty epochs spawn no workers
+    assert model.stream.finished
     with torch.no_grad():
         alone = [float(model.per_sample_losses(model.net_g(d["lq"][None]), d["gt"][None])) for d in model.train_dataset]
     return model.stream.scores.clone(), torch.tensor(alone, dtype=torch.float64)
@@ -367,6 +364,34 @@ def test_scores_survive_auto_resume_exactly(
     assert [{k: v for k, v in p.items() if k != "wall_time_s"} for p in resumed_record["history"]] == strip
 
 
+def test_auto_resume_with_augmentation_gives_the_uninterrupted_weights(
+    data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, basicsr_log: list[str]
+) -> None:
+    # Random crops, flips and rotations draw from Python's random: the entry saves the generators beside each
+    # training state and restores them, so a run stopped after iteration 8 and resumed ends with the same weights.
+    opt = options("augmented", *data, {"method": "infobatch", "prune_ratio": 0.5, "anneal": 0.125}, total_iter=20)
+    opt["datasets"]["train"] |= {"gt_size": 12, "use_hflip": True, "use_rot": True}
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    (first / "o.yml").write_text(yaml.safe_dump(opt, sort_keys=False))
+    run_entry(monkeypatch, first, first / "o.yml")
+    shutil.copytree(first, second)
+    experiment, resumed = first / "experiments" / "augmented", second / "experiments" / "augmented"
+    for path in [*resumed.glob("training_states/*"), *resumed.glob("models/net_g_*.pth")]:
+        if path.name.split(".")[0].split("_")[-1] not in ("4", "8"):
+            path.unlink()
+    basicsr_log.clear()
+    run_entry(monkeypatch, second, second / "o.yml", "--auto_resume")
+    assert "Resuming training from epoch: 0, iter: 8." in basicsr_log
+    assert not [message for message in basicsr_log if "restarts from its first batch" in message]
+    names = sorted(path.name for path in experiment.glob("models/*.pth"))
+    assert names == sorted(path.name for path in resumed.glob("models/*.pth")) and "net_g_12.pth" in names
+    for name in names:
+        want = torch.load(experiment / "models" / name, map_location="cpu")["params"]
+        got = torch.load(resumed / "models" / name, map_location="cpu")["params"]
+        assert all(torch.equal(got[key], value) for key, value in want.items()), name
+
+
 def test_bad_prune_ratio_is_one_line_naming_the_key(
     data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -377,7 +402,10 @@ def test_bad_prune_ratio_is_one_line_naming_the_key(
         run_entry(monkeypatch, tmp_path, option_file)
     assert exit_info.value.code == 2
     stderr = capsys.readouterr().err
-    assert stderr.strip().splitlines()[-1] == "error: data_efficiency:prune_ratio must be in [0, 1), got 1.0"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"error: {option_file}: data_efficiency:prune_ratio must be in [0, 1), got 1.0"
+    )
     assert "Traceback" not in stderr
 
 
@@ -425,11 +453,9 @@ def test_testing_needs_no_data_efficiency_block(data: tuple[Path, Path]) -> None
 
 def test_dataset_without_stable_indices_is_refused(data: tuple[Path, Path]) -> None:
     opt = options("idx", *data, {"method": "infobatch"}) | {"is_train": True, "dist": False, "rank": 0, "world_size": 1}
-    model = build_model(opt)
     tensors = torch.utils.data.TensorDataset(torch.zeros(4, 3, 8, 8), torch.zeros(4, 3, 16, 16))
-    loader = torch.utils.data.DataLoader(tensors, batch_size=2, drop_last=True)
     with pytest.raises(DataEfficiencyError, match="datasets:train:type: PairedImageDataset has no stable sample"):
-        model.attach_train_loader(loader)
+        PruningStream.for_training(opt, tensors)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import io
+import json
 import re
 import shutil
 import subprocess
@@ -103,7 +108,7 @@ def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, pair
     checkpoint = tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth"
     assert checkpoint.is_file()
 
-    # Issue 10: the checkpoint records its scale and network (BasicSR's keys unchanged); a copy with a neutral
+    # The checkpoint records its scale and network (BasicSR's keys unchanged); a copy with a neutral
     # name and no options beside it is still refused for data of another scale.
     from basicsr.archs import build_network
     from basicsr.models.base_model import BaseModel
@@ -186,7 +191,7 @@ def test_resumed_epoch_continues_after_the_batches_trained_before_the_stop() -> 
     from basicsr.data.data_sampler import EnlargedSampler
     from torch.utils.data import DataLoader
 
-    from basicsr_distill.train import continue_resumed_epoch
+    from basicsr_distill.training.data import EpochBatchSampler
 
     def epochs(loader: DataLoader, sampler: object, first: int) -> list[list[int]]:
         out = []
@@ -195,18 +200,17 @@ def test_resumed_epoch_continues_after_the_batches_trained_before_the_stop() -> 
             out.append([int(i) for batch in loader for i in batch])
         return out
 
-    dataset = list(range(10))
+    dataset = list(range(11))
     reference = EnlargedSampler(dataset, 1, 0)
     straight = epochs(DataLoader(dataset, batch_size=2, sampler=reference, drop_last=True), reference, 1)
-    sampler = EnlargedSampler(dataset, 1, 0)
-    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
+    batches = EpochBatchSampler(EnlargedSampler(dataset, 1, 0), 2)
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == straight  # BasicSR's loader's batches
     logger = logging.getLogger("test_resume")
-    resumed = continue_resumed_epoch(loader, sampler, {"epoch": 1, "iter": 7}, logger)  # 5 batches an epoch
-    assert epochs(loader, resumed, 1) == [straight[0][4:], straight[1]]  # iterations 6-7 of epoch 1 were done
-    sampler = EnlargedSampler(dataset, 1, 0)
-    loader = DataLoader(dataset, batch_size=2, sampler=sampler, drop_last=True)
-    assert continue_resumed_epoch(loader, sampler, {"epoch": 0, "iter": 7}, logger) is sampler  # not in epoch 0
-    assert epochs(loader, sampler, 1) == straight
+    batches.continue_epoch(1, 7, logger)  # 5 batches an epoch: iterations 6-7 of epoch 1 were done
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == [straight[0][4:], straight[1]]
+    batches = EpochBatchSampler(EnlargedSampler(dataset, 1, 0), 2)
+    batches.continue_epoch(0, 7, logger)  # not in epoch 0: the epoch restarts
+    assert epochs(DataLoader(dataset, batch_sampler=batches), batches, 1) == straight
 
 
 def test_total_epochs_option_is_resolved_from_the_training_set(tmp_path: Path) -> None:
@@ -284,7 +288,7 @@ def test_bad_dataset_option_names_its_key(tmp_path: Path, paired_folder, case: s
 def test_bad_coreset_through_the_entry_point_is_one_line_and_leaves_experiments_as_it_was(
     tmp_path: Path, paired_folder
 ) -> None:
-    # Issue 10: a misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
+    # A misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
     # folder (archiving the earlier one of the same name). Now: one line naming the YAML and key, exit 2, the
     # line in the log while the run lived, and experiments/ exactly as before (the earlier run put back).
     names = [path.stem for path in sorted(paired_folder[0].iterdir())]
@@ -327,3 +331,251 @@ def test_a_core_set_smaller_than_one_batch_is_refused_before_training(tmp_path: 
         "last incomplete batch, so nothing would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
     )
     assert not (tmp_path / "experiments").exists()
+
+
+def basicsr_module_aliases(tree: ast.AST) -> set[str]:
+    """Names a module binds to BasicSR modules (``import basicsr.x as y``, ``from basicsr.utils import options``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "basicsr":
+                    names.add(alias.asname or "basicsr")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "basicsr":
+            for alias in node.names:
+                if inspect.ismodule(getattr(importlib.import_module(node.module), alias.name, None)):
+                    names.add(alias.asname or alias.name)
+    return names
+
+
+def test_no_module_assigns_an_attribute_of_a_basicsr_module() -> None:
+    # The training layer composes BasicSR's pipeline; nothing reassigns basicsr.train's (or any BasicSR
+    # module's) attributes, so BasicSR behaves the same whoever imported this package.
+    offenders = []
+    for path in sorted([*(REPO / "basicsr_distill").rglob("*.py"), REPO / "basicsr_distill_hook.py"]):
+        tree = ast.parse(path.read_text())
+        modules = basicsr_module_aliases(tree)
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("setattr", "delattr"):
+                targets = [ast.Attribute(value=node.args[0], attr="?")] if node.args else []
+            for target in targets:
+                root = target
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(target, ast.Attribute) and isinstance(root, ast.Name) and root.id in modules:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_basicsr_own_entry_refuses_dynamic_pruning_in_one_line(tmp_path: Path, paired_folder) -> None:
+    # BasicSR's train.py builds its own train loader: the pruning stream cannot be its batch sampler.
+    name = f"test_refuse_{uuid.uuid4().hex[:8]}"
+    options = tiny_options(name, *paired_folder)
+    options["model_type"] = "DataEfficientSRModel"
+    options["data_efficiency"] = {"method": "infobatch"}
+    opt = write_options(tmp_path / "de.yml", options)
+    experiments = Path(basicsr.__file__).resolve().parents[1] / "experiments" / name
+    try:
+        command = [sys.executable, "-m", "basicsr.train", "-opt", str(opt)]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        shutil.rmtree(experiments, ignore_errors=True)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: data_efficiency.method: infobatch needs the pruning stream as the train loader's batch sampler, "
+        "which BasicSR's own train.py cannot hand over: train with python -m basicsr_distill.train"
+    )
+
+
+def test_keep_last_keeps_the_last_checkpoints_and_the_best_and_progress_is_recorded(
+    tmp_path: Path, paired_folder
+) -> None:
+    options = tiny_options("keep", *paired_folder, total_iter=10)
+    options["logger"] |= {"keep_last": 2, "print_freq": 2}
+    options["val"]["val_freq"] = 2
+    options["train"]["optim_g"]["lr"] = 3e-3
+    opt = write_options(tmp_path / "keep.yml", options)
+    run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)], cwd=tmp_path)
+    experiment = tmp_path / "experiments" / "keep"
+    lines = [json.loads(line) for line in (experiment / "progress.jsonl").read_text().splitlines()]
+    training = [line for line in lines if "losses" in line]
+    assert [line["iter"] for line in training] == [2, 4, 6, 8, 10]
+    assert all(line["total_iter"] == 10 and line["epoch"] >= 0 and line["lr"] == 3e-3 for line in training)
+    assert all(set(line["losses"]) == {"l_pix"} for line in training)
+    validations = [line for line in lines if "validation" in line]
+    assert [line["iter"] for line in validations] == [2, 4, 6, 8, 10, 10]  # the final validation repeats 10
+    assert all(set(line["validation"]) == {"tiny_val"} for line in validations)
+    assert lines[-1] == {"iter": 10, "done": True}
+    psnr = {line["iter"]: line["validation"]["tiny_val"]["psnr"] for line in validations[:-1]}
+    best = max(psnr, key=lambda iteration: (psnr[iteration], -iteration))  # the first of equal bests
+    kept = sorted({8, 10, best})
+    assert sorted(p.name for p in (experiment / "models").iterdir()) == sorted(
+        ["net_g_latest.pth", *(f"net_g_{i}.pth" for i in kept)]
+    )
+    assert sorted(p.name for p in (experiment / "training_states").iterdir()) == sorted(f"{i}.state" for i in kept)
+
+
+def test_keep_last_also_keeps_the_best_validation(tmp_path: Path) -> None:
+    from basicsr_distill.models.checkpoints import keep_last_checkpoints
+
+    opt = {"path": {"models": str(tmp_path / "models"), "training_states": str(tmp_path / "training_states")}}
+    for folder in ("models", "training_states"):
+        (tmp_path / folder).mkdir()
+    for iteration in (2, 4, 6, 8):
+        for name in (
+            f"models/net_g_{iteration}.pth",
+            f"models/net_d_{iteration}.pth",
+            f"training_states/{iteration}.state",
+        ):
+            (tmp_path / name).write_bytes(b"")
+    (tmp_path / "models" / "net_g_latest.pth").write_bytes(b"")
+    assert keep_last_checkpoints(opt, 2, best_iter=2) == [4]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "net_d_2.pth", "net_d_6.pth", "net_d_8.pth", "net_g_2.pth", "net_g_6.pth", "net_g_8.pth", "net_g_latest.pth"
+    ]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "training_states").iterdir()) == ["2.state", "6.state", "8.state"]
+
+
+def test_workflows_import_no_entry_module() -> None:
+    # Workflows start trainings through basicsr_distill.training.launch, never by importing the entry points.
+    entries = {"basicsr_distill.train", "basicsr_distill.test"}
+    for path in [
+        *(REPO / "basicsr_distill" / "distillation").glob("*.py"),
+        *(REPO / "basicsr_distill" / "results").glob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
+            else:
+                continue
+            assert not names & entries, f"{path.relative_to(REPO)}:{node.lineno}"
+
+
+def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_line(
+    tmp_path: Path, paired_folder
+) -> None:
+    from tqdm import tqdm
+
+    from basicsr_distill.training.launch import TrainingError, run_training
+
+    options = tiny_options("launched", *paired_folder, total_iter=4)
+    with tqdm(total=4, file=io.StringIO()) as bar:
+        experiment = run_training(options, tmp_path, bar)
+        assert bar.n == 4 and bar.postfix.startswith("l_pix ")
+    assert experiment == tmp_path / "experiments" / "launched"
+    assert (experiment / "models" / "net_g_latest.pth").is_file()
+    log = tmp_path / "launch" / "launched.log"
+    size = log.stat().st_size
+    assert run_training(options, tmp_path) == experiment and log.stat().st_size == size  # reused, not rerun
+
+    broken = tiny_options("broken", *paired_folder)
+    del broken["datasets"]["train"]["dataroot_lq"]
+    with pytest.raises(TrainingError) as error:
+        run_training(broken, tmp_path)
+    message = str(error.value)
+    assert message.splitlines()[0].startswith(f"{tmp_path / 'launch' / 'broken.yml'}: training failed (exit 2, log ")
+    assert (
+        message.splitlines()[-1]
+        == f"error: {tmp_path / 'launch' / 'broken.yml'}: datasets.train: missing option 'dataroot_lq'"
+    )
+    assert not (tmp_path / "experiments" / "broken").exists()
+
+
+def _bad_entry_input(case: str, tmp_path: Path, paired_folder: tuple[Path, Path], stopped: Path | None) -> Path:
+    """The option file of one bad input of the training entry (named ``bad`` like the earlier run beside it)."""
+    options = tiny_options("bad", *paired_folder)
+    path = tmp_path / "bad.yml"
+    if case == "syntax":
+        path.write_text("name: bad\n  scale: 2\n")
+        return path
+    if case == "string":
+        path.write_text("just a string\n")
+        return path
+    if case == "binary":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+        return path
+    if case == "data_efficiency":
+        options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch", "prune_ratio": 1}}
+    elif case == "pixel_opt":
+        options["train"]["pixel_opt"]["type"] = "L1loss"
+    elif case == "dataset_type":
+        options["datasets"]["train"]["type"] = "PairedImageDatset"
+    elif case == "coreset_ignored":
+        options["datasets"]["train"]["coreset"] = {"scores": "scores.csv", "strategy": "random", "ratio": 0.5}
+    elif case == "stopped_extraction":
+        options["datasets"]["train"]["dataroot_gt"] = str(stopped)
+    elif case == "keep_last":
+        options["logger"]["keep_last"] = 0
+    return write_options(path, options)
+
+
+BAD_ENTRY_INPUTS = {
+    "syntax": "YAML syntax error at line 2, column 8: mapping values are not allowed in this context",
+    "string": "not a YAML mapping of BasicSR options (it parses to a str)",
+    "binary": "not a text YAML file (byte 0x89 at offset 0 is not UTF-8)",
+    "data_efficiency": "data_efficiency:prune_ratio must be in [0, 1), got 1.0",
+    "pixel_opt": "train.pixel_opt.type: unknown loss 'L1loss' (not in LOSS_REGISTRY); did you mean L1Loss?",
+    "dataset_type": "datasets.train.type: unknown dataset 'PairedImageDatset' (not in DATASET_REGISTRY); "
+    "did you mean PairedImageDataset?",
+    "coreset_ignored": "datasets.train: coreset: only CoreSetPairedImageDataset selects a core-set; "
+    "PairedImageDataset would train on every sample",
+    "stopped_extraction": "datasets.train.dataroot_gt: {stopped}: dataroot_gt incomplete (extract_subimages stopped "
+    "after 2 input image(s); its manifest says complete: false); rerun extract_subimages with the same arguments "
+    "to finish it",
+    "keep_last": "logger.keep_last: must be a positive integer or ~ (keep all), got 0",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ENTRY_INPUTS))
+def test_bad_input_is_one_line_before_anything_is_printed_or_made(
+    tmp_path: Path, paired_folder, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture, case: str
+) -> None:
+    # Checked before BasicSR's banner and option dump, and before it makes (or archives) any folder: a finished
+    # run of the same name stays where it is, and each retry adds nothing.
+    from basicsr_distill.train import main
+
+    stopped = request.getfixturevalue("stopped_extraction") if case == "stopped_extraction" else None
+    path = _bad_entry_input(case, tmp_path, paired_folder, stopped)
+    earlier = tmp_path / "experiments" / "bad"
+    earlier.mkdir(parents=True)
+    (earlier / "earlier_run.txt").write_text("kept")
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exit_info:
+            main(str(tmp_path), ["-opt", str(path)])
+        assert exit_info.value.code == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"error: {path}: {BAD_ENTRY_INPUTS[case].format(stopped=stopped)}\n"
+    assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["bad"]
+    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"] and not (tmp_path / "tb_logger").exists()
+
+
+def test_an_option_refused_by_the_model_leaves_the_earlier_run_in_place(
+    tmp_path: Path, paired_folder, capsys: pytest.CaptureFixture
+) -> None:
+    # The model refuses a batch-reducing loss for InfoBatch only once BasicSR has made the folders: they go, and
+    # the finished run BasicSR archived for the new one is put back.
+    from basicsr_distill.train import main
+
+    options = tiny_options("later", *paired_folder)
+    options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch"}}
+    options["train"]["pixel_opt"]["reduction"] = "sum"
+    path = write_options(tmp_path / "later.yml", options)
+    earlier = tmp_path / "experiments" / "later"
+    earlier.mkdir(parents=True)
+    (earlier / "earlier_run.txt").write_text("kept")
+    with pytest.raises(SystemExit) as exit_info:
+        main(str(tmp_path), ["-opt", str(path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {path}: train:pixel_opt:reduction must be 'mean' for method infobatch (per-sample means average to "
+        "the batch loss), got 'sum'"
+    )
+    assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["later"]
+    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]

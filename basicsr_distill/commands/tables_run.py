@@ -17,6 +17,7 @@ from basicsr_distill.results.launch import (
     pretrained_weights,
     read_row_list,
     row_commands,
+    row_steps,
     run_queue,
 )
 
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     for wave in waves:
         ready = [job for job in wave if (weights := pretrained_weights(job)) is None or Path(weights).is_file()]
         failed += [f"{job.name} (no {pretrained_weights(job)})" for job in wave if job not in ready]
-        commands = [row_commands(job, args.gpus_per_row, port[job.name]) for job in ready]
-        status = run_queue(commands, slots, args.log_dir, [job.name for job in ready])
+        steps = [row_steps(job, args.gpus_per_row, port[job.name]) for job in ready]
+        status = run_queue(steps, slots, args.log_dir, [job.name for job in ready])
         failed += [job.name for job, code in zip(ready, status) if code]
     print(f"{len(jobs) - len(failed)} of {len(jobs)} rows done" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -6,8 +6,9 @@ Stages, each in its own folder under the YAML's ``root``, each resuming from its
 1. ``patches/``: high-gradient patches, PSNR_bic < 23 dB (Sec. II-A, Eq. 1; :mod:`.patches`);
 2. ``clusters/``: CLIP ViT-B/32 embeddings, k-means pseudo-classes (Sec. II-A; :mod:`.clustering`);
 3. ``finetune/``: DiffFit fine-tuning of DiT-XL/2 with the minimax + SR losses (Sec. II-B, Eqs. 2-5),
-   through BasicSR's own ``train_pipeline`` (``basicsr_distill.train``; model ``DiTDiffFitModel``, dataset
-   ``PseudoLabelPatchDataset``) with ``--auto_resume``, in that folder (``experiments/{name}_finetune``);
+   through the training layer (:func:`~basicsr_distill.training.launch.run_training` in this process, so a
+   ``torchrun`` rank trains in its group; model ``DiTDiffFitModel``, dataset ``PseudoLabelPatchDataset``) with
+   ``--auto_resume``, in that folder (``experiments/{name}_finetune``);
 4. ``synthesize_x{s}/``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB
    pair (Sec. II-C; :mod:`.synthesize`); one folder per scale, all from the same fine-tuning.
 
@@ -20,20 +21,17 @@ What the stages share lives below them, in :mod:`basicsr_distill.jobs` (:class:`
 a stage folder whose ``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same
 parameters skips a finished stage or continues an unfinished one, other parameters or inputs are refused unless
 ``overwrite``; the sha256 helpers; the distributed context) and :mod:`basicsr_distill.cli` (the scripts' parser),
-so the stage modules never import this one (issue 10: they imported each other in a circle). ``record.json`` in
+so the stage modules never import this one (they used to import each other in a circle). ``record.json`` in
 the root gathers every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-import shutil
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,12 +42,10 @@ from basicsr.utils import get_root_logger
 from basicsr_distill.jobs import (
     STAGE_MANIFEST,
     StageDir,
-    atomic_output,
     barrier,
     distributed_context,
     from_rank0,
     normalised_json,
-    remove_stale_temps,
     require_complete,
     resolve_device,
     sha256_file,
@@ -242,64 +238,31 @@ def check_class_count(config: DistillConfig) -> None:
         )
 
 
-@contextlib.contextmanager
-def _basicsr_invocation(folder: Path, argv: list[str]) -> Iterator[None]:
-    """Run BasicSR's ``train_pipeline`` as its command line would: ``argv``, working directory ``folder``.
-
-    BasicSR 1.4.2 parses ``sys.argv`` itself and looks for ``experiments/{name}/training_states`` relative to
-    the working directory (``--auto_resume``). Under ``torchrun`` the process group already exists (the
-    pipeline made it), so BasicSR's ``init_dist`` is skipped instead of failing on a second initialisation.
-    """
-    import torch.distributed as dist
-    from basicsr.utils import options as basicsr_options
-
-    saved_argv, saved_cwd, saved_init = sys.argv, os.getcwd(), basicsr_options.init_dist
-    sys.argv = argv
-    os.chdir(folder)
-    if dist.is_initialized():
-        basicsr_options.init_dist = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        sys.argv, basicsr_options.init_dist = saved_argv, saved_init
-        os.chdir(saved_cwd)
-
-
 def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict:
-    """Stage 3: DiffFit fine-tuning through BasicSR's ``train_pipeline`` (auto-resumed); returns the manifest."""
+    """Stage 3: DiffFit fine-tuning through the training layer (auto-resumed); returns the manifest."""
     import torch.distributed as dist
 
-    from basicsr_distill import train as train_entry
+    from basicsr_distill.training.launch import run_training
 
     logger = get_root_logger()
-    distributed = dist.is_initialized() and dist.get_world_size() > 1
     rank = dist.get_rank() if dist.is_initialized() else 0
     stage = StageDir(folder, "finetune", opt, inputs, overwrite=overwrite and rank == 0)
     manifest = stage.finished() if rank == 0 else None
     if rank == 0 and manifest is None:
         stage.begin()
-        write_yaml(stage.path / "finetune.yml", opt)
     manifest = from_rank0(manifest)
     if manifest is not None:
         logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
         return manifest
-    if rank == 0:
-        tidy_interrupted_experiment(stage.path / "experiments" / opt["name"], logger)
     barrier()
-    argv = ["basicsr_distill.train", "-opt", "finetune.yml", "--auto_resume"]
-    argv += ["--launcher", "pytorch"] if distributed else []
-    logger.info(f"finetune: BasicSR train_pipeline {' '.join(argv[1:])} in {stage.path}")
-    root = stage.path.resolve()  # before the working directory changes: the option file's root may be relative
-    with _basicsr_invocation(root, argv):
-        train_entry.main(str(root))
-    barrier()
+    run_training(opt, stage.path, option_file=stage.path / "finetune.yml", in_process=True)
     checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
     random_weights = opt["network_g"].get("pretrained") is None
     outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
     train_opt = opt["train"]
-    summary = {  # with total_epochs, the iterations are in the training log (basicsr_distill.train)
+    summary = {  # with total_epochs, the iterations are in the training log
         "total_iter": train_opt.get("total_iter"),
         "total_epochs": train_opt.get("total_epochs"),
         "experiment": str(checkpoint.parents[1]),
@@ -307,29 +270,6 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     if rank != 0:
         return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
     return stage.finish(outputs, summary, random_weights=random_weights)
-
-
-def tidy_interrupted_experiment(experiment: Path, logger: logging.Logger) -> None:
-    """Prepare a stopped fine-tuning experiment for ``--auto_resume``.
-
-    Stopped before its first training state, it is removed so the rerun starts afresh (there is nothing to resume
-    from, and BasicSR would archive the folder beside the new one as ``{name}_archived_{time}``). Otherwise BasicSR
-    resumes in place, and the hidden temps of the checkpoints and grids the stopped run was writing go."""
-    if not experiment.is_dir():
-        return
-    states = experiment / "training_states"
-    if not (states.is_dir() and any(states.glob("*.state"))):
-        logger.info(f"finetune: {experiment} was stopped before its first checkpoint; starting it again")
-        shutil.rmtree(experiment)
-        return
-    for folder in (experiment, *experiment.rglob("*")):
-        if folder.is_dir():
-            remove_stale_temps(folder)
-
-
-def write_yaml(path: Path, data: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def run_pipeline(

@@ -18,10 +18,10 @@ Pruning for Image Super-Resolution"). How the iteration-based schedule is adapte
 
 Global batch ``k`` covers stream positions ``[k B W, (k + 1) B W)``; rank ``r`` loads ``[k B W + r B, ... + B)``.
 Every rank computes the same plans (same scores, gathered across ranks, and seeded generators), so the ranks
-partition each global batch. Every emitted sample is queued (global batch, index, weight); the model pops a
-batch's entries when BasicSR feeds it, so indices and weights reach the loss whatever the number of DataLoader
-workers. A new ``iter()`` rewinds to the first unconsumed batch, so batches prefetched by an abandoned iterator
-are not lost.
+partition each global batch. The stream is the train loader's batch sampler: each batch it yields lists
+``(index, {"weight", "batch"})`` per sample, which :class:`~basicsr_distill.training.data.IndexedDataset` adds to
+the sample dicts, so indices and weights reach the loss with the batch whatever the number of DataLoader workers.
+A new ``iter()`` rewinds to the first unconsumed batch, so batches prefetched by an abandoned iterator are not lost.
 
 Plans are made when the DataLoader first asks for a global batch reaching into the epoch (every rank plans the
 whole global batch, so all ranks plan at the same step), which it does a fixed number of batches ahead of
@@ -34,13 +34,14 @@ a thread, making that lag timing-dependent: use ``prefetch_mode: ~`` or ``cuda``
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterator, Sequence
+from os import path as osp
+from typing import Any
 
 import torch
 from torch.utils.data import Sampler
 
-from basicsr_distill.efficiency.options import DataEfficiencyOptions
+from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.plans import (
     UNSEEN_SCORE,
     Plan,
@@ -50,9 +51,30 @@ from basicsr_distill.efficiency.plans import (
     subset_plan,
 )
 
+#: What the stream adds to each sample of a batch: ``(dataset index, {"weight": w, "batch": global batch})``.
+StreamItem = tuple[int, dict[str, Any]]
+
+
+def sample_names(dataset: Any, dataset_type: str) -> list[str]:
+    """The stable name of every dataset index (its ``gt_path``), or a one-line error naming the YAML key."""
+    paths = getattr(dataset, "paths", None)
+    problem = None
+    if not isinstance(paths, list) or len(paths) != len(dataset):
+        problem = "it lists no 'paths' of its samples"
+    elif not all(isinstance(entry, dict) and "gt_path" in entry for entry in paths):
+        problem = "its 'paths' entries have no 'gt_path'"
+    elif len({osp.splitext(osp.basename(entry["gt_path"]))[0] for entry in paths}) != len(paths):
+        problem = "its sample names (gt_path without folder and extension) are not unique"
+    if problem:
+        raise DataEfficiencyError(
+            f"datasets:train:type: {dataset_type} has no stable sample indices ({problem}); DataEfficientSRModel "
+            "needs a dataset like PairedImageDataset or CoreSetPairedImageDataset"
+        )
+    return [osp.splitext(osp.basename(entry["gt_path"]))[0] for entry in paths]
+
 
 class PruningStream(Sampler):
-    """Sampler of one rank: yields dataset indices of the pruned stream and queues (batch, index, weight).
+    """Batch sampler of one rank: yields the batches of the pruned stream, each sample with its weight.
 
     Args:
         names: the training set's sample names, by dataset index (self_scored selects by name).
@@ -61,6 +83,7 @@ class PruningStream(Sampler):
         total_iter: the full-data run's iterations (``train.total_iter``), which fix the budget.
         options: the parsed ``data_efficiency`` block.
         subset: the static core-set's dataset indices (method static only).
+        dataset: the training set the indices refer to (kept for the model's scoring passes).
     """
 
     def __init__(
@@ -72,6 +95,7 @@ class PruningStream(Sampler):
         total_iter: int,
         options: DataEfficiencyOptions,
         subset: torch.Tensor | None = None,
+        dataset: Any = None,
     ) -> None:
         self.names = list(names)
         self.count = len(self.names)
@@ -87,9 +111,41 @@ class PruningStream(Sampler):
         self.pass_scores: torch.Tensor | None = None
         self.plans: dict[int, Plan] = {}
         self.starts: dict[int, int] = {0: 0}
+        self.dataset = dataset
         self.consumed_batches = 0
-        self.queue: deque[tuple[int, int, float]] = deque()
         self._generation = 0
+
+    @classmethod
+    def for_training(cls, opt: dict, dataset: Any, batch_size: int | None = None) -> PruningStream:
+        """The stream of a training run: its ``data_efficiency`` block over ``dataset`` (``datasets.train``) in
+        batches of ``batch_size`` per process (default ``batch_size_per_gpu``)."""
+        from basicsr.utils import get_root_logger
+        from basicsr.utils.dist_util import get_dist_info
+
+        dataset_opt = opt["datasets"]["train"]
+        options = DataEfficiencyOptions.from_options(opt.get("data_efficiency"), int(opt.get("manual_seed") or 0))
+        names = sample_names(dataset, str(dataset_opt.get("type")))
+        subset = None
+        if options.method == "static":
+            from basicsr_distill.selection.coreset import coreset_from_options
+
+            coreset = coreset_from_options(options.coreset, names, image_root=getattr(dataset, "gt_folder", None))
+            position = {name: index for index, name in enumerate(names)}
+            subset = torch.tensor([position[name] for name in coreset.names], dtype=torch.int64)
+            get_root_logger().info(f"DataEfficientSRModel static: {coreset.summary()}")
+        rank, world_size = get_dist_info()
+        total_iter = int(opt["train"]["total_iter"])
+        batch_size = int(batch_size or dataset_opt["batch_size_per_gpu"])
+        stream = cls(names, batch_size, world_size, rank, total_iter, options, subset=subset, dataset=dataset)
+        if dataset_opt.get("prefetch_mode") == "cpu" and world_size > 1:
+            get_root_logger().warning(
+                "datasets:train:prefetch_mode cpu draws samples in a thread: with DDP the ranks' plans may differ"
+            )
+        get_root_logger().info(
+            f"DataEfficientSRModel: {options.as_dict()}; {len(names)} samples, global batch {stream.global_batch}; "
+            f"budget {stream.epochs:.3f} epochs = the full run's {total_iter} iterations"
+        )
+        return stream
 
     # ------------------------------------------------------------------ plans
     def pruned_epoch(self, epoch: int) -> bool:
@@ -148,48 +204,35 @@ class PruningStream(Sampler):
     def batch_in_budget(self, batch: int, create: bool = False) -> bool:
         return self.progress(batch * self.global_batch, create) < self.budget - 1e-6
 
-    # ------------------------------------------------------------------ sampler protocol
-    def __iter__(self) -> Iterator[int]:
+    # ------------------------------------------------------------------ batch sampler protocol
+    def __iter__(self) -> Iterator[list[StreamItem]]:
         self._generation += 1
-        self.queue.clear()
         return self._stream(self._generation, self.consumed_batches)
 
-    def _stream(self, generation: int, batch: int) -> Iterator[int]:
+    def _stream(self, generation: int, batch: int) -> Iterator[list[StreamItem]]:
         while self.batch_in_budget(batch, create=True):
             # every rank plans the whole global batch now, so all ranks make each plan at the same step
             self.locate((batch + 1) * self.global_batch - 1)
+            if generation != self._generation:  # an abandoned iterator
+                return
             first = batch * self.global_batch + self.rank * self.batch_size
+            items = []
             for position in range(first, first + self.batch_size):
                 epoch, offset = self.locate(position)
                 plan = self.plans[epoch]
-                if generation != self._generation:  # an abandoned iterator
-                    return
-                index = int(plan.order[offset])
-                self.queue.append((batch, index, float(plan.weights[offset])))
-                yield index
+                items.append((int(plan.order[offset]), {"weight": float(plan.weights[offset]), "batch": batch}))
+            yield items
             batch += 1
 
     def __len__(self) -> int:
-        """Samples left for this rank if no further epoch were pruned (an upper bound)."""
+        """Batches left for this rank if no further epoch were pruned (an upper bound)."""
         left = self.budget - self.progress(self.consumed_batches * self.global_batch)
-        return max(0, math.ceil(left / self.global_batch - 1e-6)) * self.batch_size
+        return max(0, math.ceil(left / self.global_batch - 1e-6))
+
+    def set_epoch(self, epoch: int) -> None:
+        """BasicSR's sampler call at each epoch: the stream spans the whole run, so nothing to do."""
 
     # ------------------------------------------------------------------ training side
-    def pop_batch(self) -> tuple[int, torch.Tensor, torch.Tensor]:
-        """The queued (global batch, indices, weights) of the batch BasicSR feeds now."""
-        if len(self.queue) < self.batch_size:
-            raise RuntimeError(
-                f"PruningStream: {len(self.queue)} queued samples for a batch of {self.batch_size}; "
-                "the train loader must draw from this sampler (batch_size_per_gpu, drop_last)"
-            )
-        entries = [self.queue.popleft() for _ in range(self.batch_size)]
-        batches = {entry[0] for entry in entries}
-        if len(batches) != 1:
-            raise RuntimeError(f"PruningStream: a fed batch mixes global batches {sorted(batches)}")
-        indices = torch.tensor([entry[1] for entry in entries], dtype=torch.int64)
-        weights = torch.tensor([entry[2] for entry in entries], dtype=torch.float64)
-        return entries[0][0], indices, weights
-
     def consume(self, batch: int, indices: torch.Tensor, losses: torch.Tensor | None) -> None:
         """Record global batch ``batch`` as trained, with the per-sample losses of all ranks (if tracked)."""
         if losses is not None:
@@ -238,4 +281,3 @@ class PruningStream(Sampler):
         self.plans = {int(epoch): Plan.from_state(plan) for epoch, plan in state["plans"].items()}
         self.starts = {int(epoch): int(start) for epoch, start in state["starts"].items()}
         self.consumed_batches = int(state["consumed_batches"])
-        self.queue.clear()

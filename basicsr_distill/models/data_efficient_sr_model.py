@@ -20,12 +20,10 @@ forward). Under DDP each step all-gathers (index, loss) pairs so every rank keep
 ``concat_all_gather``). How the iteration-based schedule is adapted (budget, progress-driven LR schedule,
 plan timing): :mod:`basicsr_distill.efficiency.stream`.
 
-Hooking into BasicSR without patching it: ``basicsr/train.py`` builds the train loader (with its own
-``EnlargedSampler``) before the model and passes the model only ``opt``. The model finds ``train_loader`` among
-the locals of its caller (``train_pipeline``) and makes the loader's batch sampler draw from a
-:class:`~basicsr_distill.efficiency.stream.PruningStream` (programmatic use: :meth:`attach_train_loader`). The
-dataset needs stable indices: a ``paths`` list with a ``gt_path`` per sample (``PairedImageDataset`` and
-``CoreSetPairedImageDataset``); each fed batch's ``gt_path`` is checked against the queued indices.
+The stream reaches the model explicitly: ``python -m basicsr_distill.train`` builds the
+:class:`~basicsr_distill.efficiency.stream.PruningStream` as the train loader's batch sampler and hands it over
+with :meth:`attach_stream` before any resume; each batch carries its dataset indices and weights. BasicSR's own
+``train.py`` cannot hand the stream over, so there the model refuses to train (one line naming the option).
 
 Cost accounting: every checkpoint and the end of training log and write ``experiments/<name>/data_efficiency.json``
 (rank 0): training sample-passes (forward + backward) and LR pixels, scoring forwards and LR pixels, wall time,
@@ -48,10 +46,10 @@ from basicsr.models.swinir_model import SwinIRModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
 from basicsr.utils.registry import MODEL_REGISTRY
-from torch.utils.data import BatchSampler, DataLoader
+from torch.utils.data import DataLoader
 
 from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
-from basicsr_distill.efficiency.stream import PruningStream
+from basicsr_distill.efficiency.stream import PruningStream, sample_names
 from basicsr_distill.models.checkpoints import save_training_state_with
 from basicsr_distill.utils import atomic_output
 
@@ -70,35 +68,6 @@ HISTORY_KEYS = (
 TRAIN_PASS_IN_FORWARDS = 3
 
 
-def find_train_loader() -> DataLoader | None:
-    """The ``train_loader`` local of a calling frame (BasicSR's ``train_pipeline``), if any."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        loader = frame.f_locals.get("train_loader")
-        if isinstance(loader, DataLoader):
-            return loader
-        frame = frame.f_back
-    return None
-
-
-def sample_names(dataset: Any, dataset_type: str) -> list[str]:
-    """The stable name of every dataset index (its ``gt_path``), or a one-line error naming the YAML key."""
-    paths = getattr(dataset, "paths", None)
-    problem = None
-    if not isinstance(paths, list) or len(paths) != len(dataset):
-        problem = "it lists no 'paths' of its samples"
-    elif not all(isinstance(entry, dict) and "gt_path" in entry for entry in paths):
-        problem = "its 'paths' entries have no 'gt_path'"
-    elif len({osp.splitext(osp.basename(entry["gt_path"]))[0] for entry in paths}) != len(paths):
-        problem = "its sample names (gt_path without folder and extension) are not unique"
-    if problem:
-        raise DataEfficiencyError(
-            f"datasets:train:type: {dataset_type} has no stable sample indices ({problem}); DataEfficientSRModel "
-            "needs a dataset like PairedImageDataset or CoreSetPairedImageDataset"
-        )
-    return [osp.splitext(osp.basename(entry["gt_path"]))[0] for entry in paths]
-
-
 def all_gather_rows(rows: torch.Tensor) -> torch.Tensor:
     """``rows`` (k, n) of every rank, concatenated along dim 1 (in rank order); itself without DDP."""
     _, world_size = get_dist_info()
@@ -107,6 +76,17 @@ def all_gather_rows(rows: torch.Tensor) -> torch.Tensor:
     gathered = [torch.empty_like(rows) for _ in range(world_size)]
     torch.distributed.all_gather(gathered, rows)
     return torch.cat(gathered, dim=1)
+
+
+def refuse_without_stream(method: str) -> None:
+    """Stop a training that has no pruning stream (BasicSR's own ``train.py``) with one line naming the option."""
+    message = (
+        f"error: data_efficiency.method: {method} needs the pruning stream as the train loader's batch sampler, "
+        "which BasicSR's own train.py cannot hand over: train with python -m basicsr_distill.train"
+    )
+    get_root_logger().error(message)
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
 
 
 @MODEL_REGISTRY.register()
@@ -137,9 +117,6 @@ class DataEfficientSRModel(SRModel):
             "lq_pixels_per_sample": 0,
         }
         self.cost_history: list[dict] = []
-        loader = find_train_loader()
-        if loader is not None:
-            self.attach_train_loader(loader)
 
     # ------------------------------------------------------------------ set-up
     def init_training_settings(self) -> None:
@@ -193,46 +170,15 @@ class DataEfficientSRModel(SRModel):
             )
         return loss
 
-    def attach_train_loader(self, loader: DataLoader) -> None:
-        """Make ``loader``'s batch sampler draw from this run's :class:`PruningStream`."""
+    def attach_stream(self, stream: PruningStream) -> None:
+        """Train from ``stream``, the train loader's batch sampler (call before :meth:`resume_training`)."""
+        if stream.options != self.data_efficiency:
+            raise DataEfficiencyError(f"data_efficiency: the stream's {stream.options} differs from the model's")
+        self.stream = stream
+        self.train_dataset = stream.dataset
         dataset_opt = self.opt["datasets"]["train"]
-        names = sample_names(loader.dataset, str(dataset_opt.get("type")))
-        batch_sampler = loader.batch_sampler
-        if not isinstance(batch_sampler, BatchSampler) or not batch_sampler.drop_last:
-            raise DataEfficiencyError("datasets:train: the train loader must batch with drop_last (BasicSR's)")
-        subset = None
-        if self.data_efficiency.method == "static":
-            from basicsr_distill.selection.coreset import coreset_from_options
-
-            coreset = coreset_from_options(
-                self.data_efficiency.coreset, names, image_root=getattr(loader.dataset, "gt_folder", None)
-            )
-            position = {name: index for index, name in enumerate(names)}
-            subset = torch.tensor([position[name] for name in coreset.names], dtype=torch.int64)
-            get_root_logger().info(f"DataEfficientSRModel static: {coreset.summary()}")
-        rank, world_size = get_dist_info()
-        self.stream = PruningStream(
-            names,
-            batch_size=batch_sampler.batch_size,
-            world_size=world_size,
-            rank=rank,
-            total_iter=int(self.opt["train"]["total_iter"]),
-            options=self.data_efficiency,
-            subset=subset,
-        )
-        batch_sampler.sampler = self.stream
-        self._train_loader = loader
-        self.train_dataset = loader.dataset
-        self._num_workers = loader.num_workers
-        if dataset_opt.get("prefetch_mode") == "cpu" and world_size > 1:
-            get_root_logger().warning(
-                "datasets:train:prefetch_mode cpu draws samples in a thread: with DDP the ranks' plans may differ"
-            )
-        get_root_logger().info(
-            f"DataEfficientSRModel: {self.data_efficiency.as_dict()}; {len(names)} samples, global batch "
-            f"{self.stream.global_batch}; budget {self.stream.epochs:.3f} epochs = the full run's "
-            f"{self.opt['train']['total_iter']} iterations"
-        )
+        workers = int(dataset_opt.get("num_worker_per_gpu") or 0)
+        self._num_workers = workers if self.opt.get("dist") else workers * max(int(self.opt.get("num_gpu") or 0), 1)
 
     # ------------------------------------------------------------------ training
     def feed_data(self, data: dict) -> None:
@@ -240,16 +186,16 @@ class DataEfficientSRModel(SRModel):
         if not self.is_train or self._validating:
             return
         if self.stream is None:
-            raise DataEfficiencyError(
-                "model_type: DataEfficientSRModel found no train loader: run it through basicsr's train_pipeline "
-                "or call attach_train_loader(loader) before training"
+            refuse_without_stream(self.data_efficiency.method)
+        if "batch" not in data:
+            raise RuntimeError(
+                "DataEfficientSRModel: the batch carries no stream indices (train loader not drawn from the stream)"
             )
-        self._batch, self._indices, weights = self.stream.pop_batch()
-        self._weights = weights.to(self.device, torch.float32)
-        gt_paths = data.get("gt_path")
-        expected = [self.train_dataset.paths[int(index)]["gt_path"] for index in self._indices]
-        if gt_paths is not None and list(gt_paths) != expected:
-            raise RuntimeError(f"DataEfficientSRModel: fed {list(gt_paths)} but the stream queued {expected}")
+        batches = data["batch"].unique()
+        if batches.numel() != 1:
+            raise RuntimeError(f"DataEfficientSRModel: a fed batch mixes global batches {batches.tolist()}")
+        self._batch, self._indices = int(batches[0]), data["index"].long()
+        self._weights = data["weight"].to(self.device, torch.float32)
 
     def per_sample_losses(self, output: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """``pixel_opt`` per sample: its mean over everything but the batch dimension, shape (B,)."""
@@ -272,10 +218,6 @@ class DataEfficientSRModel(SRModel):
             losses = losses.detach()
         self._account_step(losses)
         self.log_dict["kept"] = self.stream.kept_fraction()
-        if self.stream.finished and self._train_loader.num_workers:
-            # BasicSR's loop still runs its remaining (now empty) epochs, each starting a new loader iterator:
-            # without workers those cost nothing (num_workers is not frozen after DataLoader.__init__)
-            self._train_loader.num_workers = 0
         rescore_every = self.data_efficiency.rescore_every or self.full_epoch_iters()
         if self.data_efficiency.method == "self_scored" and current_iter % rescore_every == 0:
             self.rescore()
@@ -316,7 +258,7 @@ class DataEfficientSRModel(SRModel):
             sample_names(self._scoring_dataset, str(self.opt["datasets"]["train"].get("type")))
         if self._num_workers == 0:
             # Same process as the training set: share its opened LMDB environments (LMDB refuses a second open).
-            self._scoring_dataset.file_client = getattr(self._train_loader.dataset, "file_client", None)
+            self._scoring_dataset.file_client = getattr(self.train_dataset, "file_client", None)
         rank, world_size = get_dist_info()
         count = self.stream.count
         shard = list(range(rank, count, world_size))
@@ -433,7 +375,7 @@ class DataEfficientSRModel(SRModel):
                 f"data_efficiency: {self.data_efficiency.as_dict()} differs from the resumed state's {state['options']}"
             )
         if self.stream is None:
-            raise DataEfficiencyError("model_type: DataEfficientSRModel must be attached to its loader to resume")
+            refuse_without_stream(self.data_efficiency.method)
         self.stream.load_state_dict(state["stream"])
         self._lr_iter = int(state["lr_iter"])
         self.costs = dict(state["costs"])

@@ -1,13 +1,13 @@
 """Run a table's rows (Moser, Raue, Dengel 2024; Cho, Jung, Cho, Soh 2025) over the GPUs of one machine.
 
 A simple queue, no scheduler: each GPU slot (one GPU, or ``gpus_per_row`` GPUs) takes the next row, trains it
-with BasicSR (``python -m basicsr_distill.train ... --auto_resume``; several GPUs per row through
-``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with ``CUDA_VISIBLE_DEVICES`` set to the
-slot's GPUs. The total batch of the option file is kept: ``batch_size_per_gpu`` is set to ``total / GPUs`` with
-``--force_yml``. A row that fails is reported and the queue goes on; an interrupted queue resumes each row
-from its last checkpoint (``--auto_resume``) when started again. A row that starts from another row's weights
-(``path.pretrain_network_g``: SwinIR's x3/x4 models fine-tuned from x2) runs after that row (:func:`order_rows`).
-Clusters: ``scripts/slurm/``.
+with :func:`~basicsr_distill.training.launch.run_training` (``python -m basicsr_distill.train ... --auto_resume``;
+several GPUs per row through ``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with
+``CUDA_VISIBLE_DEVICES`` set to the slot's GPUs. The total batch of the option file is kept:
+``batch_size_per_gpu`` is set to ``total / GPUs``. A row that fails is reported and the queue goes on; an
+interrupted queue resumes each row from its last checkpoint (``--auto_resume``) when started again. A row that
+starts from another row's weights (``path.pretrain_network_g``: SwinIR's x3/x4 models fine-tuned from x2) runs
+after that row (:func:`order_rows`). Clusters: ``scripts/slurm/``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,18 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import yaml
 from basicsr.utils import get_root_logger
+
+from basicsr_distill.training.launch import TrainingError, run_training
+
+#: A step of a queued row: a command, or a function of (environment, log file, working folder) giving an exit status.
+Step = Sequence[str] | Callable[[Mapping[str, str], Path, Path], int]
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,24 @@ def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -
     return [train, test]
 
 
+def train_row(job: Job, gpus: int, port: int, env: Mapping[str, str], log: Path, cwd: Path) -> int:
+    """Train one row through :func:`run_training` (the file's total batch split over ``gpus``); exit status."""
+    with open(job.train_opt) as handle:
+        options = yaml.safe_load(handle)
+    options["datasets"]["train"]["batch_size_per_gpu"] = int(batch_override(job.train_opt, gpus)[0].split("=")[1])
+    try:
+        run_training(options, cwd, env=dict(env), gpus=gpus, port=port, log=log)
+    except TrainingError as error:
+        get_root_logger().warning(str(error).splitlines()[0])
+        return 1
+    return 0
+
+
+def row_steps(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[Step]:
+    """What the queue runs for one row: :func:`train_row`, then the test command of :func:`row_commands`."""
+    return [partial(train_row, job, gpus, port), row_commands(job, gpus, port, python)[1]]
+
+
 def gpu_slots(gpus: Sequence[str], per_row: int) -> list[str]:
     """Split the GPU ids into ``CUDA_VISIBLE_DEVICES`` values of ``per_row`` GPUs each (leftovers unused)."""
     if per_row < 1 or len(gpus) < per_row:
@@ -134,13 +158,13 @@ def gpu_slots(gpus: Sequence[str], per_row: int) -> list[str]:
 
 
 def run_queue(
-    jobs: Sequence[Sequence[Sequence[str]]],
+    jobs: Sequence[Sequence[Step]],
     slots: Sequence[str],
     log_dir: str | os.PathLike,
     names: Sequence[str] | None = None,
     cwd: str | os.PathLike | None = None,
 ) -> list[int]:
-    """Run each job (a list of commands, run in order, stopping at the first failure) on the next free slot.
+    """Run each job (a list of steps, run in order, stopping at the first failure) on the next free slot.
 
     Every command of a job runs with ``CUDA_VISIBLE_DEVICES`` = its slot; its output goes to
     ``<log_dir>/<name>.log``. Returns each job's exit status (0, or the failing command's).
@@ -165,6 +189,12 @@ def run_queue(
             code = 0
             with open(log_dir / f"{names[index]}.log", "a") as log:
                 for command in jobs[index]:
+                    if callable(command):  # it writes its own command line to the log
+                        log.flush()
+                        code = command({"CUDA_VISIBLE_DEVICES": slot}, Path(log.name), Path(cwd or "."))
+                        if code:
+                            break
+                        continue
                     log.write(f"$ CUDA_VISIBLE_DEVICES={slot} {' '.join(command)}\n")
                     log.flush()
                     code = subprocess.run(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT).returncode

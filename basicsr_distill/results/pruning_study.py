@@ -30,9 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
@@ -56,6 +52,7 @@ from basicsr_distill.results.score_plots import plot_score_distribution, plot_to
 from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import read_scores
+from basicsr_distill.training.launch import run_training
 from basicsr_distill.utils import atomic_output
 
 
@@ -292,44 +289,6 @@ def training_options(
         "dist_params": {"backend": "nccl", "port": 29500},
     }
     return _deep_merge(options, row.train_options) if row is not None else options
-
-
-_ITER_LINE = re.compile(r"iter:\s*([\d,]+).*?l_pix: ([0-9.e+-]+)")
-
-
-def run_training(options: dict[str, Any], workdir: Path, bar: tqdm | None = None) -> Path:
-    """Train through ``python -m basicsr_distill.train`` in ``workdir`` (one thread); return the experiment folder.
-
-    The run's log lines drive ``bar`` (iteration, loss, ETA). A finished experiment is reused.
-    """
-    name = options["name"]
-    opt_path = workdir / "options" / f"{name}.yml"
-    opt_path.parent.mkdir(parents=True, exist_ok=True)
-    opt_path.write_text(yaml.safe_dump(options, sort_keys=False))
-    experiment = workdir / "experiments" / name
-    total = options["train"]["total_iter"]
-    if (experiment / "models" / "net_g_latest.pth").is_file():
-        if bar is not None:
-            bar.update(total - bar.n)
-        return experiment
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt_path), "--auto_resume"]
-    tail: list[str] = []
-    with subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            tail = [*tail[-40:], line]
-            match = _ITER_LINE.search(line)
-            if match and bar is not None:
-                bar.update(int(match.group(1).replace(",", "")) - bar.n)
-                bar.set_postfix_str(f"l_pix {float(match.group(2)):.4f}")
-    if process.returncode != 0:
-        raise RuntimeError(f"{opt_path}: training failed:\n{''.join(tail)[-3000:]}")
-    if bar is not None:
-        bar.update(total - bar.n)
-    return experiment
 
 
 def nudged_initial_weights(network: dict[str, Any], seed: int, path: Path) -> Path:

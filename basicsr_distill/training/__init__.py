@@ -1,5 +1,7 @@
-"""BasicSR training composed in one place: options checked before anything is created, BasicSR 1.4.2's train
-pipeline driven from its public pieces, and one way to launch a training.
+"""BasicSR training composed in one place, the only code that drives BasicSR 1.4.2 training: options checked
+before anything is created (:mod:`.validation`), BasicSR's train pipeline composed from its public pieces
+(:mod:`.pipeline`, loaders with explicit batch samplers in :mod:`.data`, the resume rule in :mod:`.resume`,
+``progress.jsonl`` in :mod:`.progress`), and one way to launch a training (:mod:`.launch`).
 
 Importing this package imports nothing heavy (no torch); each module imports what it needs.
 """
