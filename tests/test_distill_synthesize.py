@@ -230,5 +230,5 @@ def test_a_separate_decoding_vae_decodes_the_samples(tmp_path: Path) -> None:
     AutoencoderKL(**{**TINY_VAE, "latent_channels": 8}).save_pretrained(tmp_path / "other_latents")
     with pytest.raises(ValueError, match="other_latents: decoding VAE has 8 latent channels"):
         load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "other_latents")
-    with pytest.raises(FileNotFoundError, match="nothing_here: no VAE"):
+    with pytest.raises(FileNotFoundError, match="nothing_here: no diffusers VAE"):
         load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "nothing_here")

@@ -17,11 +17,17 @@ file the options name and compares it with the expected architecture (:data:`PAP
 * a tiny deterministic forward on each (fixed seeded input, small spatial size; its output statistics are
   printed and must be finite).
 
-``scripts/distill_check_weights.py`` runs it from a pipeline YAML or explicit paths, and converts the original
+``basicsr-distill distill check-weights`` runs it from a pipeline YAML or explicit paths, and converts the original
 facebookresearch checkpoint ``DiT-XL-2-512x512.pt`` into a diffusers folder (:func:`convert_dit_checkpoint`;
 diffusers ships its conversion only as a repository script, for its old ``DiT`` class, so the key mapping is
 written here). The pipeline (:func:`basicsr_distill.distillation.pipeline.run_pipeline`) runs the check at its
 start.
+
+Where the weights come from: a local path, or a Hugging Face hub id loaded by the libraries' own code (diffusers'
+``from_pretrained`` for ``facebook/DiT-XL-2-512`` and ``stabilityai/sd-vae-ft-mse``; open_clip's ``hf-hub:`` models
+and pretrained tags such as ``openai`` for CLIP), through the Hugging Face cache (``HF_HOME``, ``HF_HUB_CACHE``) and
+its offline switch (``HF_HUB_OFFLINE=1``). When nothing is found, :func:`weights_not_found` says in one line what was
+tried: the path, the hub id and the cache.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import math
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +86,79 @@ class WeightsReport:
     def add(self, line: str) -> None:
         self.lines.append(line)
         get_root_logger().info(f"weights: {line}")
+
+
+# --------------------------------------------------------------------------------------------- sources
+#: A Hugging Face hub repository id (``org/name``).
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def hub_cache() -> tuple[str, bool]:
+    """The Hugging Face hub cache folder (``HF_HUB_CACHE``, else ``$HF_HOME/hub``) and whether ``HF_HUB_OFFLINE``."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE, bool(constants.HF_HUB_OFFLINE)
+
+
+def weights_not_found(
+    name: str | os.PathLike, what: str, hub_id: str | None = None, detail: str = ""
+) -> FileNotFoundError:
+    """The one-line error for weights found nowhere: what was tried (the local path, the hub id, the cache)."""
+    cache, offline = hub_cache()
+    hub_id = hub_id or (str(name) if HUB_ID.match(str(name)) else None)
+    tried = f"no local file or folder {name}"
+    if hub_id is None:
+        tried += ", nor a hub id org/name"
+    else:
+        tried += f", and hub id {hub_id} is not in the Hugging Face cache {cache}"
+        tried += " (HF_HUB_OFFLINE=1: nothing is downloaded)" if offline else f" and did not download ({detail})"
+    return FileNotFoundError(f"{name}: no {what}: {tried}")
+
+
+def hub_file(name: str, filename: str, subfolder: str | None, what: str) -> Path:
+    """``filename`` (in ``subfolder``) of the hub repository ``name``, from the Hugging Face cache or the hub."""
+    from huggingface_hub import hf_hub_download
+
+    if not HUB_ID.match(name):
+        raise weights_not_found(name, what)
+    try:
+        return Path(hf_hub_download(name, filename, subfolder=subfolder))
+    except (OSError, ValueError) as error:
+        raise weights_not_found(name, what, detail=_first_line(error)) from None
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON configuration file; a malformed one is one line naming it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise WeightsCheckError(f"{path}: not a valid JSON configuration ({_first_line(error)})") from None
+    if not isinstance(data, dict):
+        raise WeightsCheckError(f"{path}: not a JSON configuration (expected an object, got {type(data).__name__})")
+    return data
+
+
+def load_torch_file(path: str | os.PathLike, what: str) -> Any:
+    """``torch.load`` (tensors only) of ``path``; a missing, empty, truncated or foreign file is one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    if path.stat().st_size == 0:
+        raise WeightsCheckError(f"{path}: empty file, not a {what}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError):
+        raise WeightsCheckError(
+            f"{path}: not a {what} (not a PyTorch file, truncated, or holding objects other than tensors)"
+        ) from None
+
+
+def config_file(name: str | os.PathLike, subfolder: str | None, what: str) -> Path:
+    """The ``config.json`` of a diffusers model: in the local folder ``name`` (``subfolder``), else the hub id's."""
+    local = Path(name)
+    if local.exists():
+        return local / subfolder / "config.json" if subfolder else local / "config.json"
+    return hub_file(str(name), "config.json", subfolder, what)
 
 
 # --------------------------------------------------------------------------------------------- DiT
@@ -142,17 +222,17 @@ def _stats(tensor: torch.Tensor, what: str) -> str:
 
 
 def check_dit(folder: str | os.PathLike, expected: ExpectedWeights, num_classes: int | None, report: WeightsReport):
-    """Check a diffusers DiT folder (``transformer/`` + ``vae/``); return its loaded components."""
+    """Check a diffusers DiT folder or hub id (``transformer/`` + ``vae/``); return its loaded components."""
     from basicsr_distill.distillation.dit import load_dit_components
 
-    folder = Path(folder)
-    config_path = folder / "transformer" / "config.json"
+    what = "diffusers DiT (transformer/ + vae/)"
+    config_path = config_file(folder, "transformer", what)
     if not config_path.is_file():
         raise WeightsCheckError(f"{folder}: no transformer/config.json (expected a diffusers DiT folder)")
-    config = json.loads(config_path.read_text())
+    config = read_json(config_path)
     if differences := _dit_config_differences(config, expected.dit):
         raise WeightsCheckError(f"{config_path}: not {expected.name.split(',')[0]}: {'; '.join(differences)}")
-    vae_config = folder / "vae" / "config.json"
+    vae_config = config_file(folder, "vae", what)
     if not vae_config.is_file():
         raise WeightsCheckError(f"{folder}: no vae/config.json (expected a diffusers DiT folder with its VAE)")
     _check_vae_config(vae_config, expected)
@@ -184,7 +264,7 @@ def check_dit(folder: str | os.PathLike, expected: ExpectedWeights, num_classes:
 
 
 def _check_vae_config(config_path: Path, expected: ExpectedWeights) -> None:
-    config = json.loads(config_path.read_text())
+    config = read_json(config_path)
     for key in ("latent_channels", "block_out_channels", "layers_per_block"):
         if config.get(key) != expected.vae.get(key):
             raise WeightsCheckError(
@@ -208,11 +288,10 @@ def _check_vae_model(vae: Any, where: str, expected: ExpectedWeights, report: We
 
 
 def check_decode_vae_folder(path: str | os.PathLike, expected: ExpectedWeights, report: WeightsReport) -> None:
-    """Check a separate decoding VAE folder (``config.json`` + weights, or ``vae/``)."""
+    """Check a separate decoding VAE folder or hub id (``config.json`` + weights, or ``vae/``)."""
     from basicsr_distill.distillation.dit import load_vae
 
-    path = Path(path)
-    config = path / "config.json" if (path / "config.json").is_file() else path / "vae" / "config.json"
+    config = vae_config_file(path)[0]
     if not config.is_file():
         raise WeightsCheckError(f"{path}: no VAE (expected config.json and weights, or a vae/ subfolder with them)")
     _check_vae_config(config, expected)
@@ -223,7 +302,53 @@ def check_decode_vae_folder(path: str | os.PathLike, expected: ExpectedWeights, 
     _check_vae_model(vae, str(path), expected, report, "vae_decode")
 
 
+def vae_config_file(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """The ``config.json`` of a VAE folder or hub id and its subfolder: at the top (``stabilityai/sd-vae-ft-mse``),
+    else in ``vae/`` (a pipeline such as ``facebook/DiT-XL-2-512``)."""
+    what = "diffusers VAE (config.json + weights, or vae/)"
+    local = Path(path)
+    if local.exists():
+        top = local / "config.json"
+        return (top, None) if top.is_file() else (local / "vae" / "config.json", "vae")
+    try:
+        return hub_file(str(path), "config.json", None, what), None
+    except FileNotFoundError:
+        return hub_file(str(path), "config.json", "vae", what), "vae"
+
+
 # --------------------------------------------------------------------------------------------- CLIP
+def resolve_clip_checkpoint(checkpoint: str | os.PathLike, model_name: str) -> Path:
+    """A local CLIP weights file or open_clip folder for ``checkpoint``, found by open_clip's own download code:
+
+    * a local file or folder: itself;
+    * ``hf-hub:org/name`` or ``org/name``: the open_clip folder of that hub repository (``open_clip_config.json`` +
+      weights) in the Hugging Face cache, downloaded there unless ``HF_HUB_OFFLINE``;
+    * a pretrained tag of ``model_name`` (``openai`` for ``ViT-B-32-quickgelu``, as the authors): open_clip's weights
+      file of that tag, in the same cache.
+    """
+    import open_clip
+    from open_clip.pretrained import download_pretrained, download_pretrained_from_hf
+
+    local = Path(checkpoint)
+    if local.exists():
+        return local
+    name = str(checkpoint).removeprefix("hf-hub:")
+    what = f"CLIP weights (file, open_clip folder, hf-hub:org/name or a pretrained tag of {model_name})"
+    if name in open_clip.list_pretrained_tags_by_model(model_name):
+        pretrained = open_clip.get_pretrained_cfg(model_name, name)
+        try:
+            return Path(download_pretrained(pretrained))
+        except (OSError, ValueError, RuntimeError) as error:
+            hub_id = os.path.dirname(pretrained.get("hf_hub", "")) or pretrained.get("url")
+            raise weights_not_found(name, what, hub_id, _first_line(error)) from None
+    config = hub_file(name, "open_clip_config.json", None, what)
+    try:
+        download_pretrained_from_hf(name)  # next to the config in the cache's snapshot folder
+    except (OSError, ValueError) as error:
+        raise weights_not_found(name, what, detail=_first_line(error)) from None
+    return config.parent
+
+
 def check_clip(
     checkpoint: str | os.PathLike, model_name: str, expected: ExpectedWeights, report: WeightsReport
 ) -> None:
@@ -233,10 +358,10 @@ def check_clip(
 
     from basicsr_distill.distillation.clustering import clip_activation, clip_weights_file, load_clip
 
-    path = Path(checkpoint)
+    path = resolve_clip_checkpoint(checkpoint, model_name)
     if path.is_dir():
         config_path = path / "open_clip_config.json"
-        config = json.loads(config_path.read_text())["model_cfg"] if config_path.is_file() else None
+        config = read_json(config_path).get("model_cfg") if config_path.is_file() else None
         where = str(config_path)
     else:
         config, where = open_clip.get_model_config(model_name), f"clip_model {model_name}"
@@ -250,11 +375,15 @@ def check_clip(
             f"{where}: builds {built}, the expected {expected.clip_name or 'CLIP'} weights need {needed} "
             "(OpenAI's CLIP: clip_model ViT-B-32-quickgelu)"
         )
+    weights = clip_weights_file(path)
+    if weights.stat().st_size == 0:
+        raise WeightsCheckError(f"{weights}: empty file, not a CLIP checkpoint")
     try:
-        weights = clip_weights_file(path)
         state = load_state_dict(str(weights))
-    except (OSError, RuntimeError, ValueError) as error:
-        raise WeightsCheckError(f"{path}: not a CLIP checkpoint ({_first_line(error)})") from None
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        raise WeightsCheckError(
+            f"{weights}: not a CLIP checkpoint (not a PyTorch or safetensors file, or truncated)"
+        ) from None
     projection = state.get("visual.proj")
     if projection is None:
         raise WeightsCheckError(f"{weights}: no visual.proj tensor (not an open_clip CLIP ViT state dict)")
@@ -335,13 +464,7 @@ def convert_dit_checkpoint(
 
     from basicsr_distill.distillation.dit import load_vae
 
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no such DiT checkpoint")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise WeightsCheckError(f"{checkpoint}: not a torch checkpoint ({_first_line(error)})") from None
+    state = load_torch_file(checkpoint, "DiT checkpoint")
     if isinstance(state, dict) and "ema" in state:
         state = state["ema"]  # DiT's find_model: training checkpoints keep the EMA weights under "ema"
     if not isinstance(state, dict) or "x_embedder.proj.weight" not in state:
