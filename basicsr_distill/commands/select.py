@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from basicsr_distill.selection.coreset import save_coreset, select_coreset
-    from basicsr_distill.selection.dataset_index import DatasetIndex, check_same_names
+    from basicsr_distill.selection.dataset_index import DatasetIndex, check_same_names, pair_scale
     from basicsr_distill.selection.strategies import SelectionConfig
 
     if args.materialize and not args.lq:
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     with DatasetIndex(args.gt) as gt, DatasetIndex(args.lq) if args.lq else contextlib.nullcontext() as lq:
         if lq is not None:
             check_same_names(gt, lq)
-        coreset = select_coreset(args.scores, config, gt.names, images=gt)
+        scale = pair_scale(gt, lq) if lq is not None else None
+        coreset = select_coreset(args.scores, config, gt.names, images=gt, scale=scale)
         outputs = save_coreset(coreset, args.out, gt, lq if args.materialize else None, overwrite=args.overwrite)
     print(coreset.summary())
     if args.materialize:
