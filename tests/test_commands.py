@@ -99,6 +99,12 @@ def test_example_option_files_are_complete_and_commented(kind: str, capsys: pyte
         assert opt["path"]["pretrain_network_g"] == "experiments/SRCNN_x2_DIV2K_ref50/models/net_g_latest.pth"
 
 
+def test_the_readme_shows_the_printed_training_file() -> None:
+    example = Path(__file__).resolve().parents[1] / "basicsr_distill" / "commands" / "examples" / "train_coreset.yml"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"```yaml\n{example.read_text()}```" in readme
+
+
 def test_train_without_an_option_file_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_command(["train"], capsys)[::2] == (
         2,
