@@ -70,7 +70,15 @@ def test_top_level_and_group_help_and_version(capsys: pytest.CaptureFixture[str]
         code, out, _ = run_command([group, "--help"], capsys)
         assert code == 0 and all(name in "\n".join(out) for name in COMMANDS[group])
     code, out, err = run_command(["prepare"], capsys)
-    assert code == 2 and err[-1].startswith("basicsr-distill prepare: error:")
+    assert (code, err) == (
+        2,
+        ["error: basicsr-distill prepare: the following arguments are required: COMMAND (see --help)"],
+    )
+    code, out, err = run_command(["select", "--ratio", "half"], capsys)
+    assert (code, err) == (
+        2,
+        ["error: basicsr-distill select: argument --ratio: invalid float value: 'half' (see --help)"],
+    )
 
 
 def test_python_m_basicsr_distill_is_the_console_command(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.version import __version__
@@ -67,6 +68,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``error: <command>: <problem>``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def command_module(name: str) -> ModuleType:
     """Import the module of a subcommand (``ModuleNotFoundError`` if this installation lacks it)."""
     return importlib.import_module(f"{__name__}.{name}")
@@ -108,7 +116,7 @@ def _add_level(parser: argparse.ArgumentParser, table: dict, words: tuple[str, .
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The ``basicsr-distill`` parser, with the arguments of the subcommand ``argv`` names."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Data-efficient SR training on BasicSR: core-set pruning and dataset distillation.",
         epilog="`basicsr-distill COMMAND --help` shows a command's options and examples.",
