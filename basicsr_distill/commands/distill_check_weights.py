@@ -13,6 +13,8 @@ from pathlib import Path
 EPILOG = """\
 examples:
   basicsr-distill distill check-weights -opt options/distill/distill_ost.yml      # every file the YAML names
+  basicsr-distill distill check-weights --dit facebook/DiT-XL-2-512 --vae-decode stabilityai/sd-vae-ft-mse \\
+      --clip openai                      # hub ids: diffusers' and open_clip's own loading, the HF cache
   basicsr-distill distill check-weights --dit pretrained_models/DiT-XL-2-512 \\
       --vae-decode pretrained_models/sd-vae-ft-mse --clip pretrained_models/open_clip_ViT-B-32-openai.bin
   basicsr-distill distill check-weights --convert pretrained_models/DiT-XL-2-512x512.pt \\
@@ -29,9 +31,12 @@ check at its start (check_weights: false in its YAML turns it off).
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-opt", "--opt", type=Path, help="a distillation pipeline YAML (options/distill/distill_*.yml)")
-    parser.add_argument("--dit", type=Path, help="diffusers DiT folder (transformer/ + vae/); --convert writes it")
-    parser.add_argument("--vae-decode", type=Path, help="decoding VAE folder (the authors: sd-vae-ft-mse)")
-    parser.add_argument("--clip", type=Path, help="CLIP weights file (for --clip-model) or open_clip folder")
+    parser.add_argument("--dit", help="diffusers DiT folder or hub id (facebook/DiT-XL-2-512); --convert writes it")
+    parser.add_argument("--vae-decode", help="decoding VAE folder or hub id (the authors: stabilityai/sd-vae-ft-mse)")
+    parser.add_argument(
+        "--clip",
+        help="CLIP weights file (for --clip-model), open_clip folder, hf-hub:org/name or a pretrained tag (openai)",
+    )
     parser.add_argument("--clip-model", default=None, help="open_clip model of --clip (default: ViT-B-32-quickgelu)")
     parser.add_argument("--num-classes", type=int, help="k pseudo-classes that must fit the DiT's class embedding")
     parser.add_argument("--convert", type=Path, help="facebookresearch DiT checkpoint (DiT-XL-2-512x512.pt) to convert")
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace) -> None:
     if args.convert is not None:
         if args.vae is None or args.dit is None:
             raise ValueError("--convert needs --vae (the VAE folder) and --dit (the diffusers folder to write)")
-        if args.dit.exists():
+        if Path(args.dit).exists():
             raise FileExistsError(f"{args.dit}: already exists; choose a new folder for the converted DiT")
         convert_dit_checkpoint(args.convert, args.vae, args.dit)
         print(f"converted {args.convert} -> {args.dit}")

@@ -12,14 +12,16 @@ from pathlib import Path
 EPILOG = """\
 examples:
   basicsr-distill distill cluster --patches experiments/ost_patches --output experiments/ost_clusters \\
-      --k 7 --clip-checkpoint pretrained_models/open_clip_ViT-B-32-openai.bin   # OpenAI's weights (QuickGELU)
+      --k 7 --clip-checkpoint openai   # OpenAI's weights (QuickGELU), open_clip's download in the HF cache
   basicsr-distill distill cluster --patches experiments/div2k_patches --output experiments/div2k_clusters --k 14 \\
       --clip-model ViT-B-32 --clip-checkpoint pretrained_models/laion_ViT-B-32.bin   # GELU-trained weights
 
 Writes labels.csv (name,label), clusters.json (k, seed, n_init, patches per class, inertia, CLIP checkpoint
-sha256), embeddings.npy and manifest.json. --clip-checkpoint takes a weights file or an open_clip folder
-(open_clip_config.json + weights); without it a tiny randomly initialised CLIP is used, the log says
-RANDOM WEIGHTS and the outputs record random_weights: true (for tests only: its clusters mean nothing).
+sha256), embeddings.npy and manifest.json. --clip-checkpoint takes a weights file, an open_clip folder
+(open_clip_config.json + weights), an open_clip hub model hf-hub:org/name or a pretrained tag of --clip-model,
+found in the Hugging Face cache (HF_HOME; HF_HUB_OFFLINE=1: no download); without it a tiny randomly
+initialised CLIP is used, the log says RANDOM WEIGHTS and the outputs record random_weights: true (for tests
+only: its clusters mean nothing).
 Features are clustered raw, as the authors (--normalize: L2-normalised first).
 """
 
@@ -43,7 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings (default: raw)")
     parser.add_argument("--clip-model", default=defaults.clip_model, help="open_clip model name (%(default)s)")
-    parser.add_argument("--clip-checkpoint", help="CLIP weights file or open_clip folder (default: random tiny CLIP)")
+    parser.add_argument(
+        "--clip-checkpoint",
+        help="CLIP weights file, open_clip folder, hf-hub:org/name or a pretrained tag of --clip-model (openai); "
+        "default: a random tiny CLIP",
+    )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="CLIP batch (%(default)s)")
 
 

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ema", action="store_true", help="sample with the raw instead of the EMA weights")
     parser.add_argument(
         "--vae-decode",
-        help="decoding VAE folder, e.g. pretrained_models/sd-vae-ft-mse as the authors (default: the --opt file's "
+        help="decoding VAE folder or hub id, e.g. stabilityai/sd-vae-ft-mse as the authors (default: the --opt file's "
         "val.vae_decode, else the DiT folder's vae/)",
     )
     parser.add_argument(

@@ -61,6 +61,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -353,8 +354,11 @@ def _random_models(tiny: dict[str, Any], seed: int) -> tuple[DiTTransformer2DMod
 def _pretrained_models(pretrained: str, dtype: torch.dtype) -> tuple[DiTTransformer2DModel, AutoencoderKL]:
     """A diffusers DiT folder or hub id (``facebook/DiT-XL-2-512``: ``transformer/`` + ``vae/``), diffusers' loading."""
     what = "diffusers DiT (transformer/ + vae/, like facebook/DiT-XL-2-512)"
+    for sub in ("transformer", "vae") if Path(pretrained).is_dir() else ():
+        if not (Path(pretrained) / sub).is_dir():
+            raise FileNotFoundError(f"{pretrained}: no {sub}/ subfolder (expected a {what})")
     for sub in ("transformer", "vae"):
-        config = config_file(pretrained, sub, what)
+        config = config_file(pretrained, sub, what)  # a hub id's from the Hugging Face cache (or the hub)
         if not config.is_file():
             raise FileNotFoundError(f"{pretrained}: no {sub}/config.json (expected a {what})")
         read_json(config)  # a malformed config is one line naming the file
