@@ -1,26 +1,25 @@
-"""The main job on an embedded default: the pruning study end to end on images bundled with scikit-image.
+"""The pruning study of Moser, Raue, Dengel 2024 end to end on photographs bundled with scikit-image (no download).
 
-No download: scikit-image ships a handful of photographs in its package data. Five are cut into
-sub-images for training, two are held out for testing; none is a synthetic chart (``color.png``, a
-colour-gradient test chart, would be ranked by any scorer as nothing like a photograph's sub-images).
-The pipeline is the one of Moser, Raue, Dengel 2024 (see :mod:`basicsr_distill.results.pruning_study`):
-the shipped Y-channel SRCNN x2 scores every sub-image -> refined 50% core-set (skip the hardest 5%) and
-the easiest 50% -> the same FSRCNN (Y) trained on the full set and on the core-sets for the same number
-of iterations -> PSNR table, PSNR-vs-iteration curves and the study's plots.
-
-The figures are a demonstration of the pipeline at toy scale (a few hundred sub-images, one seed, a few
-hundred iterations on a CPU), not a reproduction of the paper's numbers.
+Scores sub-images with the shipped SRCNN x2, selects the refined 50% and the easiest 50%, trains FSRCNN on the full
+set and both core-sets, and writes the PSNR table and the study's plots: a toy-scale demonstration, not the paper's
+numbers. Details: ``docs/design.md``. :func:`check_demo` checks what must hold on any
+machine (each row near its recorded PSNR, refined > full > ASC, the top-k sub-images) within tolerances measured
+with initial weights nudged by one unit in the last place.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import skimage
 
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.results.pruning_study import StudyConfig, StudyRow
+from basicsr_distill.selection.scores_io import read_scores
+from basicsr_distill.selection.strategies import rank
 
 TRAIN_IMAGES = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg", "ihc.png")
 TEST_IMAGES = ("chelsea.png", "coffee.png")
@@ -47,7 +46,12 @@ def copy_bundled_images(out: Path) -> tuple[Path, Path]:
     return folders[0], folders[1]
 
 
-def demo_config(out: Path, iters: int = 1500, seeds: int = 1) -> StudyConfig:
+#: What a demo run must show on any machine (``make demo-check``): written by ``scripts/demo.py --record``.
+DEMO_RECORD = Path(__file__).with_name("demo_record.json")
+TOP_K = 8
+
+
+def demo_config(out: Path, iters: int = 1500, seeds: int = 1, perturb: bool = False) -> StudyConfig:
     """The demo's study: x2, 96x96 sub-images (step 48), FSRCNN (Y) trained ``iters`` iterations per row."""
     train_hr, test_hr = copy_bundled_images(out)
     return StudyConfig(
@@ -58,4 +62,38 @@ def demo_config(out: Path, iters: int = 1500, seeds: int = 1) -> StudyConfig:
         iters=iters,
         eval_every=max(1, iters // 5),
         seeds=tuple(range(seeds)),
+        perturb=perturb,
     )
+
+
+def demo_outcome(out: Path) -> dict[str, Any]:
+    """What a finished demo in ``out`` shows: each row's PSNR and the loss scores' top-k sub-images (ASC, DES)."""
+    results = json.loads((out / "results.json").read_text())
+    scores = read_scores(results["scores"]["loss"])
+    return {
+        "psnr": {entry["row"]: round(entry["psnr_mean"], 3) for entry in results["table"]},
+        "top_k": {"asc": rank(scores, descending=False)[:TOP_K], "des": rank(scores, descending=True)[:TOP_K]},
+    }
+
+
+def check_demo(outcome: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """The ways ``outcome`` (:func:`demo_outcome`) departs from ``record``; empty when the demo's story holds.
+
+    Each row's PSNR lies within ``record["tolerance_db"]`` of the recorded one; each ``(better, worse, margin)`` of
+    ``record["ordering"]`` holds by at least ``margin`` dB; the top-k sub-images of each order are the recorded
+    set (their order inside the top-k may change with near-equal scores).
+    """
+    problems = []
+    tolerance = record["tolerance_db"]
+    for row, expected in record["psnr"].items():
+        measured = outcome["psnr"].get(row)
+        if measured is None or abs(measured - expected) > tolerance:
+            problems.append(f"{row}: PSNR {measured} dB, recorded {expected} +- {tolerance} dB")
+    for better, worse, margin in record["ordering"]:
+        gap = outcome["psnr"][better] - outcome["psnr"][worse]
+        if gap < margin:
+            problems.append(f"{better} - {worse} = {gap:+.3f} dB, the demo states at least {margin:+.3f} dB")
+    for order, names in record["top_k"].items():
+        if set(outcome["top_k"][order]) != set(names):
+            problems.append(f"top-{len(names)} {order.upper()} sub-images {outcome['top_k'][order]}, recorded {names}")
+    return problems

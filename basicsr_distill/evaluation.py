@@ -1,14 +1,7 @@
 """Per-image PSNR/SSIM of an SR network on a benchmark folder pair, as BasicSR's ``SRModel.validation`` computes them.
 
-The protocol of both studies (Moser, Raue, Dengel 2024, Sec. 4; Cho et al. 2025, Sec. 4) and of BasicSR:
-PSNR and SSIM on the Y channel (ITU-R BT.601) after cropping ``crop_border = scale`` pixels per side
-(``basicsr.metrics.calculate_psnr`` / ``calculate_ssim`` with ``test_y_channel=True``), images as written by
-``scripts/prepare_benchmark.py`` (``GTmod{s}`` + MATLAB-bicubic ``LRbicx{s}``). A Y-channel network
-(``num_in_ch = 1``) is fed the Y channel of the LR image, as BasicSR's ``color: y`` datasets do.
-
-Shared by the study runner (:mod:`basicsr_distill.results.pruning_study`) and the scorer shipping
-(:mod:`basicsr_distill.scoring.pretrained`). Per-image numbers are kept so that the runner can find images
-that move between seeds.
+Y channel (ITU-R BT.601), ``crop_border = scale`` (Moser, Raue, Dengel 2024, Sec. 4; Cho et al. 2025, Sec. 4),
+on ``GTmod{s}`` / ``LRbicx{s}`` folders; per-image numbers are kept. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,8 @@
-"""The job layer under every stage: output manifests, resume / refuse-on-mismatch, atomic outputs, the distributed
+"""The job layer under every stage: manifests, the resume rule (:func:`reuse`), atomic outputs, the distributed
 context, and :func:`require_complete`, the check every reader runs on its inputs.
 
-The stages of both papers this package implements -- core-set pruning (Moser, Raue, Dengel 2024, "A Study in
-Dataset Pruning for Image Super-Resolution": sub-images, LMDBs, scores, keep-lists) and dataset distillation (Cho,
-Jung, Cho, Soh, IEEE SPL 2025, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained
-Models": patches, pseudo-classes, DiffFit fine-tuning, synthetic set) -- are long jobs whose outputs feed the next
-stage. Issue 10: each stage had its own plumbing, so no reader could tell a complete input from a half-written
-one. This module holds that plumbing once; it imports no stage (and no torch until a distributed helper runs).
-
-Two manifest forms exist, both written here, both read by :func:`require_complete`:
-
-* a folder or LMDB made by a preparation tool holds a hidden ``.basicsr_distill.json`` (``tool``, ``args``,
-  ``complete``, ``counts``; BasicSR's ``scandir`` skips dot-files); while a per-image job runs it also holds
-  ``.progress/`` (see :mod:`basicsr_distill.preparation.resume`);
-* a distillation stage folder (:class:`StageDir`) holds ``.stage_params.json`` (stage, parameters, inputs'
-  sha256) from its start and ``manifest.json`` once complete.
-
-Files are written through :func:`basicsr_distill.utils.atomic_output` (a hidden ``.{name}.tmp-{pid}`` sibling,
-renamed on success): a file output (scores, keep-list, record) exists only complete. Temps left by a killed process
-are removed by the next run (:func:`remove_stale_temps`).
+The stages of core-set pruning (Moser, Raue, Dengel 2024) and dataset distillation (Cho, Jung, Cho, Soh 2025) are
+long jobs feeding each other; this module imports no stage. Manifest forms and why: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -29,10 +13,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from basicsr.utils import get_root_logger
 
@@ -44,9 +28,11 @@ __all__ = [
     "PROGRESS",
     "STAGE_MANIFEST",
     "STAGE_PARAMS",
+    "ArgumentsChangedError",
     "DistContext",
     "IncompleteInputError",
     "StageDir",
+    "Reuse",
     "StageParamsError",
     "atomic_output",
     "barrier",
@@ -60,6 +46,7 @@ __all__ = [
     "remove_stale_temps",
     "require_complete",
     "resolve_device",
+    "reuse",
     "sha256_file",
     "sha256_files",
     "write_json",
@@ -141,23 +128,74 @@ def read_manifest(folder: str | os.PathLike, name: str = MANIFEST) -> dict | Non
     return manifest if isinstance(manifest, dict) else None
 
 
-def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    """``key old -> new`` for each argument that differs, for refusal messages."""
-    keys = sorted(set(old) | set(new))
-    changes = [
-        f"{key} {old.get(key, '<unset>')} -> {new.get(key, '<unset>')}" for key in keys if old.get(key) != new.get(key)
-    ]
-    return "; ".join(changes) or "same arguments"
+def describe_difference(old: Any, new: Any, limit: int = 6) -> str:
+    """``key old -> new`` for each (dotted, nested) key whose value differs, ``; ``-joined, for refusal messages."""
+    changes = _changes(old, new)
+    more = f"; and {len(changes) - limit} more" if len(changes) > limit else ""
+    return "; ".join(changes[:limit]) + more or "same arguments"
+
+
+_UNSET = "<unset>"
+
+
+def _changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [
+            change
+            for key in sorted(set(old) | set(new), key=str)
+            for change in _changes(old.get(key, _UNSET), new.get(key, _UNSET), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [f"{prefix.rstrip('.')} {old} -> {new}"]
+
+
+#: What :func:`reuse` tells a job to do with its output.
+Reuse = Literal["start", "skip", "resume", "replace"]
+
+
+class ArgumentsChangedError(FileExistsError):
+    """An output made with other arguments than this run's (one line: the output and the changed keys)."""
+
+
+def reuse(
+    path: str | os.PathLike,
+    stored: Mapping[str, Any] | None,
+    wanted: Mapping[str, Any],
+    complete: bool,
+    overwrite: bool = False,
+    what: str = "arguments",
+    remedy: str = "pass --overwrite to replace it",
+    error: Callable[[str], Exception] = ArgumentsChangedError,
+) -> Reuse:
+    """The resume rule of every long job: same arguments -> skip, other arguments -> refuse, partial -> resume.
+
+    ``stored`` is what the output at ``path`` records about the arguments it was made with (``None``: there is no
+    such output), ``wanted`` this run's, ``complete`` whether the output is finished. Returns ``"start"`` (nothing
+    there), ``"skip"`` (complete, same arguments), ``"resume"`` (partial, same arguments) or, with ``overwrite``,
+    ``"replace"`` (other arguments; logged). Otherwise raises ``error`` with one line naming ``path`` and the changed
+    keys: ``<path>: exists and was made with other <what> (<key> <old> -> <new>; ...); <remedy>``.
+    """
+    if stored is None:
+        return "start"
+    stored, wanted = normalised_json(stored), normalised_json(wanted)
+    if stored == wanted:
+        return "skip" if complete else "resume"
+    difference = describe_difference(stored, wanted)
+    if overwrite:
+        get_root_logger().warning(f"{path}: replacing what was made with other {what} ({difference})")
+        return "replace"
+    raise error(f"{path}: exists and was made with other {what} ({difference}); {remedy}")
 
 
 def check_reusable(
     path: Path, tool: str, args: Mapping[str, Any], overwrite: bool, manifest_name: str = MANIFEST
 ) -> bool:
-    """Decide what to do with an existing output ``path``: ``True`` to resume it, ``False`` to (re)create it.
+    """Decide what to do with an existing output folder ``path`` (:func:`reuse`): ``True`` to resume (or find
+    complete) what it holds, ``False`` to (re)create it.
 
     Raises:
-        FileExistsError: ``path`` was made with other arguments (and ``overwrite`` is off), or is a
-            non-empty folder that these tools did not make (never deleted, even with ``overwrite``).
+        ArgumentsChangedError: ``path`` was made with other arguments (and ``overwrite`` is off).
+        FileExistsError: ``path`` is a non-empty folder that these tools did not make (never deleted, even with
+            ``overwrite``).
         NotADirectoryError: ``path`` is a file.
     """
     if not path.exists():
@@ -169,14 +207,10 @@ def check_reusable(
         if any(not entry.name.startswith(".") for entry in path.iterdir()):
             raise FileExistsError(f"{path}: exists and was not made by {tool} (no manifest); choose another output")
         return False
-    if manifest.get("tool") == tool and manifest.get("args") == dict(args):
-        return True
-    if not overwrite:
-        difference = describe_difference(manifest.get("args", {}), args)
-        raise FileExistsError(
-            f"{path}: exists and was made with other arguments ({difference}); pass --overwrite to replace it"
-        )
-    return False
+    stored_args = manifest.get("args")
+    stored = {"tool": manifest.get("tool"), **(stored_args if isinstance(stored_args, Mapping) else {})}
+    decision = reuse(path, stored, {"tool": tool, **args}, manifest.get("complete") is True, overwrite)
+    return decision in ("skip", "resume")
 
 
 def manifest_record(tool: str, args: Mapping[str, Any], complete: bool, **extra: Any) -> dict:
@@ -198,16 +232,6 @@ def manifest_record(tool: str, args: Mapping[str, Any], complete: bool, **extra:
 def normalised_json(value: Any) -> Any:
     """JSON round trip: tuples become lists, keys strings, so that stored and new parameters compare equal."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [
-            diff
-            for key in sorted(set(old) | set(new))
-            for diff in _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        ]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} there, {new!r} now"]
 
 
 class StageDir:
@@ -242,17 +266,19 @@ class StageDir:
                 )
             return None
         stored = json.loads(existing.read_text())
-        differences = _differences({key: stored.get(key) for key in self._identity()}, self._identity())
-        if not differences:
-            return stored if existing == manifest_path else None
-        if not self.overwrite:
-            raise StageParamsError(
-                f"{self.path}: holds {self.stage} outputs made with other parameters or inputs "
-                f"({'; '.join(differences[:4])}); pass --overwrite to replace them or choose another folder"
-            )
-        get_root_logger().warning(f"{self.stage}: overwriting {self.path} ({'; '.join(differences[:4])})")
-        shutil.rmtree(self.path)
-        return None
+        decision = reuse(
+            self.path,
+            {key: stored.get(key) for key in self._identity()},
+            self._identity(),
+            complete=existing == manifest_path,
+            overwrite=self.overwrite,
+            what=f"{self.stage} parameters or inputs",
+            remedy="pass --overwrite to replace them or choose another folder",
+            error=StageParamsError,
+        )
+        if decision == "replace":
+            shutil.rmtree(self.path)
+        return stored if decision == "skip" else None
 
     def begin(self) -> None:
         """Create the folder and mark it with the parameters (the run may now be interrupted and resumed)."""

@@ -43,7 +43,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(final, old)
         os.replace(tmp, final)
         _remove(old)
-    else:  # a file is replaced in one atomic rename: a kill never leaves it missing (issue 10)
+    else:  # a file is replaced in one atomic rename: a kill never leaves it missing
         os.replace(tmp, final)
 
 

@@ -60,3 +60,23 @@ def basicsr_log() -> Iterator[list[str]]:
     yield messages
     logger.removeHandler(handler)
     logger.setLevel(level)
+
+
+@pytest.fixture
+def stopped_extraction(tmp_path: Path) -> Path:
+    """An x2 sub-image extraction stopped by its official LR folder's last image, one pixel short: a half-filled
+    folder whose manifest says ``complete: false``."""
+    from basicsr_distill.preparation.subimages import extract_subimages
+
+    hr, lr = tmp_path / "HR", tmp_path / "LR"
+    hr.mkdir()
+    lr.mkdir()
+    for index in range(3):
+        image = textured_image(32, 32, seed=index)
+        cv2.imwrite(str(hr / f"{index:04d}.png"), image)
+        size = 16 if index < 2 else 15  # the last LR image is 1 pixel short
+        cv2.imwrite(str(lr / f"{index:04d}x2.png"), cv2.resize(image, (size, 16), interpolation=cv2.INTER_AREA))
+    out = tmp_path / "HR_sub"
+    with pytest.raises(ValueError):
+        extract_subimages(hr, out, lr_folders={2: lr}, crop_size=16, step=16, workers=1)
+    return out

@@ -208,6 +208,22 @@ def test_fsrcnn_deconv_places_lr_pixel_i_at_hr_pixel_scale_i() -> None:
     assert not out.any()  # every other HR pixel is zero
 
 
+def test_fsrcnn_bicubic_init_is_matlab_bicubic_x2_away_from_the_border() -> None:
+    torch.manual_seed(0)
+    model = FSRCNN(upscale=2, num_in_ch=1, num_out_ch=1, init="bicubic")
+    lr = torch.rand(1, 1, 20, 24) * 0.8 + 0.1  # images: positive, so the PReLUs pass the identity path
+    with torch.no_grad():
+        difference = (model(lr) - imresize(lr, 2))[..., 8:-8, 8:-8]  # the kernel reaches 2 LR pixels = 4 HR
+    assert difference.abs().max() < 1e-6
+    # MATLAB's cubic (a = -0.5) at distances 1.75, 1.25, 0.75, 0.25 of the two HR phases, mirrored; the 2D kernel
+    # is their outer product, and each phase sums to 1, so a column sum is the 1D kernel times 2
+    taps = [0.0, -0.0234375, -0.0703125, 0.2265625, 0.8671875]
+    kernel_1d = model.last_part.weight[0, 0].sum(dim=0) / 2
+    assert torch.allclose(kernel_1d, torch.tensor(taps + taps[:0:-1]), atol=1e-6)
+    with pytest.raises(ValueError, match="FSRCNN: init 'bicubic' needs upscale 2"):
+        FSRCNN(upscale=3, init="bicubic")
+
+
 # -------------------------------------------------------------------------------- registry and errors
 
 

@@ -149,7 +149,7 @@ def test_patches_csv_order_and_resume(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(clustering, "load_clip", lambda *args: pytest.fail("a finished stage must not reload CLIP"))
     again = cluster_patches(patches, tmp_path / "out", ClusterConfig(k=2, n_init=2, device="cpu"))
     assert again.counts == result.counts and again.random_weights
-    with pytest.raises(ValueError, match=r"k: 2 there, 3 now"):
+    with pytest.raises(ValueError, match=r"k 2 -> 3"):
         cluster_patches(patches, tmp_path / "out", ClusterConfig(k=3, n_init=2, device="cpu"))
 
 

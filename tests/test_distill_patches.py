@@ -158,7 +158,7 @@ def test_resume_after_interruption_and_skip_when_complete(tmp_path: Path, monkey
     again = select_patches(source, tmp_path / "out", SMALL)
     assert calls == [] and again.kept == result.kept
 
-    with pytest.raises(StageParamsError, match=r"psnr_threshold: 23\.0 there, 25\.0 now.*--overwrite"):
+    with pytest.raises(StageParamsError, match=r"psnr_threshold 23\.0 -> 25\.0.*--overwrite"):
         select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4, "matlab"))
     replaced = select_patches(source, tmp_path / "out", PatchSelectionConfig(32, 32, 25.0, 4, "matlab"), overwrite=True)
     assert replaced.kept == 3

@@ -107,7 +107,7 @@ def test_end_to_end_from_one_yaml_with_resume_and_guard(
     with pytest.raises(SystemExit) as exit_info:
         run_cli("-opt", str(changed))
     assert exit_info.value.code == 2
-    assert "ipc: 2 there, 3 now" in capsys.readouterr().err
+    assert "(params.ipc 2 -> 3)" in capsys.readouterr().err
     run_cli("-opt", str(changed), "--overwrite")
     assert len(read_lmdb_keys(x4 / HR_LMDB)) == 9
     assert json.loads((root / "record.json").read_text())["stages"]["finetune"]["finished"] == finished["finetune"]

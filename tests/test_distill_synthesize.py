@@ -124,7 +124,7 @@ def test_resume_samples_only_missing_images(tmp_path: Path, components, monkeypa
 
     sampled.clear()
     assert synthesize(components, 2, tmp_path / "out", FAST).names == result.names and sampled == []
-    with pytest.raises(StageParamsError, match="ipc: 2 there, 3 now"):
+    with pytest.raises(StageParamsError, match=r"ipc 2 -> 3"):
         synthesize(components, 2, tmp_path / "out", SynthesisConfig(ipc=3, num_steps=2))
 
 

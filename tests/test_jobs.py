@@ -10,9 +10,7 @@ import os
 import socket
 from pathlib import Path
 
-import cv2
 import pytest
-from conftest import textured_image
 
 from basicsr_distill.jobs import (
     MANIFEST,
@@ -65,25 +63,6 @@ def test_require_complete_names_the_folder_and_what_is_missing(tmp_path: Path) -
     foreign.mkdir()
     assert require_complete(done) == done and require_complete(foreign) == foreign
     assert require_complete(tmp_path / "x.lmdb" / "data.mdb") == lmdb / "data.mdb"
-
-
-@pytest.fixture
-def stopped_extraction(tmp_path: Path) -> Path:
-    """The issue's reproduction: x2 extraction whose official LR folder's last image is one pixel short."""
-    from basicsr_distill.preparation.subimages import extract_subimages
-
-    hr, lr = tmp_path / "HR", tmp_path / "LR"
-    hr.mkdir()
-    lr.mkdir()
-    for index in range(3):
-        image = textured_image(32, 32, seed=index)
-        cv2.imwrite(str(hr / f"{index:04d}.png"), image)
-        size = 16 if index < 2 else 15  # the last LR image is 1 pixel short
-        cv2.imwrite(str(lr / f"{index:04d}x2.png"), cv2.resize(image, (size, 16), interpolation=cv2.INTER_AREA))
-    out = tmp_path / "HR_sub"
-    with pytest.raises(ValueError):
-        extract_subimages(hr, out, lr_folders={2: lr}, crop_size=16, step=16, workers=1)
-    return out
 
 
 def test_readers_refuse_a_stopped_extraction(tmp_path: Path, stopped_extraction: Path) -> None:

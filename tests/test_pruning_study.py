@@ -12,6 +12,7 @@ import pytest
 from conftest import textured_image
 
 from basicsr_distill.results.pruning_study import (
+    LearnerRecipe,
     StudyConfig,
     StudyConfigError,
     StudyRow,
@@ -81,8 +82,8 @@ def test_two_seed_study_reproduces_its_own_numbers_and_resumes(tmp_path: Path, m
     assert (out / "runs" / "full_s0.json").stat().st_mtime_ns == before
 
     # A finished run made with other options is refused, not mixed in.
-    with pytest.raises(StudyConfigError, match=r"full_s0\.json: made with other options"):
-        run_study(_tiny_config(Path("."), Path("out"), lr=5e-4))
+    with pytest.raises(StudyConfigError, match=r"full_s0\.json: exists and was made with other options \(options_sha "):
+        run_study(_tiny_config(Path("."), Path("out"), recipe=LearnerRecipe(lr=5e-4)))
 
 
 def test_paired_difference_interval_on_hand_made_numbers() -> None:
@@ -130,3 +131,67 @@ def test_collector_records_split_the_test_images_by_set() -> None:
         "| full | 100% | 10 | **31.50 ± 0.71** | **28.50 ± 0.71** |"
         in render_table(records, sets, metrics=("psnr",)).markdown
     )
+
+
+def test_the_recipe_is_the_one_the_measurements_chose(tmp_path: Path) -> None:
+    """One recipe for every row of the study and of the demo (README, "The learner recipe")."""
+    from basicsr_distill.demo import demo_config
+
+    assert demo_config(tmp_path).recipe == LearnerRecipe()
+    config = StudyConfig(Path("a"), Path("b"), Path("c"), rows=())
+    assert config.recipe == LearnerRecipe()
+    assert config.network == {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "init": "bicubic"}
+    assert LearnerRecipe() == LearnerRecipe(lr=1e-3, scheduler="cosine", eta_min=1e-6, warmup_iter=-1, ema_decay=0.0)
+    assert LearnerRecipe().train_options(800)["scheduler"] == {
+        "type": "CosineAnnealingRestartLR",
+        "periods": [800],
+        "restart_weights": [1],
+        "eta_min": 1e-6,
+    }
+
+
+def test_perturbation_check_retrains_from_nudged_weights_and_reports_the_difference(tmp_path: Path) -> None:
+    import torch
+
+    from basicsr_distill.results.pruning_study import nudged_initial_weights
+
+    config = _tiny_config(tmp_path, tmp_path / "out", rows=(StudyRow("full"),), seeds=(0,), perturb_check=["full"])
+    table = run_study(config)
+    out = tmp_path / "out"
+    record = json.loads((out / "results.json").read_text())
+    assert sorted(record["runs"]) == ["full_s0"]
+    check = json.loads((out / "runs" / "full_s0_ulp.json").read_text())
+    expected = round(check["psnr"] - record["runs"]["full_s0"]["psnr"], 4)
+    assert table[0]["perturbation"]["seed"] == 0 and table[0]["perturbation"]["final_diff_db"] == expected
+    assert table[0]["perturbation"]["max_curve_diff_db"] >= abs(expected)
+    # Every weight is one unit in the last place above the run's own seeded initialisation: stepping it back
+    # down and training from there gives the unperturbed run's weights bit for bit.
+    nudged = torch.load(out / "init" / "full_s0_ulp.pth", weights_only=True)["params"]
+    restored = {k: torch.nextafter(v, torch.full_like(v, -float("inf"))) for k, v in nudged.items()}
+    assert all(not torch.equal(restored[k], nudged[k]) for k in nudged)
+    torch.save({"params": restored}, tmp_path / "restored.pth")
+    assert nudged_initial_weights(config.network | {"upscale": 2}, 0, tmp_path / "again.pth").is_file()
+    again = torch.load(tmp_path / "again.pth", weights_only=True)["params"]
+    assert all(torch.equal(again[k], nudged[k]) for k in nudged)
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        ({"iters": -5}, "--iters: must be a positive whole number, got -5"),
+        ({"eval_every": 0}, "--eval-every: must be a positive whole number, got 0"),
+        ({"seeds": ()}, "--seeds: must be at least 1"),
+    ],
+)
+def test_bad_study_numbers_are_refused_before_any_work(tmp_path: Path, override: dict, line: str) -> None:
+    with pytest.raises(StudyConfigError) as refused:
+        run_study(_tiny_config(tmp_path, tmp_path / "out", **override))
+    assert str(refused.value) == line
+    assert not (tmp_path / "out").exists()
+
+
+def test_perturbation_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(StudyConfigError, match=r"--perturb-check: no such row 'des50' \(rows: full, ref\)"):
+        run_study(_tiny_config(tmp_path, tmp_path / "out", perturb_check=["des50"]))
+    with pytest.raises(StudyConfigError, match=r"--perturb nudges every run already"):
+        run_study(_tiny_config(tmp_path, tmp_path / "out", perturb=True, perturb_check=["full"]))

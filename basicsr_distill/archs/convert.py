@@ -1,21 +1,8 @@
-"""Load pretrained SRCNN/FSRCNN weights of the original public PyTorch ports into this package's archs.
+"""Load pretrained SRCNN/FSRCNN weights of the public PyTorch ports (yjn870/SRCNN-pytorch, yjn870/FSRCNN-pytorch;
+Dong et al., TPAMI 2016 / ECCV 2016) into this package's archs, as BasicSR checkpoints ``{'params': ...}``.
 
-The ports are yjn870/SRCNN-pytorch (SRCNN, Dong et al. TPAMI 2016: keys ``conv1.weight``, ``conv1.bias``,
-``conv2.*``, ``conv3.*``) and yjn870/FSRCNN-pytorch (FSRCNN, Dong et al. ECCV 2016: ``first_part.0.*`` conv,
-``first_part.1.weight`` PReLU, ``mid_part.{0..2m+3}.*`` alternating conv/PReLU, ``last_part.*`` the
-deconvolution). Both save a plain ``model.state_dict()`` of the Y-channel model (``num_channels=1``).
-
-Our :class:`~basicsr_distill.archs.srcnn_arch.SRCNN` and :class:`~basicsr_distill.archs.fsrcnn_arch.FSRCNN`
-use exactly the ports' module names and layer shapes, so a port state dict loads with ``strict=True`` as
-it is: :func:`map_port_keys` is the identity on port key names. It still unwraps what commonly wraps them
-(a ``{'params' | 'params_ema' | 'state_dict' | 'model': ...}`` container, the ``module.`` prefix of
-``DataParallel``). :func:`convert_pretrained` checks every key and shape against our arch and writes a
-BasicSR checkpoint ``{'params': state_dict}`` (load it with ``path.pretrain_network_g`` in the options).
-
-The ports' networks take a PIL-bicubic upscaled (SRCNN) or LR (FSRCNN) Y channel; ours take the LR image
-and, for SRCNN, upscale it with MATLAB bicubic inside ``forward``, so outputs can differ slightly from the
-ports' scripts where PIL and MATLAB bicubic differ. The state dicts carry no scale: use the scale the
-weights were trained for (the ports name their files ``*_x{scale}.pth``).
+The archs use the ports' module names and shapes, so a port state dict loads strictly as it is. Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -105,7 +92,7 @@ def convert_pretrained(
 
     ``scale`` (the ports' files hold none: their names say it) is recorded with ``network_g`` and ``color``, the
     keys of :func:`basicsr_distill.scoring.pretrained.scorer_checkpoint`, so that the loss scorer refuses the
-    checkpoint for data of another scale even when its name has no ``xN`` (issue 10): SRCNN/FSRCNN weight shapes
+    checkpoint for data of another scale even when its name has no ``xN``: SRCNN/FSRCNN weight shapes
     do not depend on the scale.
     """
     if arch not in PORTS:

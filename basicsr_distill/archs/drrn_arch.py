@@ -1,19 +1,8 @@
 """DRRN: Tai, Yang, Liu, "Image Super-Resolution via Deep Recursive Residual Network", CVPR 2017.
 
-``B`` recursive blocks (Sec. 3, recursive block of Fig. 4, whole network of Fig. 5): block ``b`` starts with
-a convolution ``H0 = f_in(x_b)`` and then recurses ``U`` residual units ``H_u = G(H_{u-1}) + H0``
-(multi-path local residual learning), where ``G`` is two pre-activated 3x3 convolutions (ReLU -> conv,
-ReLU -> conv) whose weights are shared by the ``U`` units of a block. A final pre-activated 3x3 convolution
-reconstructs the residual image, which is added to the interpolated input (global residual learning).
-Depth ``d = (1 + 2U) B + 1``; the default B1U25 (d = 52, 128 filters) is the paper's best model, with 297K
-parameters in Table 1: conv weights only, 297,216 (the 385 biases would make it 297.6K; the same table's
-665K for VDSR is also weights only, 664,704).
-
-BasicSR interface: ``forward`` takes the LR image and pre-upsamples it with MATLAB bicubic (a = -0.5) as the
-paper did in MATLAB/Caffe. The first convolution sees the interpolated image directly (a ReLU on a
-non-negative image, as the widely used PyTorch port jt827859032/DRRN-pytorch applies, changes nothing).
-No batch normalisation is used (ReLU-only pre-activation, as in that port); every convolution has a bias.
-Initialisation as the paper's training details: He et al. (ICCV 2015) normal, biases 0.
+``B`` recursive blocks of ``U`` weight-shared residual units ``H_u = G(H_{u-1}) + H0`` (Sec. 3, Figs. 4-5) and a
+global residual on the MATLAB-bicubic-upsampled input; default B1U25 (d = 52, 297K weights, Table 1). Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """FSRCNN: Dong, Loy, Tang, "Accelerating the Super-Resolution Convolutional Neural Network", ECCV 2016.
 
-The network of Sec. 3 (Fig. 2), ``Conv(5, d, 1) - PReLU - Conv(1, s, d) - PReLU - m x [Conv(3, s, s) - PReLU]
-- Conv(1, d, s) - PReLU - DeConv(9, 1, d)``: feature extraction, shrinking, non-linear mapping, expanding and a
-9x9 deconvolution with stride ``upscale`` that maps LR features straight to the HR image (no pre-upsampling).
-Default FSRCNN(56, 12, 4), the paper's final model (12,464 weights, the paper's "12.46K").
-
-The deconvolution uses ``padding = 9 // 2`` and ``output_padding = upscale - 1`` so that the output is exactly
-``upscale`` times the input (LR pixel ``i`` lands on HR pixel ``upscale * i``), as in the public PyTorch port
-(yjn870/FSRCNN-pytorch). Module names (``first_part``, ``mid_part``, ``last_part``) are the port's, so its
-state dicts load with ``strict=True`` (see :mod:`basicsr_distill.archs.convert`).
-
-Initialisation as the paper (Sec. 3): convolutions by He et al. (ICCV 2015, designed for
-PReLU; zero-mean Gaussian with ``std = sqrt(2 / (k^2 * out_channels))``), the deconvolution from a zero-mean
-Gaussian with standard deviation 0.001, biases 0; PReLU slopes start at 0.25.
+``Conv(5, d, 1) - PReLU - Conv(1, s, d) - PReLU - m x [Conv(3, s, s) - PReLU] - Conv(1, d, s) - PReLU -
+DeConv(9, 1, d)`` (Sec. 3, Fig. 2); default FSRCNN(56, 12, 4), 12,464 weights. Module names are the public port's.
+``init="bicubic"`` (x2, our deviation, as SRCNN's) starts from MATLAB bicubic: an identity path through the layers
+and the bicubic kernel in the deconvolution. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +13,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
 from basicsr_distill.archs.srcnn_arch import check_upscale, init_conv_weights
+from basicsr_distill.ops.matlab_resize import resize_matrix
 
 
 def exact_transposed_upsampler(in_ch: int, out_ch: int, kernel_size: int, upscale: int) -> nn.ConvTranspose2d:
@@ -38,6 +30,19 @@ def _conv_prelu(in_ch: int, out_ch: int, kernel_size: int) -> list[nn.Module]:
     return [nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2), nn.PReLU(out_ch)]
 
 
+def bicubic_deconv_kernel(kernel_size: int, upscale: int) -> torch.Tensor:
+    """The ``kernel_size`` x ``kernel_size`` kernel with which :func:`exact_transposed_upsampler` computes MATLAB's
+    bicubic upsampling by ``upscale`` away from the border: the response of MATLAB's resize to one interior pixel."""
+    length = 4 * kernel_size  # an interior LR pixel whose whole response lies inside
+    centre = length // 2
+    response = resize_matrix(length, length * upscale, upscale, antialiasing=False)[:, centre].double()
+    first = upscale * centre - kernel_size // 2  # output pixel o = upscale * i - kernel_size // 2 + tap
+    taps = response[first : first + kernel_size]
+    if not torch.isclose(taps.sum(), response.sum()):
+        raise ValueError(f"FSRCNN: a {kernel_size}-tap deconvolution cannot hold bicubic x{upscale}")
+    return torch.outer(taps, taps).float()
+
+
 @ARCH_REGISTRY.register()
 class FSRCNN(nn.Module):
     """FSRCNN(d, s, m); LR in, HR out.
@@ -49,10 +54,21 @@ class FSRCNN(nn.Module):
         d: LR feature dimension (feature extraction and expanding layers).
         s: shrunk feature dimension of the mapping layers.
         m: number of 3x3 mapping layers.
+        init: ``"paper"`` (He-normal convolutions, N(0, 0.001) deconvolution) or ``"bicubic"`` (the same, then
+            channel ``c`` of the input passes unchanged through every layer and the deconvolution upsamples it
+            with MATLAB's bicubic kernel, its other weights zero: the untrained network is bicubic x2 away from
+            the border; x2 only, where the bicubic kernel spans 8 of the deconvolution's 9 taps).
     """
 
     def __init__(
-        self, upscale: int = 3, num_in_ch: int = 1, num_out_ch: int = 1, d: int = 56, s: int = 12, m: int = 4
+        self,
+        upscale: int = 3,
+        num_in_ch: int = 1,
+        num_out_ch: int = 1,
+        d: int = 56,
+        s: int = 12,
+        m: int = 4,
+        init: str = "paper",
     ) -> None:
         super().__init__()
         self.upscale = check_upscale("FSRCNN", upscale)
@@ -66,6 +82,30 @@ class FSRCNN(nn.Module):
         init_conv_weights(self.first_part)
         init_conv_weights(self.mid_part)
         init_conv_weights(self.last_part, std=1e-3)
+        if init == "bicubic":
+            self._start_from_bicubic()
+        elif init != "paper":
+            raise ValueError(f"FSRCNN: unknown init {init!r} (expected 'paper' or 'bicubic')")
+
+    @torch.no_grad()
+    def _start_from_bicubic(self) -> None:
+        """Input channel ``c`` -> filter ``c`` of every convolution (unit impulses; images in [0, 1] pass the PReLUs)
+        -> the deconvolution's bicubic kernel into output ``c``; the deconvolution's other weights start at zero."""
+        channels = self.last_part.out_channels
+        convs = [layer for layer in (*self.first_part, *self.mid_part) if isinstance(layer, nn.Conv2d)]
+        if self.upscale != 2 or channels != convs[0].in_channels or channels > min(c.out_channels for c in convs):
+            raise ValueError("FSRCNN: init 'bicubic' needs upscale 2 and num_in_ch == num_out_ch <= d, s")
+        for conv in convs:
+            centre = conv.kernel_size[0] // 2
+            for c in range(channels):
+                conv.weight[c] = 0.0
+                conv.weight[c, c, centre, centre] = 1.0
+                conv.bias[c] = 0.0
+        kernel = bicubic_deconv_kernel(self.last_part.kernel_size[0], self.upscale)
+        self.last_part.weight.zero_()
+        self.last_part.bias.zero_()
+        for c in range(channels):
+            self.last_part.weight[c, c] = kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.last_part(self.mid_part(self.first_part(x)))

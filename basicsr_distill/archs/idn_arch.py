@@ -1,24 +1,8 @@
 """IDN: Hui, Wang, Gao, "Fast and Accurate Single Image Super-Resolution via Information Distillation Network",
 CVPR 2018.
 
-Three parts (Sec. 3, Fig. 2): FBlock, two 3x3 convolutions with 64 filters extracting features from the LR
-image; four DBlocks (information distillation blocks, Fig. 3); and an RBlock, a 17x17 transposed
-convolution with stride ``upscale`` and no activation, whose output is added to the bicubic-upsampled LR
-image (``y = R(F_4(...F_1(f(x)))) + U(x)``).
-
-A DBlock is an enhancement unit followed by a compression unit. The enhancement unit's upper module is three
-3x3 convolutions with ``D3 - d``, ``D3 - 2d`` and ``D3`` filters (48, 32, 64 for ``D3 = 64``, ``d = 16``); its
-output is sliced: ``D3 / s = d`` channels (the local short-path information, ``s = 4``) are concatenated
-with the block input, the other ``D3 - d`` go through the lower module, three 3x3 convolutions with ``D3``,
-``D3 - d`` and ``D3 + d`` filters (64, 48, 80), whose output is added to that concatenation. The second
-convolution of each module is a group convolution with 4 groups. The compression unit is a 1x1 convolution
-back to ``D3`` channels. Every convolution but the RBlock's is followed by a LReLU with slope 0.05.
-Channel order of the slice and concatenation, and the LReLU after the compression unit, follow the
-authors' own TensorFlow code (Zheng222/IDN-tensorflow).
-
-With the Y-channel input the network has 552,769 parameters (551,040 weights + 1,729 biases), the "553K"
-quoted for IDN. ``U`` is MATLAB bicubic (a = -0.5), as the paper's MATLAB/Caffe pipeline used.
-Initialisation: He et al. (ICCV 2015) normal, biases 0, as the paper.
+``y = R(F_4(...F_1(f(x)))) + U(x)`` (Sec. 3, Fig. 2): FBlock, four information distillation blocks (Fig. 3), a
+17x17 transposed convolution, and MATLAB bicubic ``U``; 552,769 parameters on Y. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
 """RDN: Zhang, Tian, Kong, Zhong, Fu, "Residual Dense Network for Image Super-Resolution", CVPR 2018.
 
-Sec. 3 (Figs. 2-3): shallow feature extraction by two 3x3 convolutions (``F_-1``, ``F_0``, Eqs. 1-2); ``D``
-residual dense blocks, each with ``C`` densely connected 3x3 conv + ReLU layers of growth rate ``G``
-(Eq. 5), local feature fusion by a 1x1 convolution back to ``G0`` channels (Eq. 6) and local residual
-learning (Eq. 7); global feature fusion of the concatenated block outputs by a 1x1 and a 3x3 convolution
-(Eq. 8) and global residual learning ``F_DF = F_GF + F_-1`` (Eq. 9); then an ESPCN (PixelShuffle)
-up-sampling net and a 3x3 reconstruction convolution. Published configuration ``D = 16``, ``C = 8``,
-``G = 64``, ``G0 = 64`` (the paper's final model), i.e. ``num_blocks``, ``num_layers``, ``growth_rate``,
-``num_feat`` here.
-
-The up-sampling net is the one of the authors' PyTorch code (EDSR-PyTorch ``rdn.py``): for x2/x3 a 3x3
-convolution to ``G * r^2`` channels and PixelShuffle(r); for x4 two such x2 stages; then the 3x3
-reconstruction convolution to ``num_out_ch``. Other scales raise ``ValueError``. Module names follow that
-code (``SFENet1``, ``RDBs``, ``GFF``, ``UPNet``, ...), so its state dicts load as they are.
-Initialisation: PyTorch's default, as the authors' PyTorch code.
-
-Parameter count (RGB): 22,123,395 at x2, 22,308,035 at x3, 22,271,107 at x4 (weights + biases), the
-"about 22M" that later comparison tables quote for RDN.
+Shallow features (Eqs. 1-2), ``D`` residual dense blocks of ``C`` layers with growth rate ``G`` (Eqs. 5-7),
+global feature fusion and residual ``F_DF = F_GF + F_-1`` (Eqs. 8-9), PixelShuffle up-sampling; D16 C8 G64,
+about 22M parameters. Module names are the authors' PyTorch code's. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

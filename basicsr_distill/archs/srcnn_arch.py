@@ -1,26 +1,8 @@
-"""SRCNN: Dong, Loy, He, Tang, "Image Super-Resolution Using Deep Convolutional Networks", TPAMI 2016
-(ECCV 2014 "Learning a Deep Convolutional Network for Image Super-Resolution").
+"""SRCNN: Dong, Loy, He, Tang, "Image Super-Resolution Using Deep Convolutional Networks", TPAMI 2016.
 
-Three convolutions (Sec. 3.1, Eqs. 1-3): patch extraction ``F1 = max(0, W1 * Y + B1)`` with ``n1`` filters of
-``f1 x f1``, non-linear mapping ``F2 = max(0, W2 * F1 + B2)`` with ``n2`` filters of ``f2 x f2`` and
-reconstruction ``F = W3 * F2 + B3`` with ``f3 x f3`` filters. The default is the paper's 9-5-5 network with
-``n1 = 64``, ``n2 = 32`` (Sec. 4.3, 57,184 weights); the base 9-1-5 network (8,032 weights) is ``f2=1``.
-
-SRCNN works on a bicubic-upscaled image ``Y``. To give the BasicSR LR-in/HR-out interface, ``forward`` takes
-the LR image and pre-upsamples it with MATLAB bicubic (a = -0.5, :func:`basicsr_distill.ops.matlab_resize.imresize`),
-the interpolation the paper used, never PyTorch's bicubic (a = -0.75).
-
-Deviation from the paper: the paper uses valid convolutions (the output is ``f1 + f2 + f3 - 3`` pixels
-smaller); here every convolution uses zero 'same' padding so the output is HR-sized, as in the public
-PyTorch port (yjn870/SRCNN-pytorch) whose module names (``conv1``, ``conv2``, ``conv3``) we keep.
-Initialisation as the paper's training details: weights from a zero-mean Gaussian with
-standard deviation 0.001, biases 0 (``init="paper"``, the default). ``init="bicubic"`` (a deviation, used by the
-shipped CPU-trained scorers) then sets one path of centred unit impulses, first filter -> first filter -> output
-channel, so that the untrained network returns its bicubic input exactly and training starts from bicubic quality
-instead of from zero: with a few thousand CPU iterations instead of the paper's 10^8 back-propagations, the
-paper's initialisation leaves SRCNN below bicubic.
-
-This module also holds the small helpers that the other pre-upsampling archs share.
+``F1 = max(0, W1 * Y + B1)``, ``F2 = max(0, W2 * F1 + B2)``, ``F = W3 * F2 + B3`` (Sec. 3.1, Eqs. 1-3) on the
+MATLAB-bicubic-upsampled LR image; default 9-5-5 (57,184 weights), 'same' padding as the public port. Also the
+helpers the other pre-upsampling archs share. Deviations (padding, ``init="bicubic"``): ``docs/design.md``.
 """
 
 from __future__ import annotations

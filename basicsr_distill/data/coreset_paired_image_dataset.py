@@ -1,24 +1,9 @@
 """``CoreSetPairedImageDataset``: BasicSR's paired dataset restricted to a core-set chosen in the YAML.
 
-Trains on a core-set (Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image
-Super-Resolution") of a full LMDB or folder dataset without copying it::
-
-    type: CoreSetPairedImageDataset
-    dataroot_gt: datasets/DIV2K/DIV2K_train_HR_sub.lmdb
-    dataroot_lq: datasets/DIV2K/DIV2K_train_LR_bicubic_X2_sub.lmdb
-    io_backend: {type: lmdb}
-    coreset: {scores: datasets/DIV2K/scores/srcnn_x2_mse/scores.csv, strategy: descending, ratio: 0.5,
-              offset: 0.05, seed: 0}
-    # or: coreset: {keep_list: datasets/DIV2K/coreset_ref50/meta_info_coreset.txt}
-
-The ``coreset`` keys are those of ``scripts/select_coreset.py`` (strategy ``ascending``,
-``descending``, ``random``, ``hdc`` (Ding et al. 2023), ``ccs`` (Zheng et al. 2023); ratio, offset,
-seed, clusters, features, strata) and go through the same code
-(:func:`basicsr_distill.selection.coreset.coreset_from_options`). The scores must name exactly the
-sub-images the parent dataset lists. The selection is a pure function of the scores and the
-options, so every distributed rank computes the same core-set. ``hdc`` reads every above-median GT
-image for its features at start-up (on every rank); for large sets run ``scripts/select_coreset.py``
-once and train from its keep-list instead.
+Trains on a core-set (Moser, Raue, Dengel 2024) of a full LMDB or folder dataset without copying it: a
+``coreset:`` block with the keys of ``scripts/select_coreset.py`` (``scores`` + ``strategy``/``ratio``/...
+or ``keep_list``), selected by :func:`basicsr_distill.selection.coreset.coreset_from_options`. Example and
+details: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -59,7 +44,7 @@ class CoreSetPairedImageDataset(PairedImageDataset):
             self.coreset: CoreSet = coreset_from_options(
                 opt["coreset"], by_name, image_root=self.gt_folder, scale=opt.get("scale")
             )
-        except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block (issue 10)
+        except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block
             raise type(error)(f"coreset: {error}") from error
         self.paths = [by_name[name] for name in self.coreset.names]
         get_root_logger().info(f"{type(self).__name__} '{opt.get('name')}': {self.coreset.summary()}")

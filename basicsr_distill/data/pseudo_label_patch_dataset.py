@@ -1,26 +1,9 @@
 """Pseudo-labelled high-gradient patches for the DiT fine-tuning (registered ``PseudoLabelPatchDataset``).
 
-Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained Models"
-(IEEE SPL 2025, Sec. II-A/B) fine-tune DiT on the kept high-gradient patches (PSNR_bic < 23 dB, Eq. (1)),
-each labelled with its CLIP k-means cluster. This dataset reads the patch folder and the clustering's
-``labels.csv`` (header ``name,label``; ``name`` relative to the patch folder) and yields::
-
-    {'gt': float32 RGB tensor (3, H, W) in [0, 1], 'label': int, 'gt_path': str}
-
-``gt`` follows BasicSR's convention ([0, 1]); the model maps it to [-1, 1] before the VAE, as the authors'
-``Normalize(0.5, 0.5)``. Options (BasicSR dataset opt)::
-
-    dataroot_gt: folder of patch images          labels_csv: the name,label CSV
-    resolution: 512 (optional; resize if needed)
-
-The authors' random horizontal flip is the model's ``train.hflip`` (``DiTDiffFitModel``), drawn from the model's
-generator, which the training state saves: a resumed fine-tuning then flips as the uninterrupted one would (a
-dataset's ``random`` restarts from BasicSR's seed on resume). ``use_hflip`` here is refused with that pointer.
-
-With ``resolution`` set, an image of another size is resized as the authors' ``center_crop_arr`` (ADM,
-Dhariwal & Nichol 2021): box-halved while its short side is >= 2x the target, bicubic-resized (PIL) so the
-short side equals the target, centre-cropped. Patches cut at the DiT's resolution pass unchanged.
-Images are read from disk (``io_backend`` other than ``disk`` is refused).
+Cho, Jung, Cho, Soh (IEEE SPL 2025, Sec. II-A/B): the kept patches (PSNR_bic < 23 dB, Eq. (1)), each labelled
+with its CLIP k-means cluster. Options ``dataroot_gt`` (patch folder), ``labels_csv`` (``name,label``), optional
+``resolution``; yields ``{'gt': (3, H, W) RGB in [0, 1], 'label': int, 'gt_path': str}``. Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,35 +1,8 @@
-"""Step 2 of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and
-Pre-Trained Models" (IEEE SPL 2025, Sec. II-A): CLIP pseudo-classes for the high-gradient patches.
+"""Step 2 of Cho, Jung, Cho, Soh (IEEE SPL 2025, Sec. II-A): CLIP pseudo-classes for the high-gradient patches.
 
-Each kept patch is embedded with the CLIP ViT-B/32 image encoder (Radford et al., 2021) and the
-embeddings are clustered with k-means; the cluster id is the patch's class label for the
-class-conditional DiT (k = 7 on OST, 14 on DIV2K; the authors' ``src/2_cluster_clip.py``).
-
-Implementation and deviations from the authors' code:
-
-* CLIP comes from ``open_clip`` (``create_model_and_transforms(clip_model, pretrained=<local file>)``),
-  the authors use Hugging Face ``transformers`` (``openai/clip-vit-base-patch32``). Both preprocess the
-  same way (shorter side to 224 with bicubic, centre crop 224, OpenAI mean/std). OpenAI's weights were
-  trained with QuickGELU, so the default model is ``ViT-B-32-quickgelu``: open_clip's plain ``ViT-B-32``
-  builds GELU and warns about the mismatch only for its own named pretrained tags, not for a weights file,
-  so OpenAI's weights would run with the wrong activation without a word. The name is recorded, and the
-  activation is logged.
-* Embeddings are clustered **raw** by default (``normalize: false``), as the authors cluster the output of
-  ``get_image_features``; ``normalize: true`` L2-normalises them first (cosine geometry, as CLIP is trained).
-* ``KMeans(n_clusters=k, random_state=seed, n_init=n_init)`` with ``seed = 42`` (the authors'). The authors
-  leave ``n_init`` at scikit-learn's default, which depends on the version: 10 k-means++ runs up to 1.3,
-  ``"auto"`` (1 run) since 1.4. Their environment file (``env_diff.yml``) pins Python 3.8, whose last
-  scikit-learn is 1.3, but does not list scikit-learn, so the version they clustered with is not known. The
-  paper option files set ``n_init: 10`` (the default of every scikit-learn a Python 3.8 environment can
-  have); ``n_init: auto`` is the default of today's scikit-learn. The lowest-inertia run is kept.
-  Labels are scikit-learn's cluster ids, unchanged; the fit runs in float64 and is deterministic for a seed.
-* Without a checkpoint nothing can be downloaded here, so a **tiny randomly initialised** CLIP
-  (:data:`TINY_CLIP_CONFIG`, seeded) stands in; the log says ``RANDOM WEIGHTS`` and the outputs record
-  ``random_weights: true``. Its clusters mean nothing beyond exercising the pipeline.
-
-Outputs (``out_dir``): ``labels.csv`` (``name,label``: the patch file name and its class),
-``clusters.json`` (k, seed, n_init, counts per class, inertia, CLIP model and checkpoint sha256),
-``embeddings.npy`` (the clustered embeddings, rows in ``labels.csv`` order) and ``manifest.json``.
+Each patch is embedded with CLIP ViT-B/32 (Radford et al. 2021) and the embeddings are clustered with k-means
+(k = 7 on OST, 14 on DIV2K); the cluster id is the patch's class for the class-conditional DiT. Outputs:
+``labels.csv``, ``clusters.json``, ``embeddings.npy``, ``manifest.json``. Deviations: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -146,7 +119,7 @@ def load_clip(
     OpenAI's weights, as the authors'; ``ViT-B-32`` for GELU-trained ones such as LAION's), an open_clip
     folder (``open_clip_config.json`` plus weights), a hub id (``hf-hub:org/name``) or a pretrained tag of
     ``model_name`` (``openai``), found by open_clip in the Hugging Face cache
-    (:func:`~basicsr_distill.distillation.weights.resolve_clip_checkpoint`). ``None`` gives the tiny
+    (:func:`~basicsr_distill.distillation.sources.resolve_clip_checkpoint`). ``None`` gives the tiny
     random :data:`TINY_CLIP_CONFIG` model, initialised from ``seed``, with a ``RANDOM WEIGHTS`` warning.
     """
     import open_clip
@@ -164,7 +137,7 @@ def load_clip(
         info = {"model": "tiny-random", "config": TINY_CLIP_CONFIG, "checkpoint": None, "sha256": None}
         info["random_weights"] = True
     else:
-        from basicsr_distill.distillation.weights import resolve_clip_checkpoint
+        from basicsr_distill.distillation.sources import resolve_clip_checkpoint
 
         checkpoint = resolve_clip_checkpoint(checkpoint, model_name)  # a local path, a hub id or a pretrained tag
         weights = clip_weights_file(checkpoint)

@@ -1,57 +1,9 @@
-"""DiT + VAE components, DiffFit parameter selection and DiffFit checkpoints for the distillation's fine-tuning.
+"""DiT + VAE components, DiffFit parameter selection and DiffFit checkpoints (Cho, Jung, Cho, Soh, IEEE SPL 2025,
+Sec. II-B).
 
-Implements the generator of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class
-Labels and Pre-Trained Models" (IEEE SPL 2025, Sec. II-B): an ImageNet class-conditional DiT-XL/2 at 512x512
-(Peebles & Xie, "Scalable Diffusion Models with Transformers", ICCV 2023) in the latent space of the Stable
-Diffusion VAE (latents scaled by 0.18215), fine-tuned DiffFit-style (Xie et al., "DiffFit: Unlocking
-Transferability of Large Diffusion Models via Simple Parameter-Efficient Fine-Tuning", ICCV 2023) on the
-CLIP pseudo-classes. The authors' code is MinimaxDiffusion's ``train_dit.py`` (Gu et al., CVPR 2024), itself
-DiT's ``train.py``; everything here uses diffusers' own classes (``DiTTransformer2DModel``, ``AutoencoderKL``,
-``DDPMScheduler``).
-
-Pseudo-classes. The k CLIP clusters are fed to the DiT as class ids ``0..k-1``: they reuse the first k
-ImageNet class embeddings of the pre-trained table (which has ``num_embeds_ada_norm + 1`` rows, the last one
-the classifier-free-guidance null class). This is how the authors fine-tune with k labels; the embedding rows
-are DiffFit-trainable, so the k rows drift towards the clusters.
-
-DiffFit (Xie et al. 2023, Sec. 3.2 and its ablation of where to place gamma). Trainable are exactly
-
-* every ``bias`` (patch embedding, timestep MLP, adaLN-Zero modulation, q/k/v/out projections, MLP, output);
-* every parameter of an affine normalisation layer (``nn.LayerNorm``/``nn.GroupNorm`` with weights; DiT's
-  norms are non-affine, so this group is empty for DiT, as in the authors' code);
-* the class-embedding table (DiT's ``y_embedder``);
-* DiffFit's scale factors gamma, initialised to 1, in the first ``gamma_blocks`` transformer blocks
-  (default: the first half, DiffFit's best placement "blocks 1-14 of 28" that the authors' code hard-codes).
-  Each such block gets six vectors of size D (hidden size), each multiplying a sub-module's output through a
-  forward hook (:func:`_scale_output_by_gamma`)::
-
-      q, k, v  = gamma_q * W_q x,  gamma_k * W_k x,  gamma_v * W_v x      (MinimaxDiffusion's attn.gamma1, 3D)
-      a        = gamma_o * W_o softmax(q k^T / sqrt(d)) v                 (attn.gamma2)
-      h        = h + gate_msa * (gamma_attn * a)                          (block gamma1: the attention branch)
-      h        = h + gate_mlp * (gamma_mlp * MLP(...))                    (block gamma2: the MLP branch)
-
-  DiffFit's paper puts gamma on the two residual branches (the last two lines); the authors' code
-  (MinimaxDiffusion's DiT) additionally scales q/k/v and the attention output projection. We follow the code;
-  ``gamma_o`` and ``gamma_attn`` multiply the same tensor (redundant but faithful).
-
-Everything else (all weight matrices, the VAE) is frozen.
-
-diffusers specifics handled here:
-
-* diffusers' DiT keeps one copy of the timestep/class embedder per block (``transformer_blocks.i.norm1.emb``;
-  the conversion of the DiT checkpoints writes 28 identical copies). DiT shares one. We tie the copies back
-  into one module (:func:`tie_conditioning_embeddings`), so the class table trains as one table (as in DiT)
-  and the trainable count is DiT's. (A tied transformer cannot be written by ``save_pretrained`` with
-  safetensors, which refuses shared tensors; this package saves DiffFit checkpoints instead.)
-* diffusers' ``LabelEmbedding`` drops labels (p = 0.1, CFG training) independently in every block when in
-  training mode; DiT drops a label once per sample. We switch the in-block dropout off and the fine-tuning
-  model drops labels once per sample (``DiTComponents.class_dropout_prob``).
-
-DiffFit checkpoints: BasicSR-style ``net_g_{iter}.pth`` holding ``{'params': ..., 'params_ema': ...,
-'difffit': metadata}`` with ONLY the trainable tensors (a few MB for DiT-XL/2); the frozen base comes from the
-pretrained folder. The metadata carries a fingerprint of the configuration (transformer config, trainable
-names and shapes, gamma placement) and a probe of the frozen base weights, so that a checkpoint made for
-another configuration or another base is refused with a one-line error.
+A class-conditional DiT-XL/2 (Peebles & Xie, ICCV 2023) in the Stable Diffusion VAE's latent space, fine-tuned
+DiffFit-style (Xie et al., ICCV 2023: biases, norms, class embeddings and gamma scales ``h + gamma * f(h)`` in the
+first blocks) on the CLIP pseudo-classes, with diffusers' classes. Details and deviations: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -76,7 +28,7 @@ from diffusers import (
 from diffusers.models.embeddings import LabelEmbedding
 from torch import nn
 
-from basicsr_distill.distillation.weights import config_file, load_torch_file, read_json, vae_config_file
+from basicsr_distill.distillation.sources import config_file, load_torch_file, read_json, vae_config_file
 from basicsr_distill.utils import atomic_output
 
 #: Latent scaling of the Stable Diffusion VAE used by DiT (``vae.encode(x).latent_dist.sample() * 0.18215``).

@@ -1,33 +1,8 @@
-"""Fine-tuning losses of the DiT generator: DiT's loss, the minimax memory losses and the SR loss.
+"""Fine-tuning losses of the DiT generator (Cho, Jung, Cho, Soh, IEEE SPL 2025, Sec. II-B, Eqs. (2)-(5)).
 
-Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and Pre-Trained Models"
-(IEEE SPL 2025, Sec. II-B, Eqs. (2)-(5)) fine-tune DiT with the usual noise-prediction loss ``L_simple``
-(Eq. (2)) plus the minimax criteria of MinimaxDiffusion (Gu et al., "Efficient Dataset Distillation via
-Minimax Diffusion", CVPR 2024), whose ``train_dit.py`` the authors' code is. Per class c, with memories of the
-last 64 real latents ``M_r(c)`` and the last 64 predictions ``M_g(c)`` (FIFO, detached):
-
-* representativeness ``L_pos = lambda_pos * (1 - min_{i,j} cos(p_i, m_j))``, ``m_j in M_r(c)``, lambda_pos = 0.002;
-* diversity ``L_neg = lambda_neg * max_{i,j} cos(p_i, g_j)``, ``g_j in M_g(c)``, lambda_neg = 0.008;
-
-where ``p_i`` are the batch's predictions of class c, everything flattened to vectors, and each class's
-terms are divided by the number of classes present in the batch. The **prediction** is the predicted
-clean latent ``x0_hat = (x_t - sqrt(1 - alpha_bar_t) * eps_theta) / sqrt(alpha_bar_t)`` (DiT's
-``_predict_xstart_from_eps``, the authors' ``loss_dict["output"]``), with gradient; the real memory holds
-the clean VAE latents ``x0``. Losses are computed against the memories as they were *before* this batch,
-then the batch is pushed (the authors' order); a class with an empty memory contributes 0.
-
-DiT's loss (Peebles & Xie 2023; Nichol & Dhariwal 2021, "Improved DDPM"): DiT learns sigma, so its loss is
-``MSE(eps, eps_theta)`` **plus** the variational bound ``L_vlb`` of the variance channels with the mean
-detached (:func:`dit_variational_bound`, in bits per dim, DiT's unscaled ``MSE`` loss type). The authors train
-exactly this; we do too by default (``vlb_weight = 1``), so the variance channels keep being trained.
-
-SR loss. The authors' code also *subtracts* ``MSE(x, bicubic_down_up(x))`` (the information a x4 bicubic
-round trip loses, PSNR_bic's error of Eq. (1)) but computes it under ``torch.no_grad`` from a non-trainable
-tensor, so it changes neither the gradient nor the result. :func:`sr_loss` computes it **with** gradient on
-the predicted clean sample; the model subtracts ``weight * sr_loss`` (off by default, weight 0), so that it
-rewards predictions with more high-frequency content. It acts on the VAE-decoded prediction in [0, 1]
-(``space: pixel``, default; gradient flows through the frozen decoder) or directly on the latent
-(``space: latent``, cheaper, not an image).
+DiT's ``L_simple + L_vlb``, MinimaxDiffusion's (Gu et al., CVPR 2024) representativeness
+``L_pos = lambda_pos (1 - min cos(p_i, m_j))`` and diversity ``L_neg = lambda_neg max cos(p_i, g_j)`` against
+per-class memories, and an optional SR loss on the predicted clean sample. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

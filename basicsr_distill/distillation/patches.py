@@ -1,37 +1,8 @@
-"""Step 1 of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and
-Pre-Trained Models" (IEEE SPL 2025): high-gradient patch selection by bicubic PSNR.
+"""Step 1 of Cho, Jung, Cho, Soh (IEEE SPL 2025, Sec. II-A): high-gradient patch selection by bicubic PSNR.
 
-A ``patch_size`` window slides with ``stride`` over every HR image (images smaller than the window are
-skipped); the window is converted to grayscale, downscaled x``scale`` and upscaled x``scale`` with
-bicubic interpolation, and kept when
-
-    PSNR_bic = PSNR(X, (X bic-down x4) bic-up x4) = 10 log10(255^2 / MSE) < psnr_threshold   (paper, Sec. II-A)
-
-i.e. when downscaling loses much of the patch (textured, high-gradient content). Defaults are the
-authors' (``src/1_select_patches.py``): 512x512 windows, stride 256, x4, 23 dB; window positions are
-``range(0, H - P + 1, stride)`` as theirs (no extra window flush with the right/bottom border).
-
-Deviations from the authors' code, all deliberate:
-
-* **Bicubic kernel.** The default is the authors' (``src/1_select_patches.py``): OpenCV ``cv2.resize(...,
-  INTER_CUBIC)`` (Keys a = -0.75, no antialiasing when downscaling) of the float32 grayscale patch down to
-  ``int(P / scale)`` and back to ``P``, MSE as float32 ``np.mean``, ``PSNR = 20 log10(255 / sqrt(MSE))`` with
-  the square root in float32 and the rest in float64 (their numpy 1.24 promotion): the same numbers as theirs.
-  ``resize="matlab"`` is MATLAB bicubic instead (a = -0.5, antialiased; :mod:`basicsr_distill.ops.matlab_resize`,
-  exact vs BasicSR's ``imresize``), the kernel the SR literature uses for LR images. MATLAB's antialiased
-  downscale reads about 1 dB higher on natural windows, so at the 23 dB threshold it keeps fewer, different
-  patches; it is an option, not the default.
-* **PSNR cap.** PSNR is capped at :data:`PSNR_CAP` dB (MSE floor ``255^2 * 1e-10``): a flat patch's
-  down-up equals it up to float rounding, so it scores exactly the cap instead of a rounding-noise value
-  (the authors return ``inf`` only for an exactly zero MSE). The cap is far above any threshold in use.
-* Grayscale is PIL's ``convert("L")`` exactly (ITU-R 601-2 luma, ``(19595 R + 38470 G + 7471 B + 2^15) >> 16``),
-  as the authors'; the kept patches are written in colour (BGR PNG), as theirs.
-* Patches are named ``{stem}_y{y:05d}_x{x:05d}.png`` (theirs: ``{stem}_patch_{index}_{psnr}.png``) and
-  listed in ``patches.csv`` (``name,source,x,y,psnr``).
-
-Outputs (``out_dir``): the kept patch PNGs, ``patches.csv`` and ``manifest.json`` (parameters, input
-digest, counts, skipped images with the reason). The run is resumable: a journal (``.progress.jsonl``)
-records each finished source image, and a rerun continues after the last one.
+A window is kept when ``PSNR_bic = PSNR(X, (X bic-down x4) bic-up x4) < psnr_threshold`` (Eq. (1); the authors'
+defaults: 512x512 windows, stride 256, x4, 23 dB). Outputs: the kept patch PNGs, ``patches.csv`` and
+``manifest.json``; resumable. Deviations from the authors' code (kernel option, PSNR cap): ``docs/design.md``.
 """
 
 from __future__ import annotations

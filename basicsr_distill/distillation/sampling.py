@@ -1,26 +1,8 @@
 """Classifier-free guided DiT sampling for the distilled images (Cho, Jung, Cho, Soh, IEEE SPL 2025, Sec. II-C).
 
-The paper samples IPC images per pseudo-class from the fine-tuned DiT (Peebles & Xie, ICCV 2023) with 50 steps
-and classifier-free guidance 4.0 (Ho & Salimans 2022), then decodes them with the VAE (latents / 0.18215).
-The guidance arithmetic is that of DiT's ``forward_with_cfg`` (facebookresearch/DiT ``models.py``, kept unchanged
-in MinimaxDiffusion's ``models.py``, which the authors' ``sample.py`` imports): the batch is run twice, with the
-class and with the null class (the embedding's last index, DiT's ``y_null = num_classes``), and
-``eps = eps_u + s * (eps_c - eps_u)`` on the **first 3 of the 4 latent channels**; channel 3 and the learned
-variance channels are the conditional pass's (:func:`classifier_free_guidance`). ``DiTPipeline`` itself is not
-used because it hard-codes the null class 1000 (tiny DiTs have other table sizes), runs the whole label list as
-one batch, guides all channels and drops the variance channels, which the authors' sampler (ancestral DDPM with
-learned-range variance, see :meth:`DiTComponents.make_sample_scheduler`) needs.
-
-Two documented choices:
-
-* ``cfg_channels`` (default :data:`DIT_CFG_CHANNELS` = 3, the authors') is how many leading latent channels are
-  guided. DiT's code says it guides 3 channels "for exact reproducibility" of its paper's samples and that "the
-  standard approach to cfg applies it to all channels"; ``cfg_channels=None`` does that (diffusers'
-  ``DiTPipeline``).
-* Each image ``i`` draws its initial latent and its per-step noise from its own generator seeded by
-  ``(seed, first_index + i)``: an image depends only on its seed, global index and label, not on the batch size
-  or on how the work is sharded over processes. A caller-given ``generator`` replaces this. (The authors sample
-  one image at a time, the conditional and null halves sharing one global generator.)
+50 steps, ``eps = eps_u + s (eps_c - eps_u)`` with ``s = 4.0`` (Ho & Salimans 2022) on the first 3 latent channels
+as DiT's ``forward_with_cfg``, then the VAE decodes ``latents / 0.18215``. Each image draws its noise from its own
+generator. Why not ``DiTPipeline``, and the documented choices: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,27 +1,9 @@
-"""Step 4 of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class Labels and
-Pre-Trained Models" (IEEE SPL 2025, Sec. II-C): sample the distilled set and write it as an SR training pair.
+"""Step 4 of Cho, Jung, Cho, Soh (IEEE SPL 2025, Sec. II-C): sample the distilled set and write it as an SR pair.
 
-IPC images are sampled per pseudo-class from the fine-tuned DiT (50 steps, classifier-free guidance 4.0;
-:func:`basicsr_distill.distillation.sampling.sample_images`): IPC 10 with k = 7 gives the paper's 70
-images (0.68 % of OST). Each image is the HR of a training pair; its LR is MATLAB bicubic
-(``basicsr_distill.ops.matlab_resize.imresize``, exact vs BasicSR's ``imresize``; rounded and clipped to
-uint8) of the HR mod-cropped to the scale. The pair is written as BasicSR LMDBs with ``meta_info.txt``
-(``{out}/distilled_HR.lmdb``, ``{out}/distilled_LR_bicubic_X{s}.lmdb``), ready for ``PairedImageDataset``
-/ ``CoreSetPairedImageDataset``. Keys are ``c{class}_i{index}`` (e.g. ``c03_i007``).
-
-Seeds, resume and sharding. Image ``i`` of class ``c`` draws all its noise from a generator seeded by
-``(seed, c * 1_000_000 + i)``: it depends only on the seed, its class and index, not on the batch size,
-the number of processes or IPC (raising IPC adds images and keeps the others). Sampled images are kept as
-PNGs in ``{out}/work/``, so an interrupted run continues with the missing ones. Under ``torchrun`` each rank
-samples a contiguous share of the missing images and rank 0 writes the LMDBs after a barrier.
-
-Decoding and precision, as the authors' ``sample.py``: ``vae_decode`` names a separate decoding VAE (they decode
-with ``stabilityai/sd-vae-ft-mse``, while the fine-tuning encodes with the DiT folder's ``sd-vae-ft-ema``), and
-sampling runs in float32 with TF32 allowed on CUDA; ``mixed_precision: bf16`` (autocast) is a faster option.
-
-Differences from the authors' ``sample.py``: they sample one image at a time from one global seed (an image
-depends on everything sampled before it) and save PNGs through ``torchvision.utils.save_image``
-(``x * 255 + 0.5`` clamped, the same rounding as here); they make LR images outside their code.
+IPC images per pseudo-class from the fine-tuned DiT (50 steps, guidance 4.0) are the HR images; their LR is MATLAB
+bicubic. Written as BasicSR LMDBs (``distilled_HR.lmdb``, ``distilled_LR_bicubic_X{s}.lmdb``, keys
+``c{class}_i{index}``). Each image's noise depends only on its seed, class and index; resumable, shardable.
+Details and differences from the authors' ``sample.py``: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -293,7 +275,7 @@ def synthesize(
     if rank == 0:
         stage.begin()
         (stage.path / WORK_DIR).mkdir(exist_ok=True)
-        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run (issue 10)
+        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run
     work_dir = stage.path / WORK_DIR
     barrier()
     if components.random_weights:

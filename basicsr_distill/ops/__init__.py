@@ -1,0 +1,1 @@
+"""Tensor operations shared by archs and stages: batched MATLAB bicubic resizing, exact vs BasicSR's ``imresize``."""

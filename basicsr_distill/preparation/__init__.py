@@ -1,0 +1,1 @@
+"""Data preparation in BasicSR's conventions: sub-images, LMDBs, benchmark folders (resumable, one-line errors)."""

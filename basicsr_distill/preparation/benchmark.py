@@ -1,13 +1,8 @@
 """Benchmark test folders (Set5, Set14, B100, Urban100, Manga109) in BasicSR's layout.
 
-For each requested scale ``s`` the HR images are mod-cropped to a multiple of ``s`` (``GTmod{s}/``)
-and downscaled by MATLAB bicubic with antialiasing (``LRbicx{s}/``, BasicSR's
-``basicsr.utils.matlab_functions.imresize`` rounded to uint8), the protocol of the SR literature
-since SRCNN (Dong et al., TPAMI 2016) and the layout of BasicSR's ``datasets/Set5/{GTmod12,LRbicx2}``.
-GT and LR files keep the HR file's stem (``baby.png`` in both), as BasicSR's ``PairedImageDataset``
-with ``filename_tmpl: '{}'`` expects. Grayscale inputs (Set14's ``bridge``) become 3-channel with a
-warning. Resumable and argument-checked like the other preparation tools
-(:mod:`basicsr_distill.preparation.resume`).
+``GTmod{s}/`` (HR mod-cropped to the scale) and ``LRbicx{s}/`` (MATLAB bicubic, the protocol since SRCNN, Dong et
+al., TPAMI 2016), same file names in both; resumable (:mod:`basicsr_distill.preparation.resume`). Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations

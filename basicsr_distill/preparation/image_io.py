@@ -1,15 +1,8 @@
 """Image reading, listing and PNG encoding for data preparation, in BasicSR's conventions.
 
-Images are numpy ``uint8`` arrays of shape ``(H, W, 3)`` in **BGR** order, as ``cv2.imread`` and
-BasicSR's ``imfrombytes`` give them, so that sub-images, LMDBs and benchmark folders written here
-read back bit-exactly through BasicSR's datasets (``PairedImageDataset``; Wang et al., BasicSR 2022).
-
-Input normalisation (issue 2, "Bad input"): grayscale inputs (``H x W`` or ``H x W x 1``, e.g. Set14's
-``bridge.png``) are replicated to 3 channels and RGBA / gray+alpha inputs lose their alpha channel,
-each with a logged warning naming the file; 16-bit inputs are **converted** to 8 bits
-(``round(v / 257)``, which maps 65535 to 255) with a warning; other sample types (float TIFF/EXR) are
-refused. A file that cannot be decoded raises ``ValueError("<path>: cannot decode image (corrupt or not
-an image)")``.
+Images are ``uint8`` ``(H, W, 3)`` **BGR** arrays, as ``cv2.imread`` gives them, so outputs read back bit-exactly
+through BasicSR's datasets. Grayscale, alpha and 16-bit inputs are normalised with a warning; an undecodable file
+is one line naming it. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -37,7 +30,7 @@ def decode_image(buffer: bytes | np.ndarray, name: str | os.PathLike) -> np.ndar
     native: list[str] = []
     if data.size:
         # The failure becomes our one-line ValueError: keep OpenCV's own "[ WARN ]" lines off stderr, and libpng's
-        # "libpng error: ..." (printed to the stderr file descriptor at any OpenCV log level; issue 10) too.
+        # "libpng error: ..." (printed to the stderr file descriptor at any OpenCV log level) too.
         previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             with native_stderr_captured() as native:

@@ -49,8 +49,7 @@ def default_lmdb_path(folder: str | os.PathLike) -> Path:
 def check_paired_folders(folders: list[str | os.PathLike], examples: int = 5) -> None:
     """Check, before anything is built, that every folder holds the same image names (LMDB keys) as the first:
     GT/LQ folders of one dataset. Raises ``ValueError`` with counts and examples of each side's extra names, in
-    :func:`~basicsr_distill.preparation.lmdb_io.check_paired_keys`'s words (issue 10: the check used to run only
-    after both LMDBs were built, and left both on disk)."""
+    :func:`~basicsr_distill.preparation.lmdb_io.check_paired_keys`'s words, so that no LMDB is left on disk."""
     if len(folders) < 2:
         return
     first = set(unique_stems(list_images(require_complete(folders[0], "image folder"))))

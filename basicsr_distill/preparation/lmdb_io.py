@@ -1,23 +1,8 @@
-"""BasicSR-format LMDB writing and streaming reading.
+"""BasicSR-format LMDB writing and streaming reading (BasicSR's ``lmdb_util.py`` format: PNG values keyed by
+image name, plus ``meta_info.txt``).
 
-The format is BasicSR's (``basicsr/utils/lmdb_util.py``, ``make_lmdb_from_imgs`` / ``LmdbMaker``): a
-folder ``name.lmdb`` holding the LMDB files (``data.mdb``, ``lock.mdb``) whose keys are the image names
-without extension and whose values are PNG bytes, plus ``meta_info.txt`` with one line per image,
-``{key}.png ({h},{w},{c}) {compress_level}``. BasicSR's ``PairedImageDataset`` (``io_backend: lmdb``)
-reads the keys from ``meta_info.txt`` and requires GT and LQ to hold the same key set.
-
-Two differences from BasicSR's writer, both from issue 2:
-
-* The map size follows the **real** data size. BasicSR multiplies the PNG size of the first image by
-  the image count (times 10), which overflows (``MapFullError``) when later images are larger. Here
-  the map starts small (or at a caller's estimate) and doubles on ``MapFullError``; the uncommitted
-  batch is kept (bounded by ``commit_bytes``) and replayed into the grown map.
-* Nothing is half-written: the LMDB is built in a temporary sibling folder and renamed to its final
-  name only when the writer closes without error (:func:`basicsr_distill.utils.atomic_output`).
-
-Reading streams: :class:`LmdbReader` decodes one image per call (never the whole set), opens its
-environment lazily per process (so it can be handed to DataLoader workers) and opens it as BasicSR
-does (read-only, no lock, no readahead).
+The writer grows its map on demand and renames the LMDB into place only when complete; the reader decodes one
+image per call and opens lazily per process. Differences from BasicSR's writer: ``docs/design.md``.
 """
 
 from __future__ import annotations

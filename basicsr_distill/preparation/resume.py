@@ -1,19 +1,8 @@
-"""Resumable, refuse-on-mismatch outputs and the process pool shared by the data-preparation tools.
+"""Resumable per-image folder jobs and the process pool shared by the data-preparation tools.
 
-Issue 2, item 5: every preparation tool uses all cores, shows a progress bar, and "re-running with the
-same arguments after an interruption finishes the job (or does nothing when it is complete)"; an
-output made with other arguments is refused unless ``overwrite``. Folder outputs (sub-images,
-benchmark folders) work per input image (the manifest, refusal and temp plumbing is :mod:`basicsr_distill.jobs`'s):
-
-* each output folder holds a hidden manifest ``.basicsr_distill.json`` (BasicSR's ``scandir`` and
-  :func:`~basicsr_distill.preparation.image_io.list_images` skip dot-files) with the tool, the
-  folder's arguments, whether the job is complete, and how many files each input image produced;
-* every file is written to a hidden temporary name and renamed (``write_png``), and once all files of
-  an input image are in place a worker drops a marker ``.progress/<stem>`` in the first output folder;
-* a re-run skips the input images whose marker (or manifest entry) exists **and** whose files are all
-  present, so deleting outputs or killing the run at any point is repaired by running it again.
-
-A non-empty folder without a manifest was not made by these tools and is never deleted.
+Each output folder holds a hidden manifest (tool, arguments, complete, per-image counts) and, while running,
+``.progress/<stem>`` markers; a rerun with the same arguments skips finished images, other arguments are refused
+(:func:`basicsr_distill.jobs.reuse`). Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,9 @@
 """Sub-image extraction in BasicSR's DIV2K convention, with matching LR sub-images for x2/x3/x4.
 
-Implements BasicSR's ``scripts/data_preparation/extract_subimages.py`` (Wang et al., BasicSR) for
-DIV2K (Agustsson & Timofte, "NTIRE 2017 Challenge on Single Image Super-Resolution: Dataset and
-Study", CVPRW 2017): each HR image is cut into ``crop_size`` squares at the positions
-
-    h_space = arange(0, h - crop_size + 1, step), plus h - crop_size if h - (h_space[-1] + crop_size) > thresh_size
-
-(the same for ``w``), numbered row-major from 1 and named ``{stem}_s{index:03d}.png``. The DIV2K
-convention (crop 480, step 240, threshold 0) gives exactly 32,592 sub-images from the 800 training
-images. As in BasicSR, LR names are the HR names: ``0001_s001.png`` in every folder.
-
-LR sub-images, per scale ``s``:
-
-* from an official LR folder (DIV2K's ``DIV2K_train_LR_bicubic/X{s}``, files ``0001x{s}.png`` or
-  ``0001.png``): the LR crop at ``(x / s, y / s)`` of size ``crop_size / s``, which is exactly what
-  BasicSR's script gives when run on the LR folder with ``crop_size / s`` and ``step / s``. The LR
-  image must be exactly ``HR / s`` (else ``ValueError`` naming both files), and ``crop_size`` and
-  ``step`` must be multiples of ``s``;
-* otherwise generated from the HR sub-image by MATLAB bicubic downscaling with antialiasing
-  (``basicsr.utils.matlab_functions.imresize`` on ``[0, 1]`` floats, then ``round`` and clip to uint8,
-  as MATLAB's ``imresize`` does on uint8 images). ``crop_size`` must be a multiple of ``s`` (the
-  mod-crop is then a no-op, and GT is exactly ``s`` times LQ, as ``PairedImageDataset`` requires).
-
-Deviation from BasicSR: an image smaller than ``crop_size`` in either dimension (BasicSR's script
-fails on it with an ``IndexError``) gives no sub-image and a warning. Output is always PNG.
-
-Work is spread over a process pool, one input image per task; each worker writes its own files
-(nothing but a count travels back), and the outputs are resumable and argument-checked
-(:mod:`basicsr_distill.preparation.resume`).
+BasicSR's ``extract_subimages.py`` (DIV2K, Agustsson & Timofte, CVPRW 2017): ``crop_size`` squares at
+``arange(0, h - crop_size + 1, step)`` (plus the border position past ``thresh_size``), named
+``{stem}_s{index:03d}.png``; LR crops from an official LR folder or MATLAB bicubic of the HR crop. Resumable per
+image (:mod:`basicsr_distill.preparation.resume`). Details and the one deviation: ``docs/design.md``.
 """
 
 from __future__ import annotations

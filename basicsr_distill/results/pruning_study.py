@@ -48,6 +48,7 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.evaluation import evaluate_network, load_test_set
+from basicsr_distill.jobs import reuse
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
@@ -62,6 +63,47 @@ class StudyConfigError(ValueError):
     """A study that cannot run as asked (e.g. it would not finish within its time budget)."""
 
 
+@dataclass(frozen=True)
+class LearnerRecipe:
+    """How every row of the study and the demo trains its learner: one recipe, one place.
+
+    Adam at ``lr`` with ``warmup_iter`` linear warm-up, then ``scheduler``: ``cosine`` anneals to ``eta_min``
+    over the row's iterations (BasicSR's ``CosineAnnealingRestartLR``), ``multistep`` halves once at 75%;
+    ``ema_decay > 0`` keeps BasicSR's exponential moving average of the weights, which is what is evaluated.
+    The defaults are the recipe the perturbation measurements chose (README, "The learner recipe").
+    """
+
+    lr: float = 1e-3
+    scheduler: str = "cosine"
+    eta_min: float = 1e-6
+    warmup_iter: int = -1
+    ema_decay: float = 0.0
+
+    def train_options(self, iters: int) -> dict[str, Any]:
+        """BasicSR's ``train`` block (optimizer, scheduler, warm-up, EMA, L1 loss) for a run of ``iters``."""
+        if self.scheduler == "cosine":
+            scheduler = {
+                "type": "CosineAnnealingRestartLR",
+                "periods": [iters],
+                "restart_weights": [1],
+                "eta_min": self.eta_min,
+            }
+        elif self.scheduler == "multistep":
+            scheduler = {"type": "MultiStepLR", "milestones": [int(iters * 0.75)], "gamma": 0.5}
+        else:
+            raise StudyConfigError(f"recipe: scheduler must be 'cosine' or 'multistep', got {self.scheduler!r}")
+        options = {
+            "optim_g": {"type": "Adam", "lr": self.lr, "betas": [0.9, 0.999]},
+            "scheduler": scheduler,
+            "total_iter": iters,
+            "warmup_iter": self.warmup_iter,
+            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0},
+        }
+        if self.ema_decay > 0:
+            options["ema_decay"] = self.ema_decay
+        return options
+
+
 @dataclass
 class StudyRow:
     """One row of the table: a training set (``coreset`` None = full data) at ``iter_fraction`` of the iterations.
@@ -74,6 +116,7 @@ class StudyRow:
     coreset: dict[str, Any] | None = None
     iter_fraction: float = 1.0
     train_options: dict[str, Any] = field(default_factory=dict)
+    recipe: LearnerRecipe | None = None  # None: the study's; another one only to compare recipes (bench/)
 
     @property
     def data_fraction(self) -> float:
@@ -91,7 +134,9 @@ class StudyConfig:
     scale: int = 2
     crop_size: int = 96
     step: int = 48
-    network: dict[str, Any] = field(default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1})
+    network: dict[str, Any] = field(  # FSRCNN starting from MATLAB bicubic: part of the learner recipe
+        default_factory=lambda: {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "init": "bicubic"}
+    )
     color: str = "y"  # the learner's channels: "y" (the study's FSRCNN) or "rgb"
     scorer_weights: str | None = None  # None: the shipped SRCNN of the scale (basicsr_distill.scoring.pretrained)
     scorer_crop_border: int = 0
@@ -99,13 +144,17 @@ class StudyConfig:
     eval_every: int = 125
     batch_size: int = 16
     gt_size: int = 48
-    lr: float = 1e-3
+    recipe: LearnerRecipe = field(default_factory=LearnerRecipe)
     seeds: Sequence[int] = (0, 1, 2)
     jobs: int = 2  # trainings at once, one thread each (results do not depend on it)
     workers: int | None = None  # data preparation and scoring processes (default: all cores)
     budget_minutes: float | None = None  # refuse before any work if the estimate is longer
     unstable_db: float = 1.0
     progress: bool = True
+    perturb: bool = (
+        False  # nudge every run's initial weights by one unit in the last place (another machine's rounding)
+    )
+    perturb_check: Sequence[str] = ()  # rows retrained once more with nudged initial weights (first seed), compared
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -202,14 +251,16 @@ def row_iters(config: StudyConfig, row: StudyRow) -> int:
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = deepcopy(base)
     for key, value in override.items():
-        merged[key] = _deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+        merged[key] = (
+            _deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+        )
     return merged
 
 
 def training_options(
     config: StudyConfig, name: str, iters: int, seed: int, train_set: dict[str, Any], row: StudyRow | None = None
 ) -> dict[str, Any]:
-    """A BasicSR ``SRModel`` option dict: Adam, L1, halving at 75%; checkpoints every ``eval_every``; no val."""
+    """A BasicSR ``SRModel`` option dict: the study's :class:`LearnerRecipe`, a checkpoint every ``eval_every``."""
     train = {
         "name": "train",
         **train_set,
@@ -232,13 +283,7 @@ def training_options(
         "datasets": {"train": train},
         "network_g": {**config.network, "upscale": config.scale},
         "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
-        "train": {
-            "optim_g": {"type": "Adam", "lr": config.lr, "betas": [0.9, 0.999]},
-            "scheduler": {"type": "MultiStepLR", "milestones": [int(iters * 0.75)], "gamma": 0.5},
-            "total_iter": iters,
-            "warmup_iter": -1,
-            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0},
-        },
+        "train": (row.recipe if row is not None and row.recipe is not None else config.recipe).train_options(iters),
         "logger": {
             "print_freq": max(1, min(100, iters // 20)),
             "save_checkpoint_freq": config.eval_every,
@@ -287,6 +332,38 @@ def run_training(options: dict[str, Any], workdir: Path, bar: tqdm | None = None
     return experiment
 
 
+def nudged_initial_weights(network: dict[str, Any], seed: int, path: Path) -> Path:
+    """The initial weights BasicSR draws for ``network`` under ``manual_seed: seed``, each moved one unit in the
+    last place towards +inf, saved as a ``pretrain_network_g`` checkpoint.
+
+    BasicSR seeds (``set_random_seed``) and then builds the network before anything else draws from torch's
+    generator, so the same two steps here give the run's own initialisation; the nudge is the size of the
+    rounding difference between two machines' kernels (a nudge of zero trains bit-identically: tested).
+    """
+    from basicsr.archs import build_network
+    from basicsr.utils import set_random_seed
+
+    set_random_seed(seed)
+    state = build_network(network).state_dict()
+    nudged = {
+        key: torch.nextafter(value, torch.full_like(value, float("inf"))) if value.is_floating_point() else value
+        for key, value in state.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        torch.save({"params": nudged}, tmp)
+    return path
+
+
+def perturbation_record(run: dict[str, Any], perturbed: dict[str, Any]) -> dict[str, float]:
+    """How far a run moved when its initial weights were nudged: final PSNR and the largest curve difference."""
+    curve_diffs = [abs(a[1] - b[1]) for a, b in zip(run["curve"], perturbed["curve"])]
+    return {
+        "final_diff_db": round(perturbed["psnr"] - run["psnr"], 4),
+        "max_curve_diff_db": round(max(curve_diffs), 4),
+    }
+
+
 def _options_digest(options: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -310,6 +387,15 @@ def _compute_axis(experiment: Path, full_iters: int) -> dict[int, float]:
     return {point["iterations"]: point["compute_ratio"] * full_iters for point in record["history"]}
 
 
+def bicubic_psnr(config: StudyConfig, images: list) -> float:
+    """Mean Y-PSNR of plain MATLAB bicubic on the test images: the floor every trained row must clear."""
+    from basicsr.archs import build_network
+
+    channels = 1 if config.color == "y" else 3
+    net = build_network({"type": "Bicubic", "upscale": config.scale, "num_in_ch": channels, "num_out_ch": channels})
+    return float(np.mean([m["psnr"] for m in evaluate_network(net, images, config.scale, ssim=False).values()]))
+
+
 def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list) -> dict[str, Any]:
     """PSNR of every saved checkpoint (the curve, against compute) and per-image PSNR/SSIM of the final one.
 
@@ -329,7 +415,7 @@ def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list
     final: dict[str, dict[str, float]] = {}
     for index, (iteration, path) in enumerate(checkpoints):
         state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state.get("params", state), strict=True)
+        net.load_state_dict(state.get("params_ema", state.get("params", state)), strict=True)  # EMA when kept
         last = index == len(checkpoints) - 1
         per_image = evaluate_network(net, images, config.scale, ssim=last)
         compute = axis.get(iteration, float(iteration))
@@ -369,7 +455,7 @@ def calibrate_seconds_per_iter(config: StudyConfig, steps: int = 8) -> float:
     torch.set_num_threads(1)
     try:
         net = build_network({**config.network, "upscale": config.scale})
-        optimizer = torch.optim.Adam(net.parameters(), config.lr)
+        optimizer = torch.optim.Adam(net.parameters(), config.recipe.lr)
         lq_size = config.gt_size // config.scale
         lq = torch.rand(config.batch_size, channels, lq_size, lq_size)
         gt = torch.rand(config.batch_size, channels, config.gt_size, config.gt_size)
@@ -387,6 +473,7 @@ def calibrate_seconds_per_iter(config: StudyConfig, steps: int = 8) -> float:
 def check_budget(config: StudyConfig, seconds_per_iter: float) -> float:
     """Estimated wall minutes of the trainings; refuse (one line) if over ``budget_minutes``."""
     total_iters = sum(row_iters(config, row) for row in config.rows) * len(config.seeds)
+    total_iters += sum(row_iters(config, row) for row in config.rows if row.name in config.perturb_check)
     minutes = total_iters * seconds_per_iter * 1.25 / max(1, min(config.jobs, os.cpu_count() or 1)) / 60
     if config.budget_minutes is not None and minutes > config.budget_minutes:
         raise StudyConfigError(
@@ -447,9 +534,18 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     logger = get_root_logger()
     # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
     config = replace(config, out=config.out.resolve())
+    for option, value in (("--iters", config.iters), ("--eval-every", config.eval_every), ("--jobs", config.jobs)):
+        if value < 1:
+            raise StudyConfigError(f"{option}: must be a positive whole number, got {value}")
+    if not config.seeds:
+        raise StudyConfigError("--seeds: must be at least 1")
     names = [row.name for row in config.rows]
     if len(set(names)) != len(names):
         raise StudyConfigError(f"row names must be unique, got {names}")
+    if config.perturb and config.perturb_check:
+        raise StudyConfigError("--perturb nudges every run already: a perturbation check beside it compares nothing")
+    if unknown := sorted(set(config.perturb_check) - set(names)):
+        raise StudyConfigError(f"--perturb-check: no such row {unknown[0]!r} (rows: {', '.join(names)})")
     seconds_per_iter = calibrate_seconds_per_iter(config)
     estimate = check_budget(config, seconds_per_iter)
     logger.info(f"Study: {len(config.rows)} rows x {len(config.seeds)} seeds, trainings about {estimate:.0f} min.")
@@ -460,22 +556,29 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     figures = plot_scores(scores, paths["gt"], config.out / "figures")
     images = load_test_set(paths["test_gt"], paths["test_lq"], config.scale, config.color)
 
-    jobs = [(row, seed) for seed in config.seeds for row in config.rows]
+    # (row, seed, nudged initial weights): every run, then the perturbation check's extra runs
+    jobs = [(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
+    jobs += [(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
     runs: dict[tuple[str, int], dict[str, Any]] = {}
+    checks: dict[tuple[str, int], dict[str, Any]] = {}
     slots = list(range(max(1, config.jobs)))
 
-    def one(job: tuple[StudyRow, int]) -> None:
-        row, seed = job
-        name = f"{row.name}_s{seed}"
+    def one(job: tuple[StudyRow, int, bool]) -> None:
+        row, seed, perturbed = job
+        name = f"{row.name}_s{seed}" + ("_ulp" if perturbed else "")
         iters = row_iters(config, row)
         options = training_options(config, name, iters, seed, _train_set(row, paths, scores), row)
+        if perturbed:
+            init = nudged_initial_weights(options["network_g"], seed, config.out / "init" / f"{name}.pth")
+            options["path"]["pretrain_network_g"] = str(init)
+        found = runs if perturbed == config.perturb else checks
         record_path = config.out / "runs" / f"{name}.json"
         digest = _options_digest(options)
         if record_path.is_file():
             record = json.loads(record_path.read_text())
-            if record.get("options_sha") != digest:
-                raise StudyConfigError(f"{record_path}: made with other options; remove it or use another --out")
-            runs[(row.name, seed)] = record
+            stored, remedy = {"options_sha": record.get("options_sha")}, "remove it or use another --out"
+            reuse(record_path, stored, {"options_sha": digest}, True, False, "options", remedy, StudyConfigError)
+            found[(row.name, seed)] = record
             return
         slot = slots.pop(0)
         try:
@@ -489,7 +592,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         record.update(evaluate_run(config, experiment, iters, images))
         with atomic_output(record_path) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
-        runs[(row.name, seed)] = record
+        found[(row.name, seed)] = record
         logger.info(f"{name}: PSNR {record['psnr']:.3f} dB after {iters} iterations ({train_seconds:.0f} s)")
 
     torch.set_num_threads(1)  # evaluations share the cores with the trainings
@@ -497,12 +600,19 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         for _ in pool.map(one, jobs):
             pass
     table = aggregate(config, runs)
+    for entry in table:
+        if (entry["row"], config.seeds[0]) in checks:
+            entry["perturbation"] = {
+                "seed": config.seeds[0],
+                **perturbation_record(runs[(entry["row"], config.seeds[0])], checks[(entry["row"], config.seeds[0])]),
+            }
     figures.append(plot_curves(table, config.out / "figures" / "psnr_vs_iterations.png"))
     record = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "scores": {k: str(v) for k, v in scores.items()},
         "figures": [str(path) for path in figures],
         "test_images": [image.name for image in images],
+        "bicubic_psnr": bicubic_psnr(config, images),
         "table": table,
         "runs": {f"{row}_s{seed}": run for (row, seed), run in sorted(runs.items())},
         "device": "cuda" if torch.cuda.is_available() else "cpu",

@@ -1,17 +1,8 @@
 """Build the ``loss`` scorer's model ``M`` (Moser, Raue, Dengel 2024, Sec. 3: ``s_i = ||M(x_i) - y_i||^2``).
 
-``M`` is any arch registered in BasicSR's ``ARCH_REGISTRY``, built with ``basicsr.archs.build_network``
-from an arch opt: a YAML file holding either the arch dict itself (``type: SRCNN``, ...) or a whole
-BasicSR options file (its ``network_g`` and ``scale`` are used), or ``--arch NAME`` plus ``key=value``
-overrides. Its weights come from a BasicSR checkpoint (``{'params': ...}``, ``{'params_ema': ...}``)
-or a bare state dict; without one, from the scorer of that arch and scale that ships with the package
-(:mod:`.pretrained`), or random on explicit request. Mismatches are refused with a one-line error naming the checkpoint:
-
-* state-dict keys or shapes that do not fit the arch;
-* a scale that does not match the data: the ``scale`` recorded in the checkpoint (every scorer checkpoint
-  this project writes records it, :func:`.pretrained.scorer_checkpoint`), the arch opt's ``upscale``, the
-  ``scale`` of the BasicSR options file the checkpoint was trained with (``experiments/<name>/<name>.yml`` next to
-  ``models/``), or an ``x2``/``x3``/``x4`` tag in the checkpoint's file name.
+Any arch of BasicSR's ``ARCH_REGISTRY``, from an arch opt or a BasicSR options file, with weights from a
+checkpoint, the shipped scorer of that arch and scale, or random on request. A checkpoint whose keys, shapes or
+scale do not fit is refused in one line naming it. Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,31 +1,9 @@
 """Score every sub-image of an SR training set, streaming, batched, resumable, on CPU, GPU or several GPUs.
 
-Implements the scoring stage of Moser, Raue, Dengel, "A Study in Dataset Pruning for Image
-Super-Resolution" (2024): one difficulty score per training sub-image, ``s_i = ||M(x_i) - y_i||^2``
-(Sec. 3) or one of the alternatives in :mod:`basicsr_distill.scoring.scorers` (HDC's Sobel texture,
-Ding et al. 2023; the bicubic down-up PSNR of Cho et al. 2025; seeded random).
-
-Execution:
-
-* A ``torch.utils.data.DataLoader`` over the (sorted) names; workers decode the images, batches hold
-  equal-size sub-images only. Memory is bounded by the prefetch queue, not the dataset size (LMDB
-  environments are re-opened every few hundred reads so that mapped pages do not pile up in RSS).
-* CPU: torch uses every available core for the model; ``workers`` processes (default cores / 4, at
-  least 1) decode and convert to the scorer's float input (e.g. Y) single-threaded. Model batches hold
-  ~36,864 HR pixels (4 sub-images of 96x96, 1 of 480x480: small batches stay in cache) and are cut from
-  32-image loader batches (each hand-over between processes costs ~1-2 ms). The model runs channels-last
-  when the arch allows it (faster oneDNN/cuDNN convolutions).
-* GPU (``device='cuda'``): ``uint8`` batches (32) travel pinned and are converted on the GPU; with
-  ``precision='auto'`` the model's forward pass runs under fp16 autocast **only if** on a sample of
-  sub-images the fp16 scores rank like the strict-fp32 ones (Spearman >= :data:`MIN_SPEARMAN`), else
-  fp32. The loss itself is always reduced in fp32.
-* Several GPUs: launch with ``torchrun --nproc_per_node N``; each rank scores every N-th remaining
-  name and rank 0 merges one file.
-* Resumable: results are flushed every ``chunk_size`` sub-images into ``.<out>.partial/``; running the
-  same command again scores only what is missing (a partial made with other arguments is discarded).
-* Output, written atomically: ``scores.csv`` (``name,score``, sorted by name) and ``scores.json``
-  (what was scored, how, with what checkpoint (sha256), and how long it took). ``--out`` is a folder
-  holding both, or a ``.csv`` path whose ``.json`` sibling gets the manifest.
+The scoring stage of Moser, Raue, Dengel 2024 (Sec. 3: ``s_i = ||M(x_i) - y_i||^2``, or another scorer of
+:mod:`basicsr_distill.scoring.scorers`). Writes ``scores.csv`` (``name,score``) and ``scores.json`` atomically;
+an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs.reuse`). Execution details
+(batching, precision, several GPUs): ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -48,7 +26,7 @@ from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import DistContext, distributed_context, remove_stale_temps
+from basicsr_distill.jobs import DistContext, distributed_context, read_manifest, remove_stale_temps, reuse
 from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
 from basicsr_distill.scoring.scorers import (
     HIGHER_IS_HARDER,
@@ -391,35 +369,30 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
 
 
 def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
-    """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied)."""
-    logger = get_root_logger()
+    """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied); other
+    arguments are refused (:func:`~basicsr_distill.jobs.reuse`)."""
     for path in (csv_path, json_path):  # what a killed run left half-renamed
         remove_stale_temps(path.parent, path.name)
     remove_stale_temps(partial)
     stamp = partial / "fingerprint.json"
-    try:
-        same = json.loads(stamp.read_text()) == fingerprint
-    except (OSError, ValueError):
-        same = False
+    in_progress = read_manifest(partial, stamp.name)
     # The partial folder goes only after both files are renamed (scores.csv, then scores.json, the record): a
-    # partial of these arguments means this job stopped, maybe between the two renames, so it resumes (issue 10).
-    if (csv_path.exists() or json_path.exists()) and not same:
-        try:
-            previous = json.loads(json_path.read_text()).get("fingerprint")
-        except (OSError, ValueError):
-            previous = None
-        if previous == fingerprint and csv_path.exists() and not overwrite:
-            logger.info(f"{csv_path}: already complete with these arguments; nothing to do")
-            return "done"
-        if not overwrite:
-            raise FileExistsError(f"{csv_path}: exists, made with other arguments (pass --overwrite to replace it)")
-    if partial.exists() and not same:
-        logger.warning(f"{partial}: discarding partial scores made with other arguments")
+    # partial of these arguments means this job stopped, maybe between the two renames, so it resumes.
+    if in_progress == fingerprint:
+        return "run"
+    where, stored, complete = partial, in_progress, False
+    if csv_path.exists() or json_path.exists():
+        record = read_manifest(json_path.parent, json_path.name) or {}
+        where, stored, complete = csv_path, record.get("fingerprint") or {}, csv_path.exists()
+    decision = reuse(where, stored, fingerprint, complete, overwrite)
+    if decision == "skip":
+        get_root_logger().info(f"{csv_path}: already complete with these arguments; nothing to do")
+        return "done"
+    if partial.exists():  # of other arguments (refused above unless overwrite) or unreadable
         _remove_tree(partial)
     partial.mkdir(parents=True, exist_ok=True)
-    if not stamp.exists():
-        with atomic_output(stamp) as tmp:
-            tmp.write_text(json.dumps(fingerprint, sort_keys=True))
+    with atomic_output(stamp) as tmp:
+        tmp.write_text(json.dumps(fingerprint, sort_keys=True))
     return "run"
 
 

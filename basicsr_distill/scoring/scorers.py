@@ -1,41 +1,9 @@
 """Per-sub-image difficulty scores for SR core-set selection: ``loss``, ``sobel``, ``bicubic_psnr``, ``random``.
 
-Every scorer maps a batch of equal-size sub-images to one float per sub-image. Tensors follow the
-package convention (NCHW, RGB, float in [0, 1]).
-
-* ``loss`` -- Moser, Raue, Dengel, "A Study in Dataset Pruning for Image Super-Resolution" (2024),
-  Sec. 3: the difficulty of a training pair ``(x_i, y_i)`` is the loss of a simple pre-trained SR
-  model ``M`` (SRCNN in the study),
-
-      s_i = (1 / |y_i|) * || M(x_i) - y_i ||_2^2        (MSE; ``l1`` uses || . ||_1),
-
-  averaged over the pixels (and channels) of the HR sub-image ``y_i``, optionally on the Y channel
-  (BasicSR's ``rgb2ycbcr_pt``, ITU-R BT.601) and after cropping ``crop_border`` pixels per side.
-  High loss = hard.
-* ``sobel`` -- Ding et al., "Not All Patches Are Equal: Hierarchical Dataset Condensation for
-  Single Image Super-Resolution" (HDC, IEEE SPL 2023), texture level of an HR patch ``p``:
-
-      T(p) = mean_{u,v} ( 0.5 * |G_x * g|(u, v) + 0.5 * |G_y * g|(u, v) ),
-
-  with ``G_x``/``G_y`` the 3x3 Sobel kernels and ``g`` the grayscale HR (``0.299 R + 0.587 G +
-  0.114 B``, as OpenCV's ``BGR2GRAY``, in [0, 1], not rounded). Borders are reflected without
-  repeating the edge pixel (OpenCV's default ``BORDER_REFLECT_101``). Scored either on the whole
-  sub-image or on its non-overlapping ``patch_size`` x ``patch_size`` patches (each padded on its
-  own, the remainder rows/columns that do not fill a patch dropped, as when HDC cuts patches) and
-  averaged. High = textured.
-* ``bicubic_psnr`` -- Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution without Class
-  Labels and Pre-trained Models" (2025), Sec. 3.1: high-gradient patches are those with low
-
-      PSNR_bic(X) = PSNR(X, (X down_bic4) up_bic4),
-
-  on the grayscale ``X`` by default (PIL's ``convert("L")`` as the authors' code, bit-exact; ``y`` and
-  ``rgb`` selectable), MATLAB bicubic (antialiased) both ways in float64 without rounding to 8 bits --
-  the same numbers as :func:`basicsr_distill.distillation.patches.bicubic_psnr` with ``resize="matlab"``
-  (the patch filter's default is the authors' OpenCV non-antialiased ``INTER_CUBIC``; see there). Low =
-  hard. A flat image is reproduced exactly, so the MSE is floored at ``1e-10`` (``MAX_PSNR`` = 100 dB)
-  to keep every score finite.
-* ``random`` -- uniform in [0, 1), a pure function of ``(seed, name)`` (BLAKE2b hash), so the same
-  seed gives the same scores whatever the batch size, order, shard or resume point.
+* ``loss``: ``s_i = ||M(x_i) - y_i||_2^2 / |y_i|`` (Moser, Raue, Dengel 2024, Sec. 3); high = hard;
+* ``sobel``: ``T(p) = mean(0.5 |G_x * g| + 0.5 |G_y * g|)`` (HDC, Ding et al., IEEE SPL 2023); high = textured;
+* ``bicubic_psnr``: ``PSNR(X, (X down_bic4) up_bic4)`` (Cho, Jung, Cho, Soh 2025, Eq. (1)); low = hard;
+* ``random``: uniform in [0, 1), a pure function of ``(seed, name)``. Conventions per scorer: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
-"""Streaming inputs for the per-sub-image scorers (Moser, Raue, Dengel 2024, "A Study in Dataset Pruning
-for Image Super-Resolution": every training sub-image ``(x_i, y_i)`` gets one score).
+"""Streaming inputs for the per-sub-image scorers (Moser, Raue, Dengel 2024: every training sub-image
+``(x_i, y_i)`` gets one score).
 
-A *store* maps sub-image names (LMDB keys / file stems, e.g. ``0001_s001``) to ``uint8`` BGR images:
-a BasicSR LMDB (:class:`LmdbStore`), a folder (:class:`FolderStore`) or synthetic pixels generated on
-the fly (:class:`SyntheticStore`, for throughput benchmarks). :class:`PairDataset` decodes one GT (and
-LQ) sub-image per item inside DataLoader workers and returns ``uint8`` RGB CHW tensors (4x less
-inter-process traffic than float); :func:`shape_batches` groups equal-size sub-images into batches.
-Nothing holds more than the DataLoader's prefetch queue in memory, whatever the number of images.
-
-Pairs are checked before any work: the GT and LQ name sets must be equal and every HR sub-image must
-be exactly ``scale`` times its LR sub-image (BasicSR's ``paired_random_crop`` convention).
+Stores map sub-image names to ``uint8`` BGR images (LMDB, folder, synthetic); :class:`PairDataset` decodes pairs in
+DataLoader workers and :func:`shape_batches` groups equal sizes. Pairs are checked first. Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basicsr_distill.jobs import remove_stale_temps
+from basicsr_distill.jobs import remove_stale_temps, reuse
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
@@ -167,7 +167,7 @@ def save_coreset(
 
     Each output is atomic and the record is written last, so a record means a complete run. Re-running
     with the same selection finds the record and writes nothing; a different selection is refused
-    unless ``overwrite``.
+    unless ``overwrite`` (:func:`~basicsr_distill.jobs.reuse`).
     """
     outputs = coreset_outputs(out_dir, gt, lq)
     remove_stale_temps(out_dir)  # what a killed run left: the LMDB pair's staging folder, temp keep-list / record
@@ -175,12 +175,9 @@ def save_coreset(
     if lq is not None:
         record["materialized"] = {"gt": str(outputs["gt_lmdb"]), "lq": str(outputs["lq_lmdb"])}
     previous = json.loads(outputs["record"].read_text()) if outputs["record"].is_file() else None
-    if previous == record and all(path.exists() for path in outputs.values()):
+    complete = all(path.exists() for path in outputs.values())
+    if reuse(outputs["record"], previous, record, complete, overwrite, what="selection options") == "skip":
         return outputs
-    if previous is not None and previous != record and not overwrite:
-        raise FileExistsError(
-            f"{outputs['record']}: a different selection was saved here; pass --overwrite to replace it"
-        )
     stale = (previous or {}).get("materialized", {}).values()
     for path in {Path(path) for path in stale} - {outputs.get("gt_lmdb"), outputs.get("lq_lmdb")}:
         if path.parent == Path(out_dir) and path.suffix == ".lmdb":

@@ -1,19 +1,8 @@
-"""Image features for the clustering stage of HDC (Ding et al. 2023) core-set selection.
+"""Image features for the clustering stage of HDC (Ding et al., IEEE SPL 2023) core-set selection.
 
-Ding et al. 2023, "Not All Patches Are Equal: Hierarchical Dataset Condensation for Single Image
-Super-Resolution" (IEEE SPL), cluster the high-texture patches with features from a pre-trained
-texture network and sample uniformly per cluster. No such network ships with this project (and no
-weights can be downloaded), so the features here are computed from the pixels; this is the one place
-our ``hdc`` differs from theirs. Two extractors, both from the uint8 BGR image:
-
-- ``sobel_hist`` (default, 22-D): a 16-bin histogram (log-spaced edges) of the Sobel magnitude
-  ``0.5*|S_x| + 0.5*|S_y|`` of the grayscale image in [0, 1] (the texture map HDC scores with, the
-  ``sobel`` scorer's :func:`~basicsr_distill.scoring.scorers.sobel_texture_map`, as in the Sobel
-  baseline of Moser, Raue, Dengel 2024), plus the mean and standard deviation of each colour
-  channel: texture *kind* and colour, not just texture amount.
-- ``pixels`` (192-D): the image area-downsampled to 8x8, three channels in [0, 1].
-
-Columns are standardized before k-means (:func:`basicsr_distill.selection.strategies.cluster`).
+HDC clusters features of a pre-trained texture network that does not ship here; these are computed from the
+pixels instead (the one place our ``hdc`` differs): ``sobel_hist`` (default, 22-D: Sobel-magnitude histogram plus
+colour statistics) or ``pixels`` (192-D, 8x8 area-downsampled). Details: ``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
-"""Write a core-set as its own GT + LQ LMDB pair: the storage saving of dataset pruning.
+"""Write a core-set as its own GT + LQ LMDB pair: the storage saving of dataset pruning (Moser, Raue, Dengel 2024).
 
-Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution", motivate pruning
-by training cost and storage: a 50% core-set needs half the disk. ``CoreSetPairedImageDataset``
-trains on a core-set of the full LMDB without copying; this module copies the kept sub-images into
-a new BasicSR-format LMDB pair (``meta_info.txt`` included) when the smaller set should stand alone.
-From an LMDB the stored PNG bytes are copied as they are (no re-encoding); folder images are decoded
-and PNG-encoded. Both LMDBs are written by :class:`~basicsr_distill.preparation.lmdb_io.LmdbWriter` into one
-hidden staging folder (``.{gt}.pair.tmp-{pid}`` beside them) and renamed into place only when BOTH are complete, GT
-then LQ, back to back: a failure or a kill while copying leaves neither (issue 10: the LQ LMDB used to appear while
-the GT one was still being closed). Only a kill between the two renames can leave the GT LMDB alone; the selection
-record, written after both, is then missing, so the rerun rebuilds the pair. A staging folder left by a killed
-process is removed by the next run (:func:`basicsr_distill.jobs.remove_stale_temps`).
+LMDB entries are copied as stored PNG bytes (folder images are encoded). Both LMDBs are staged in one hidden folder
+and renamed into place together, GT then LQ, so a kill never leaves an LQ LMDB without its GT (``docs/design.md``).
 """
 
 from __future__ import annotations

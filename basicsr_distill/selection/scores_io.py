@@ -1,14 +1,8 @@
-"""Read and validate a per-sub-image score file (``scores.csv``) against a dataset's names.
+"""Read and validate a per-sub-image score file (``scores.csv``: ``name,score``) against a dataset's names.
 
-The scores are the difficulty values of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for
-Image Super-Resolution" (Sec. 3: the loss of a simple pre-trained SRCNN on each sub-image), or any
-other per-sub-image value written by ``scripts/score_dataset.py`` (Sobel texture, bicubic PSNR,
-random). The file is ``name,score`` with a header and one row per sub-image; ``name`` is the LMDB
-key without extension (``0001_s001``).
-
-Every problem is a one-line :class:`ScoresError` (a ``ValueError``) naming the file: a missing
-header, a short row, a duplicate name, a non-numeric or non-finite score, an empty file, and, in
-:func:`check_scores_cover`, names missing from or absent in the dataset (counts and examples).
+The scores are Moser, Raue, Dengel 2024's difficulty values (Sec. 3) or any per-sub-image value of
+``scripts/score_dataset.py``. Every problem is one :class:`ScoresError` line naming the file. Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations

@@ -1,30 +1,9 @@
-"""Core-set selection strategies over per-sub-image difficulty scores.
+"""Core-set selection strategies over per-sub-image difficulty scores (Moser, Raue, Dengel 2024, Sec. 3.2).
 
-Implements the sampling strategies of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for
-Image Super-Resolution" (Sec. 3.2, Figs. 3-4), plus two baselines:
-
-- ``ascending`` (ASC): the ``round(r*N)`` lowest scores (easiest first).
-- ``descending`` (DES): the ``round(r*N)`` highest scores; with ``offset`` the *refined* core-set:
-  skip the ``round(offset*N)`` hardest and take the next ``round(r*N)`` (the study's refined 50%
-  is ``r = 0.5, offset = 0.05``: rank percentiles 5%..55% from the top). For ``ascending`` the
-  offset skips the easiest instead.
-- ``random``: ``round(r*N)`` names drawn uniformly without replacement.
-- ``hdc``: the two stages of Ding et al. 2023, "Not All Patches Are Equal: Hierarchical Dataset
-  Condensation for Single Image Super-Resolution" (IEEE SPL): keep the sub-images strictly above
-  the median score (meant for the Sobel texture score), cluster their features with k-means
-  (k = 15), and sample the budget uniformly over the clusters. HDC clusters features of a
-  pre-trained texture network; here the features are computed from the images
-  (:mod:`basicsr_distill.selection.features`), and sklearn's ``KMeans`` runs with a fixed seed.
-- ``ccs``: coverage-centric core-set selection, Zheng et al., ICLR 2023, "Coverage-centric Coreset
-  Selection for High Pruning Rates" (Alg. 1): drop the hardest ``round(offset*N)`` (their beta),
-  split the remaining score range into 50 equal-width strata, and fill the budget
-  smallest-stratum-first: each stratum gets ``min(its size, floor(rest / strata left))`` and the
-  leftovers pass to the larger strata; names are drawn at random within a stratum.
-
-Sizes are ``round(r*N)`` and ``round(offset*N)`` rounded half up; ``r`` lies in (0, 1] and
-``offset + r <= 1``. Rankings break ties by name, every random draw comes from
-``numpy.random.default_rng(seed)`` over name-sorted candidates, so a selection is a pure function
-of the scores, the parameters and the seed. The result is sorted by name.
+``ascending`` / ``descending`` (the ``round(r N)`` easiest / hardest; with ``offset`` the refined core-set),
+``random``, ``hdc`` (Ding et al., IEEE SPL 2023: above-median, k-means, uniform per cluster) and ``ccs`` (Zheng
+et al., ICLR 2023, Alg. 1). A selection is a pure function of the scores, the parameters and the seed; the result
+is sorted by name. Sizes, ties and draws: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -201,7 +180,7 @@ def _select_hdc(
         raise SelectionError(f"hdc features must be ({len(pool)}, D), got {matrix.shape}")
     labels = cluster(matrix, config.clusters, config.seed)
     details["clusters_used"] = used = len(np.unique(labels))
-    if used < config.clusters:  # k-means cannot make more clusters than distinct feature rows (issue 10: silent)
+    if used < config.clusters:  # k-means cannot make more clusters than distinct feature rows: say so
         from basicsr.utils import get_root_logger
 
         get_root_logger().warning(
