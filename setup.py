@@ -50,6 +50,11 @@ class EditableWheelWithHook(editable_wheel):
         return _StrategyWithHook(super()._select_strategy(name, tag, build_lib))
 
 
+#: Package data: these suffixes anywhere up to two folders below a package (setuptools globs them per package);
+#: MANIFEST.in puts the same files into the source distribution.
+DATA_SUFFIXES = ("yaml", "yml", "json", "txt", "pth", "pt", "bin", "safetensors")
+PACKAGE_DATA = [f"{folder}*.{ext}" for folder in ("", "*/", "*/*/") for ext in DATA_SUFFIXES]
+
 version = {}
 exec(Path("basicsr_distill/version.py").read_text(), version)
 
@@ -63,10 +68,10 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["basicsr_distill", "basicsr_distill.*"]),
     py_modules=["basicsr_distill_hook"],
-    package_data={
-        "basicsr_distill.scoring": ["weights/*.pth", "weights/*.json"],  # the shipped scorers (< 1 MB each)
-        "basicsr_distill.results": ["published.yaml", "recipes.yaml"],
-    },
+    # Every option file, record and weights file inside the package ships, present and future: the shipped
+    # scorers (< 1 MB each), published.yaml, the example option files of `basicsr-distill train --example`.
+    package_data={"": PACKAGE_DATA},
+    entry_points={"console_scripts": ["basicsr-distill = basicsr_distill.commands:main"]},
     cmdclass={"build_py": BuildPyWithHook, "editable_wheel": EditableWheelWithHook},
     install_requires=[
         "torch>=2.0",

@@ -1,5 +1,5 @@
-"""Shared plumbing for the thin ``scripts/*.py`` wrappers: one-line errors instead of tracebacks, the distillation
-scripts' parser."""
+"""Shared plumbing of the ``basicsr-distill`` subcommands (:mod:`basicsr_distill.commands`): one-line errors instead
+of tracebacks, the distillation commands' common options."""
 
 from __future__ import annotations
 
@@ -30,16 +30,11 @@ def one_line_errors(main: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def script_parser(doc: str, epilog: str, device: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser of a distillation script: its docstring's first line, the examples, ``--overwrite``
-    and (with a ``device`` default) ``--device``."""
-    parser = argparse.ArgumentParser(
-        description=doc.splitlines()[0], epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_overwrite_device(parser: argparse.ArgumentParser, device: str | None = None) -> None:
+    """The distillation commands' ``--overwrite`` and (with a ``device`` default) ``--device``."""
     parser.add_argument("--overwrite", action="store_true", help="replace outputs made with other parameters")
     if device is not None:
         parser.add_argument("--device", default=device, help="auto | cpu | cuda[:N] (default: %(default)s)")
-    return parser
 
 
 def show_info_logs() -> None:

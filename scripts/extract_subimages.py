@@ -1,94 +1,10 @@
-"""Cut HR images into sub-images (BasicSR's DIV2K convention) with matching LR sub-images.
+"""``basicsr-distill prepare subimages`` (:mod:`basicsr_distill.commands.prepare_subimages`)."""
 
-Thin wrapper over :func:`basicsr_distill.preparation.subimages.extract_subimages`.
-"""
+import sys
 
-from __future__ import annotations
+from basicsr_distill.commands import script
 
-import argparse
-from pathlib import Path
-
-from basicsr_distill.cli import one_line_errors, show_info_logs
-from basicsr_distill.preparation.resume import add_job_arguments
-from basicsr_distill.preparation.subimages import extract_subimages
-
-EPILOG = """\
-example (DIV2K, BasicSR layout; LR from the official folders):
-  python scripts/extract_subimages.py --input datasets/DIV2K/DIV2K_train_HR \\
-      --output datasets/DIV2K/DIV2K_train_HR_sub --scales 2 3 4 \\
-      --lr-input 2=datasets/DIV2K/DIV2K_train_LR_bicubic/X2 --lr-input 3=datasets/DIV2K/DIV2K_train_LR_bicubic/X3 \\
-      --lr-input 4=datasets/DIV2K/DIV2K_train_LR_bicubic/X4
-  -> DIV2K_train_HR_sub/0001_s001.png ... (32,592 sub-images) and DIV2K_train_LR_bicubic_X{2,3,4}_sub/ with the
-     same names. Without --lr-input the LR sub-images are MATLAB-bicubic downscaled from the HR sub-images.
-
-Re-running the same command after an interruption finishes the job; once complete it does nothing.
-An output made with other arguments is refused unless --overwrite.
-"""
-
-
-def scale_path(text: str) -> tuple[int, Path]:
-    """Parse ``SCALE=PATH``."""
-    scale, sep, path = text.partition("=")
-    if not sep or not scale.isdigit() or not path:
-        raise argparse.ArgumentTypeError(f"expected SCALE=PATH (e.g. 2=datasets/DIV2K/X2), got {text!r}")
-    return int(scale), Path(path)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--input", required=True, type=Path, help="folder of HR images (png/jpg/bmp/tif)")
-    parser.add_argument("--output", required=True, type=Path, help="folder for the HR sub-images")
-    parser.add_argument(
-        "--scales", type=int, nargs="*", default=[2, 3, 4], help="LR scales (default: 2 3 4; empty: HR only)"
-    )
-    parser.add_argument(
-        "--lr-input",
-        type=scale_path,
-        action="append",
-        default=[],
-        metavar="SCALE=FOLDER",
-        help="official LR folder for a scale (files 0001x2.png or 0001.png, exactly HR/scale); repeatable",
-    )
-    parser.add_argument(
-        "--lr-output",
-        type=scale_path,
-        action="append",
-        default=[],
-        metavar="SCALE=FOLDER",
-        help="LR sub-image folder for a scale (default: the output name with HR -> LR_bicubic_X{s}); repeatable",
-    )
-    parser.add_argument("--crop-size", type=int, default=480, help="sub-image size in HR pixels (default: 480)")
-    parser.add_argument("--step", type=int, default=240, help="sliding step in HR pixels (default: 240)")
-    parser.add_argument(
-        "--thresh-size",
-        type=int,
-        default=0,
-        help="add a border-aligned last window when more than this many pixels remain (default: 0)",
-    )
-    add_job_arguments(parser, compress_level=3, overwrite_help="replace outputs made with other arguments")
-    return parser.parse_args(argv)
-
-
-@one_line_errors
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    show_info_logs()
-    extract_subimages(
-        args.input,
-        args.output,
-        scales=args.scales,
-        lr_folders=dict(args.lr_input),
-        lr_outputs=dict(args.lr_output),
-        crop_size=args.crop_size,
-        step=args.step,
-        thresh_size=args.thresh_size,
-        compress_level=args.compress_level,
-        workers=args.workers,
-        overwrite=args.overwrite,
-    )
-
+main = script("prepare", "subimages")
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,48 +1,10 @@
-"""Write GTmod{s} (mod-crop) and LRbicx{s} (MATLAB bicubic) folders of an SR test set for each scale.
+"""``basicsr-distill prepare benchmark`` (:mod:`basicsr_distill.commands.prepare_benchmark`)."""
 
-Thin wrapper over :func:`basicsr_distill.preparation.benchmark.prepare_benchmark`.
-"""
+import sys
 
-from __future__ import annotations
+from basicsr_distill.commands import script
 
-import argparse
-from pathlib import Path
-
-from basicsr_distill.cli import one_line_errors, show_info_logs
-from basicsr_distill.preparation.benchmark import prepare_benchmark
-from basicsr_distill.preparation.resume import add_job_arguments
-
-EPILOG = """\
-example:
-  python scripts/prepare_benchmark.py --input path/to/Set5/HR --output datasets/Set5 --scales 2 3 4
-  -> datasets/Set5/GTmod2/baby.png, datasets/Set5/LRbicx2/baby.png, ... (same names in every folder), for
-     BasicSR's PairedImageDataset with dataroot_gt: datasets/Set5/GTmod2, dataroot_lq: datasets/Set5/LRbicx2.
-  python scripts/prepare_benchmark.py --input path/to/BSDS100 --output datasets/BSDS100
-  -> datasets/B100/...: BSD100 / BSDS100 / B100, Urban100 / Urban, Manga109 / Manga (any case) are written under
-     the one name every option file uses (Set5, Set14, B100, Urban100, Manga109).
-
-Grayscale images (Set14 bridge) are converted to 3 channels with a warning. Re-running finishes an
-interrupted run; outputs made with other arguments are refused unless --overwrite.
-"""
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--input", required=True, type=Path, help="folder of HR test images")
-    parser.add_argument("--output", required=True, type=Path, help="root folder for GTmod{s}/ and LRbicx{s}/")
-    parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="scales (default: 2 3 4)")
-    add_job_arguments(parser, compress_level=3, overwrite_help="replace outputs made with other arguments")
-    return parser.parse_args(argv)
-
-
-@one_line_errors
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    show_info_logs()
-    prepare_benchmark(args.input, args.output, args.scales, args.compress_level, args.workers, args.overwrite)
-
+main = script("prepare", "benchmark")
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,100 +1,10 @@
-"""Select a core-set of SR training sub-images from per-sub-image scores (Moser, Raue, Dengel 2024).
+"""``basicsr-distill select`` (:mod:`basicsr_distill.commands.select`)."""
 
-Thin wrapper over :mod:`basicsr_distill.selection`; see ``--help``.
-"""
-
-from __future__ import annotations
-
-import argparse
-import contextlib
-import json
 import sys
-from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.selection.coreset import KEEP_LIST_NAME, RECORD_NAME, save_coreset, select_coreset
-from basicsr_distill.selection.dataset_index import DatasetIndex, check_same_names
-from basicsr_distill.selection.strategies import HDC_FEATURES, STRATEGIES, SelectionConfig
+from basicsr_distill.commands import script
 
-EPILOG = f"""
-strategies (ties broken by name; sizes round(ratio*N) and round(offset*N), rounded half up):
-  ascending    the lowest scores (easiest); --offset skips the easiest first
-  descending   the highest scores (hardest); --offset skips the hardest first: the study's
-               refined 50% is --ratio 0.5 --offset 0.05 (rank percentiles 5%..55% from the top)
-  random       uniform without replacement (--seed)
-  hdc          Ding et al. 2023: above-median scores (use Sobel scores), k-means on image
-               features (--clusters, --features), budget spread evenly over the clusters
-  ccs          Zheng et al. 2023: drop the hardest --offset, --strata equal-width score strata,
-               budget filled smallest-stratum-first, random within a stratum
-
-outputs in --out: {KEEP_LIST_NAME} (BasicSR meta_info format: usable as meta_info_file for folders,
-or as coreset: {{keep_list: ...}} of CoreSetPairedImageDataset), {RECORD_NAME} (strategy, parameters,
-seed, scores sha256, count, score range), and with --materialize the core-set GT/LQ LMDB pair.
-
-example:
-  python scripts/select_coreset.py --scores datasets/DIV2K/scores/srcnn_x2_mse/scores.csv \\
-      --gt datasets/DIV2K/DIV2K_train_HR_sub.lmdb --lq datasets/DIV2K/DIV2K_train_LR_bicubic_X2_sub.lmdb \\
-      --strategy descending --ratio 0.5 --offset 0.05 --out datasets/DIV2K/coreset_ref50 --materialize
-"""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Select a core-set of SR training sub-images from their scores (scores.csv of "
-        "scripts/score_dataset.py) and write a keep-list, a JSON record and optionally a core-set LMDB pair.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--scores", required=True, help="scores.csv ('name,score', one row per sub-image)")
-    parser.add_argument("--gt", required=True, help="GT (HR) dataset the scores belong to: BasicSR LMDB or folder")
-    parser.add_argument(
-        "--lq", help="LQ (LR) dataset paired with --gt (checked for the same names; needed by --materialize)"
-    )
-    parser.add_argument("--strategy", required=True, choices=STRATEGIES)
-    parser.add_argument("--ratio", type=float, required=True, help="fraction r of the N sub-images to keep, in (0, 1]")
-    parser.add_argument(
-        "--offset",
-        type=float,
-        default=0.0,
-        help="ascending/descending: fraction of the ranking skipped first; ccs: hardest fraction dropped (default 0)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of random, hdc and ccs draws (default 0)")
-    parser.add_argument("--clusters", type=int, default=15, help="hdc: k-means clusters (default 15)")
-    parser.add_argument("--features", choices=HDC_FEATURES, default="sobel_hist", help="hdc: image features")
-    parser.add_argument("--strata", type=int, default=50, help="ccs: equal-width score strata (default 50)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--materialize", action="store_true", help="also write the core-set GT + LQ LMDB pair")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs of a different earlier selection")
-    return parser
-
-
-@one_line_errors
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.materialize and not args.lq:
-        raise ValueError("--materialize needs --lq (the paired LR dataset)")
-    config = SelectionConfig(
-        strategy=args.strategy,
-        ratio=args.ratio,
-        offset=args.offset,
-        seed=args.seed,
-        clusters=args.clusters,
-        features=args.features,
-        strata=args.strata,
-    )
-    with DatasetIndex(args.gt) as gt, DatasetIndex(args.lq) if args.lq else contextlib.nullcontext() as lq:
-        if lq is not None:
-            check_same_names(gt, lq)
-        coreset = select_coreset(args.scores, config, gt.names, images=gt)
-        outputs = save_coreset(coreset, args.out, gt, lq if args.materialize else None, overwrite=args.overwrite)
-    print(coreset.summary())
-    if args.materialize:
-        sizes = [sum(f.stat().st_size for f in Path(path).iterdir()) for path in (args.gt, args.lq)]
-        copies = [sum(f.stat().st_size for f in outputs[key].iterdir()) for key in ("gt_lmdb", "lq_lmdb")]
-        print(f"core-set LMDB pair: {sum(copies) / 2**20:.1f} MiB (full set: {sum(sizes) / 2**20:.1f} MiB)")
-    print(json.dumps({key: str(path) for key, path in outputs.items()}, indent=2))
-    return 0
-
+main = script("select")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,42 +1,10 @@
-"""Ship a trained scorer: copy its weights into the package (with scale, arch and colour recorded) and measure it.
+"""``basicsr-distill scorer ship`` (:mod:`basicsr_distill.commands.scorer_ship`)."""
 
-Writes basicsr_distill/scoring/weights/{ARCH}_Y_x{S}.pth and .json (training data, iterations, machine, Set5/Set14
-Y-PSNR of the scorer and of plain bicubic, crop_border = scale). See options/scorer/*.yml and `make scorers`.
-"""
+import sys
 
-from __future__ import annotations
+from basicsr_distill.commands import script
 
-import argparse
-from pathlib import Path
-
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.scoring.pretrained import WEIGHTS_DIR
-from basicsr_distill.scoring.shipping import ship_scorer
-
-
-@one_line_errors
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiment", required=True, type=Path, help="finished BasicSR experiment folder")
-    parser.add_argument(
-        "--benchmark",
-        action="append",
-        metavar="NAME=FOLDER",
-        help="prepared benchmark (GTmod{s}/LRbicx{s} inside); default Set5=datasets/Set5, Set14=datasets/Set14",
-    )
-    parser.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help="where to write (default: the package)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    pairs = args.benchmark or ["Set5=datasets/Set5", "Set14=datasets/Set14"]
-    benchmarks = {}
-    for pair in pairs:
-        name, sep, folder = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--benchmark {pair!r}: expected NAME=FOLDER")
-        benchmarks[name] = folder
-    target = ship_scorer(args.experiment, benchmarks, args.weights_dir, args.device)
-    print(f"{target} and {target.with_suffix('.json')} written")
-
+main = script("scorer", "ship")
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

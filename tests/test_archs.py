@@ -335,7 +335,7 @@ def test_fsrcnn_port_round_trip(tmp_path, scale: int) -> None:
     src = tmp_path / "fsrcnn.pth"
     torch.save({"params": OrderedDict((f"module.{k}", v) for k, v in port.items())}, src)  # wrapped + DataParallel
     dst = tmp_path / "FSRCNN.pth"
-    assert convert_main([str(src), str(dst), "--arch", "FSRCNN", "--scale", str(scale)]) is None
+    assert convert_main([str(src), str(dst), "--arch", "FSRCNN", "--scale", str(scale)]) == 0
     model = build_network({"type": "FSRCNN", "upscale": scale, "num_in_ch": 1, "num_out_ch": 1})
     model.load_state_dict(torch.load(dst, weights_only=True)["params"], strict=True)
     lr = torch.rand(2, 1, 5, 4)

@@ -294,7 +294,7 @@ def test_pretrained_folder_round_trip_and_missing_subfolders(tmp_path: Path) -> 
     (tmp_path / "only_vae" / "vae").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no transformer/ subfolder"):
         load_dit_components(tmp_path / "only_vae")
-    with pytest.raises(FileNotFoundError, match="no such pretrained"):
+    with pytest.raises(FileNotFoundError, match="absent: no diffusers DiT .*: no local file or folder"):
         load_dit_components(tmp_path / "absent")
 
 

@@ -18,6 +18,7 @@ import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils.matlab_functions import imresize
 
+from basicsr_distill.commands import build_parser
 from basicsr_distill.distillation import synthesize as synthesize_module
 from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
 from basicsr_distill.distillation.synthesize import (
@@ -182,8 +183,7 @@ def test_torchrun_two_ranks_write_the_same_set_as_one(tmp_path: Path) -> None:
 
 
 def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))
-    main = script["main"]
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "distill_sample.py"))["main"]
     checkpoint, opt = write_difffit_run(tmp_path)
     args = ["--opt", str(opt), "--checkpoint", str(checkpoint), "--ipc", "1", "--steps", "2", "--device", "cpu"]
     main([*args, "--output", str(tmp_path / "out")])
@@ -193,7 +193,8 @@ def test_script_samples_from_a_difffit_checkpoint(tmp_path: Path, capsys: pytest
     assert manifest["inputs"]["generator"]["checkpoint_sha256"] == sha256_file(checkpoint)
     assert manifest["params"]["cfg_channels"] == 3  # DiT's forward_with_cfg by default
     required = ["--opt", "o", "--checkpoint", "c", "--output", "x"]
-    assert script["parse_args"]([*required, "--cfg-channels", "all"]).cfg_channels is None
+    command = ["distill", "sample", *required, "--cfg-channels", "all"]
+    assert build_parser(command).parse_args(command).cfg_channels is None
     for count in ("5", "1"):  # more classes than fine-tuned (never-trained embeddings), or fewer: one line, exit 2
         with pytest.raises(SystemExit) as exit_info:
             main([*args, "--output", str(tmp_path / f"bad{count}"), "--num-classes", count])
@@ -229,5 +230,5 @@ def test_a_separate_decoding_vae_decodes_the_samples(tmp_path: Path) -> None:
     AutoencoderKL(**{**TINY_VAE, "latent_channels": 8}).save_pretrained(tmp_path / "other_latents")
     with pytest.raises(ValueError, match="other_latents: decoding VAE has 8 latent channels"):
         load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "other_latents")
-    with pytest.raises(FileNotFoundError, match="nothing_here: no VAE"):
+    with pytest.raises(FileNotFoundError, match="nothing_here: no diffusers VAE"):
         load_dit_components(None, tiny=tiny, device="cpu", vae_decode=tmp_path / "nothing_here")

@@ -146,7 +146,7 @@ def test_converts_an_original_dit_checkpoint_to_a_diffusers_folder(tmp_path: Pat
         assert torch.equal(converted(latents, **inputs).sample, source(latents, **inputs).sample)
     assert (folder / "vae" / "config.json").is_file()
     (tmp_path / "not_dit.pt").write_bytes(b"garbage")
-    with pytest.raises(WeightsCheckError, match="not_dit.pt: not a torch checkpoint"):
+    with pytest.raises(WeightsCheckError, match="not_dit.pt: not a DiT checkpoint"):
         convert_dit_checkpoint(tmp_path / "not_dit.pt", tmp_path / "ema_vae", tmp_path / "x")
 
 

@@ -42,6 +42,7 @@ LAYERS = {
     "test": 4,
     "results": 5,
     "commands": 5,
+    "__main__": 5,  # python -m basicsr_distill: the console command
     "tables": 5,
     "reporting": 5,
     "runners": 5,

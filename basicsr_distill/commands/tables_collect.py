@@ -12,7 +12,6 @@ from pathlib import Path
 from basicsr_distill.results.collect import PUBLISHED, load_published, write_table
 from basicsr_distill.results.table_options import BUDGETS, check_budget, tables
 
-DESCRIPTION = "Print each table in the papers' layout with the published numbers and the difference."
 EPILOG = """
 reads, for every row of a table (options/tables/<table>.txt):
   <root>/experiments/<name>/train_<name>_*.log   validation blocks (the last one of each test set);

@@ -21,7 +21,6 @@ from basicsr_distill.results.launch import (
     run_queue,
 )
 
-DESCRIPTION = "Train and test a table's rows, one row per free GPU slot."
 EPILOG = """
 run from the repository root (the option files' datasets/ and experiments/ paths are relative to it).
 each GPU slot takes the next row: python -m basicsr_distill.train -opt <row> --auto_resume (several GPUs per

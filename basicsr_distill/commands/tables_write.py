@@ -12,12 +12,6 @@ from pathlib import Path
 
 from basicsr_distill.results.table_options import BUDGETS, check_budget, generated_files, stale_files, write_files
 
-DESCRIPTION = (
-    "Generate options/tables/train/*.yml (one per table row), options/test/tables/*.yml (their tests), "
-    "options/test/benchmarks/*.yml (every arch at x2/x3/x4) and options/tables/<table>.txt (row lists for "
-    "scripts/run_table.py and scripts/slurm/), from basicsr_distill/results/recipes.yaml."
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

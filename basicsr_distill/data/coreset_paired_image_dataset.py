@@ -41,7 +41,9 @@ class CoreSetPairedImageDataset(PairedImageDataset):
             raise ValueError(f"{type(self).__name__} '{opt.get('name')}': the 'coreset' option is missing or empty")
         by_name = {_name(entry["gt_path"]): entry for entry in self.paths}
         try:
-            self.coreset: CoreSet = coreset_from_options(opt["coreset"], by_name, image_root=self.gt_folder)
+            self.coreset: CoreSet = coreset_from_options(
+                opt["coreset"], by_name, image_root=self.gt_folder, scale=opt.get("scale")
+            )
         except (ValueError, FileNotFoundError) as error:  # one line naming the YAML block
             raise type(error)(f"coreset: {error}") from error
         self.paths = [by_name[name] for name in self.coreset.names]

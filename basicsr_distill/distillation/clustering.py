@@ -116,8 +116,10 @@ def load_clip(
     """Build the CLIP image encoder.
 
     ``checkpoint`` is a weights file for the open_clip model ``model_name`` (``ViT-B-32-quickgelu`` for
-    OpenAI's weights, as the authors'; ``ViT-B-32`` for GELU-trained ones such as LAION's), or an open_clip
-    folder (``open_clip_config.json`` plus weights, as on the Hugging Face hub). ``None`` gives the tiny
+    OpenAI's weights, as the authors'; ``ViT-B-32`` for GELU-trained ones such as LAION's), an open_clip
+    folder (``open_clip_config.json`` plus weights), a hub id (``hf-hub:org/name``) or a pretrained tag of
+    ``model_name`` (``openai``), found by open_clip in the Hugging Face cache
+    (:func:`~basicsr_distill.distillation.sources.resolve_clip_checkpoint`). ``None`` gives the tiny
     random :data:`TINY_CLIP_CONFIG` model, initialised from ``seed``, with a ``RANDOM WEIGHTS`` warning.
     """
     import open_clip
@@ -135,6 +137,9 @@ def load_clip(
         info = {"model": "tiny-random", "config": TINY_CLIP_CONFIG, "checkpoint": None, "sha256": None}
         info["random_weights"] = True
     else:
+        from basicsr_distill.distillation.sources import resolve_clip_checkpoint
+
+        checkpoint = resolve_clip_checkpoint(checkpoint, model_name)  # a local path, a hub id or a pretrained tag
         weights = clip_weights_file(checkpoint)
         name, pretrained = (
             (f"local-dir:{checkpoint}", None) if Path(checkpoint).is_dir() else (model_name, str(weights))

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from diffusers import (
 from diffusers.models.embeddings import LabelEmbedding
 from torch import nn
 
+from basicsr_distill.distillation.sources import config_file, load_torch_file, read_json, vae_config_file
 from basicsr_distill.utils import atomic_output
 
 #: Latent scaling of the Stable Diffusion VAE used by DiT (``vae.encode(x).latent_dist.sample() * 0.18215``).
@@ -95,7 +95,6 @@ SAMPLE_SCHEDULERS = ("ddpm", "ddim", "dpm")
 
 GAMMA_ATTR = "difffit_gamma"
 CHECKPOINT_FORMAT = "basicsr-distill/difffit-v1"
-_HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 _PROBE_VALUES = 8
 
 
@@ -272,14 +271,14 @@ def load_dit_components(
 
 
 def load_vae(path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> AutoencoderKL:
-    """A diffusers ``AutoencoderKL`` folder (``config.json`` + weights, e.g. ``stabilityai/sd-vae-ft-mse``), or a
-    diffusers pipeline folder with a ``vae/`` subfolder. Raises ``FileNotFoundError`` naming the path."""
-    folder = Path(path)
-    if (folder / "config.json").is_file():
-        return AutoencoderKL.from_pretrained(str(folder), torch_dtype=dtype)
-    if (folder / "vae" / "config.json").is_file():
-        return AutoencoderKL.from_pretrained(str(folder), subfolder="vae", torch_dtype=dtype)
-    raise FileNotFoundError(f"{folder}: no VAE (expected config.json and weights, or a vae/ subfolder with them)")
+    """A diffusers ``AutoencoderKL``: a folder (``config.json`` + weights, or a pipeline folder with ``vae/``) or a hub
+    id (``stabilityai/sd-vae-ft-mse``) through diffusers' own loading. Raises ``FileNotFoundError`` naming what was
+    tried, ``ValueError`` naming a malformed ``config.json``."""
+    config, subfolder = vae_config_file(path)
+    if not config.is_file():
+        raise FileNotFoundError(f"{path}: no VAE (expected config.json and weights, or a vae/ subfolder with them)")
+    read_json(config)  # a malformed config is one line naming the file
+    return AutoencoderKL.from_pretrained(str(path), subfolder=subfolder, torch_dtype=dtype)
 
 
 def check_decode_vae(vae: AutoencoderKL, decode_vae: AutoencoderKL, where: str) -> None:
@@ -305,30 +304,20 @@ def _random_models(tiny: dict[str, Any], seed: int) -> tuple[DiTTransformer2DMod
 
 
 def _pretrained_models(pretrained: str, dtype: torch.dtype) -> tuple[DiTTransformer2DModel, AutoencoderKL]:
-    folder = Path(pretrained)
-    if folder.is_dir():
-        for sub in ("transformer", "vae"):
-            if not (folder / sub).is_dir():
-                raise FileNotFoundError(
-                    f"{folder}: no {sub}/ subfolder (expected a diffusers-format DiT folder with transformer/ "
-                    "and vae/, like facebook/DiT-XL-2-512)"
-                )
-        return (
-            DiTTransformer2DModel.from_pretrained(str(folder), subfolder="transformer", torch_dtype=dtype),
-            AutoencoderKL.from_pretrained(str(folder), subfolder="vae", torch_dtype=dtype),
-        )
-    if folder.exists() or not _HUB_NAME.match(pretrained):
-        raise FileNotFoundError(f"{pretrained}: no such pretrained DiT folder")
-    try:  # a hub name: diffusers' own loading (needs the network or its cache)
-        return (
-            DiTTransformer2DModel.from_pretrained(pretrained, subfolder="transformer", torch_dtype=dtype),
-            AutoencoderKL.from_pretrained(pretrained, subfolder="vae", torch_dtype=dtype),
-        )
-    except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FileNotFoundError(
-            f"{pretrained}: no such local folder, and loading it as a hub model failed ({first_line})"
-        ) from error
+    """A diffusers DiT folder or hub id (``facebook/DiT-XL-2-512``: ``transformer/`` + ``vae/``), diffusers' loading."""
+    what = "diffusers DiT (transformer/ + vae/, like facebook/DiT-XL-2-512)"
+    for sub in ("transformer", "vae") if Path(pretrained).is_dir() else ():
+        if not (Path(pretrained) / sub).is_dir():
+            raise FileNotFoundError(f"{pretrained}: no {sub}/ subfolder (expected a {what})")
+    for sub in ("transformer", "vae"):
+        config = config_file(pretrained, sub, what)  # a hub id's from the Hugging Face cache (or the hub)
+        if not config.is_file():
+            raise FileNotFoundError(f"{pretrained}: no {sub}/config.json (expected a {what})")
+        read_json(config)  # a malformed config is one line naming the file
+    return (
+        DiTTransformer2DModel.from_pretrained(pretrained, subfolder="transformer", torch_dtype=dtype),
+        AutoencoderKL.from_pretrained(pretrained, subfolder="vae", torch_dtype=dtype),
+    )
 
 
 def tie_conditioning_embeddings(transformer: DiTTransformer2DModel, force: bool = False) -> bool:
@@ -538,11 +527,10 @@ def load_difffit_checkpoint(
         FileNotFoundError: no checkpoint at ``path``.
         ValueError: not a DiffFit checkpoint, or made for another configuration / base weights.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such DiffFit checkpoint")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    saved = checkpoint.get("difffit") if isinstance(checkpoint, dict) else None
+    checkpoint = load_torch_file(path, "DiffFit checkpoint")
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("params"), dict):
+        raise ValueError(f"{path}: not a DiffFit checkpoint (no 'params'; expected the fine-tuning's net_g_*.pth)")
+    saved = checkpoint.get("difffit")
     if not hasattr(transformer, "_difffit_trainable") and isinstance(saved, dict):
         if saved.get("mode") == "full":
             mark_all_trainable(transformer)

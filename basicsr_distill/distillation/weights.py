@@ -17,16 +17,17 @@ file the options name and compares it with the expected architecture (:data:`PAP
 * a tiny deterministic forward on each (fixed seeded input, small spatial size; its output statistics are
   printed and must be finite).
 
-``scripts/distill_check_weights.py`` runs it from a pipeline YAML or explicit paths, and converts the original
+``basicsr-distill distill check-weights`` runs it from a pipeline YAML or explicit paths, and converts the original
 facebookresearch checkpoint ``DiT-XL-2-512x512.pt`` into a diffusers folder (:func:`convert_dit_checkpoint`;
 diffusers ships its conversion only as a repository script, for its old ``DiT`` class, so the key mapping is
 written here). The pipeline (:func:`basicsr_distill.distillation.pipeline.run_pipeline`) runs the check at its
 start.
+
+Paths and hub ids are resolved by :mod:`.sources`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import pickle
@@ -37,14 +38,19 @@ from typing import Any
 import torch
 from basicsr.utils import get_root_logger
 
+from basicsr_distill.distillation.sources import (
+    WeightsCheckError,
+    config_file,
+    first_line,
+    load_torch_file,
+    read_json,
+    resolve_clip_checkpoint,
+    vae_config_file,
+)
 from basicsr_distill.utils import atomic_output
 
 #: DiT's model table (facebookresearch/DiT ``models.py``): hidden size -> attention heads.
 DIT_HEADS = {384: 6, 768: 12, 1024: 16, 1152: 16}
-
-
-class WeightsCheckError(ValueError):
-    """A weights file does not match the architecture the distillation expects (one line, naming the file)."""
 
 
 @dataclass(frozen=True)
@@ -142,24 +148,24 @@ def _stats(tensor: torch.Tensor, what: str) -> str:
 
 
 def check_dit(folder: str | os.PathLike, expected: ExpectedWeights, num_classes: int | None, report: WeightsReport):
-    """Check a diffusers DiT folder (``transformer/`` + ``vae/``); return its loaded components."""
+    """Check a diffusers DiT folder or hub id (``transformer/`` + ``vae/``); return its loaded components."""
     from basicsr_distill.distillation.dit import load_dit_components
 
-    folder = Path(folder)
-    config_path = folder / "transformer" / "config.json"
+    what = "diffusers DiT (transformer/ + vae/)"
+    config_path = config_file(folder, "transformer", what)
     if not config_path.is_file():
         raise WeightsCheckError(f"{folder}: no transformer/config.json (expected a diffusers DiT folder)")
-    config = json.loads(config_path.read_text())
+    config = read_json(config_path)
     if differences := _dit_config_differences(config, expected.dit):
         raise WeightsCheckError(f"{config_path}: not {expected.name.split(',')[0]}: {'; '.join(differences)}")
-    vae_config = folder / "vae" / "config.json"
+    vae_config = config_file(folder, "vae", what)
     if not vae_config.is_file():
         raise WeightsCheckError(f"{folder}: no vae/config.json (expected a diffusers DiT folder with its VAE)")
     _check_vae_config(vae_config, expected)
     try:
         components = load_dit_components(folder)
     except (OSError, RuntimeError, ValueError) as error:
-        raise WeightsCheckError(f"{folder}: the weights do not load ({_first_line(error)})") from None
+        raise WeightsCheckError(f"{folder}: the weights do not load ({first_line(error)})") from None
     transformer = components.transformer
     count, reference = sum(p.numel() for p in transformer.parameters()), reference_dit_count(expected.dit)
     if count != reference:
@@ -184,7 +190,7 @@ def check_dit(folder: str | os.PathLike, expected: ExpectedWeights, num_classes:
 
 
 def _check_vae_config(config_path: Path, expected: ExpectedWeights) -> None:
-    config = json.loads(config_path.read_text())
+    config = read_json(config_path)
     for key in ("latent_channels", "block_out_channels", "layers_per_block"):
         if config.get(key) != expected.vae.get(key):
             raise WeightsCheckError(
@@ -208,18 +214,17 @@ def _check_vae_model(vae: Any, where: str, expected: ExpectedWeights, report: We
 
 
 def check_decode_vae_folder(path: str | os.PathLike, expected: ExpectedWeights, report: WeightsReport) -> None:
-    """Check a separate decoding VAE folder (``config.json`` + weights, or ``vae/``)."""
+    """Check a separate decoding VAE folder or hub id (``config.json`` + weights, or ``vae/``)."""
     from basicsr_distill.distillation.dit import load_vae
 
-    path = Path(path)
-    config = path / "config.json" if (path / "config.json").is_file() else path / "vae" / "config.json"
+    config = vae_config_file(path)[0]
     if not config.is_file():
         raise WeightsCheckError(f"{path}: no VAE (expected config.json and weights, or a vae/ subfolder with them)")
     _check_vae_config(config, expected)
     try:
         vae = load_vae(path).eval()
     except (OSError, RuntimeError, ValueError) as error:
-        raise WeightsCheckError(f"{path}: the VAE weights do not load ({_first_line(error)})") from None
+        raise WeightsCheckError(f"{path}: the VAE weights do not load ({first_line(error)})") from None
     _check_vae_model(vae, str(path), expected, report, "vae_decode")
 
 
@@ -233,10 +238,10 @@ def check_clip(
 
     from basicsr_distill.distillation.clustering import clip_activation, clip_weights_file, load_clip
 
-    path = Path(checkpoint)
+    path = resolve_clip_checkpoint(checkpoint, model_name)
     if path.is_dir():
         config_path = path / "open_clip_config.json"
-        config = json.loads(config_path.read_text())["model_cfg"] if config_path.is_file() else None
+        config = read_json(config_path).get("model_cfg") if config_path.is_file() else None
         where = str(config_path)
     else:
         config, where = open_clip.get_model_config(model_name), f"clip_model {model_name}"
@@ -250,11 +255,15 @@ def check_clip(
             f"{where}: builds {built}, the expected {expected.clip_name or 'CLIP'} weights need {needed} "
             "(OpenAI's CLIP: clip_model ViT-B-32-quickgelu)"
         )
+    weights = clip_weights_file(path)
+    if weights.stat().st_size == 0:
+        raise WeightsCheckError(f"{weights}: empty file, not a CLIP checkpoint")
     try:
-        weights = clip_weights_file(path)
         state = load_state_dict(str(weights))
-    except (OSError, RuntimeError, ValueError) as error:
-        raise WeightsCheckError(f"{path}: not a CLIP checkpoint ({_first_line(error)})") from None
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        raise WeightsCheckError(
+            f"{weights}: not a CLIP checkpoint (not a PyTorch or safetensors file, or truncated)"
+        ) from None
     projection = state.get("visual.proj")
     if projection is None:
         raise WeightsCheckError(f"{weights}: no visual.proj tensor (not an open_clip CLIP ViT state dict)")
@@ -269,7 +278,7 @@ def check_clip(
         encoder = load_clip(path, model_name, "cpu", sha256="not computed")
     except (OSError, RuntimeError, ValueError) as error:
         raise WeightsCheckError(
-            f"{path}: the CLIP weights do not load into {model_name} ({_first_line(error)})"
+            f"{path}: the CLIP weights do not load into {model_name} ({first_line(error)})"
         ) from None
     count, reference = sum(p.numel() for p in encoder.model.parameters()), reference_clip_count(want)
     if count != reference:
@@ -285,11 +294,6 @@ def check_clip(
         embedding = encoder.model.encode_image(_fixed((1, 3, size, size), seed=2))
     stats = _stats(embedding, str(path))
     report.add(f"CLIP image forward ({size}x{size}): embedding norm {embedding.norm().item():.6f}, {stats}")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------------------------- all
@@ -335,13 +339,7 @@ def convert_dit_checkpoint(
 
     from basicsr_distill.distillation.dit import load_vae
 
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no such DiT checkpoint")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise WeightsCheckError(f"{checkpoint}: not a torch checkpoint ({_first_line(error)})") from None
+    state = load_torch_file(checkpoint, "DiT checkpoint")
     if isinstance(state, dict) and "ema" in state:
         state = state["ema"]  # DiT's find_model: training checkpoints keep the EMA weights under "ema"
     if not isinstance(state, dict) or "x_embedder.proj.weight" not in state:

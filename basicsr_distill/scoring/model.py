@@ -135,13 +135,17 @@ def _check_scale(
     upscale = arch_opt.get("upscale", arch_opt.get("scale"))
     if upscale is not None and int(upscale) != scale:
         raise CheckpointMismatchError(f"{where}: arch opt has upscale={upscale} but the data is x{scale}")
-    if checkpoint and name_check:
-        tags = {int(tag) for tag in _SCALE_TAG.findall(Path(checkpoint).name)}
-        if tags and scale not in tags:
-            raise CheckpointMismatchError(
-                f"checkpoint {checkpoint}: its name says x{'/x'.join(map(str, sorted(tags)))} but the data is "
-                f"x{scale} (rename it or pass --no-scale-check if the name is wrong)"
-            )
+    tags = {int(tag) for tag in _SCALE_TAG.findall(Path(checkpoint).name)} if checkpoint and name_check else set()
+    if tags and scale not in tags:
+        raise CheckpointMismatchError(
+            f"checkpoint {checkpoint}: its name says x{'/x'.join(map(str, sorted(tags)))} but the data is "
+            f"x{scale} (rename it or pass --no-scale-check if the name is wrong)"
+        )
+    if checkpoint and trained_scale is None and opt_scale is None and upscale is None and not tags:
+        get_root_logger().warning(
+            f"checkpoint {checkpoint}: records no scale (no 'scale' entry, no options file, no xN in its name): "
+            f"the scale could not be checked against the data's x{scale}"
+        )
 
 
 def _load_checkpoint(checkpoint: str) -> Mapping[str, Any]:

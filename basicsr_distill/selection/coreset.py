@@ -48,16 +48,35 @@ class CoreSet:
         return text
 
 
+def check_scores_scale(scores_path: str | os.PathLike, scale: int | None) -> None:
+    """Refuse scores whose manifest (``scores.json`` next to ``scores.csv``) records another SR scale than the data's:
+    a loss scorer of x3 ranks x2 sub-images by the wrong difficulty."""
+    manifest = Path(scores_path).with_suffix(".json")
+    if scale is None or not manifest.is_file():
+        return
+    try:
+        recorded = json.loads(manifest.read_text()).get("scale")
+    except (ValueError, AttributeError):
+        raise SelectionError(f"{manifest}: not a scores manifest (invalid JSON)") from None
+    if recorded is not None and int(recorded) != int(scale):
+        raise SelectionError(
+            f"{manifest}: scale: the scores were computed on x{recorded} data, the selection's data is x{scale}"
+        )
+
+
 def select_coreset(
     scores_path: str | os.PathLike,
     config: SelectionConfig,
     dataset_names: Iterable[str],
     images: DatasetIndex | None = None,
+    scale: int | None = None,
 ) -> CoreSet:
     """Select a core-set of ``dataset_names`` from the scores in ``scores_path``.
 
-    ``images`` (the GT images by name) is needed by ``hdc`` only, for its clustering features.
+    ``images`` (the GT images by name) is needed by ``hdc`` only, for its clustering features. ``scale`` (the data's)
+    must match the one the scores' manifest records, if any.
     """
+    check_scores_scale(scores_path, scale)
     scores = read_scores(scores_path)
     check_scores_cover(scores, dataset_names, scores_path)
     features = None
@@ -91,12 +110,16 @@ def select_coreset(
 
 
 def coreset_from_options(
-    options: Mapping[str, object], dataset_names: Iterable[str], image_root: str | os.PathLike | None = None
+    options: Mapping[str, object],
+    dataset_names: Iterable[str],
+    image_root: str | os.PathLike | None = None,
+    scale: int | None = None,
 ) -> CoreSet:
     """The core-set described by a YAML ``coreset:`` block: ``{keep_list: path}`` or ``{scores: path, ...}``.
 
     The other keys of a ``scores`` block are :class:`SelectionConfig` fields (strategy, ratio, offset,
-    seed, clusters, features, strata). ``image_root`` is the GT dataset, read by ``hdc`` only.
+    seed, clusters, features, strata). ``image_root`` is the GT dataset, read by ``hdc`` only; ``scale`` is the
+    data's (checked against the scores' manifest).
     """
     options = dict(options)
     dataset_names = list(dataset_names)
@@ -113,9 +136,9 @@ def coreset_from_options(
     scores_path = Path(str(options.pop("scores")))
     config = SelectionConfig.from_options(options)
     if config.strategy != "hdc" or image_root is None:
-        return select_coreset(scores_path, config, dataset_names)
+        return select_coreset(scores_path, config, dataset_names, scale=scale)
     with DatasetIndex(image_root) as images:
-        return select_coreset(scores_path, config, dataset_names, images)
+        return select_coreset(scores_path, config, dataset_names, images, scale)
 
 
 KEEP_LIST_NAME = "meta_info_coreset.txt"

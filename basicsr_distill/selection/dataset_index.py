@@ -77,3 +77,14 @@ def check_same_names(gt: DatasetIndex, lq: DatasetIndex) -> None:
             f"{gt.root} and {lq.root}: GT and LQ names differ: {len(only_gt)} only in GT "
             f"(e.g. {format_examples(only_gt)}), {len(only_lq)} only in LQ (e.g. {format_examples(only_lq)})"
         )
+
+
+def pair_scale(gt: DatasetIndex, lq: DatasetIndex) -> int | None:
+    """The SR scale of a GT/LQ pair, from the first name's image sizes (``None`` if not an integer ratio)."""
+    if not gt.names:
+        return None
+    name = gt.names[0]
+    (height, width), (lq_height, lq_width) = gt.read(name).shape[:2], lq.read(name).shape[:2]
+    if height % lq_height or width % lq_width or height // lq_height != width // lq_width:
+        return None
+    return height // lq_height
