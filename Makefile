@@ -19,13 +19,13 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 demo: venv
-	$(PY) scripts/demo.py --out demo_output
+	$(VENV)/bin/basicsr-distill demo --out demo_output
 
 # Checks what the demo states on any machine (basicsr_distill/demo_record.json: each row within the tolerance
 # measured with nudged initial weights, refined > full > ASC, the top-k sub-images). PERTURB=1 runs the demo with
 # every initial weight nudged by one unit in the last place (another machine's rounding) in demo_output_perturbed.
 demo-check: venv
-	$(PY) scripts/demo.py --check $(if $(PERTURB),--perturb --out demo_output_perturbed,--out demo_output)
+	$(VENV)/bin/basicsr-distill demo --check $(if $(PERTURB),--perturb --out demo_output_perturbed,--out demo_output)
 
 # Train and ship the six Y-channel scorers (SRCNN x2 -> x3 -> x4, FSRCNN x3 -> x2, x4) from options/scorer/.
 # SHARED: a folder with T91/HR, Set5/HR, Set14/HR.
@@ -40,7 +40,8 @@ scorers: venv
 	done
 
 mini-table1: venv
-	$(PY) bench/mini_table1.py --seeds 5 --budget-minutes 300 --record bench/results --figures docs/figures
+	$(VENV)/bin/basicsr-distill study --shared $(SHARED) --seeds 5 --perturb-check full des50 --budget-minutes 300 \
+		--record bench/results --figures docs/figures
 
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -50,4 +51,4 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) demo_output build *.egg-info
+	rm -rf $(VENV) demo_output demo_output_perturbed build *.egg-info

@@ -10,6 +10,8 @@ with initial weights nudged by one unit in the last place.
 from __future__ import annotations
 
 import json
+import runpy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,8 @@ def check_demo(outcome: dict[str, Any], record: dict[str, Any]) -> list[str]:
         if set(outcome["top_k"][order]) != set(names):
             problems.append(f"top-{len(names)} {order.upper()} sub-images {outcome['top_k'][order]}, recorded {names}")
     return problems
+
+
+if __name__ == "__main__":  # python -m basicsr_distill.demo is `basicsr-distill demo`
+    sys.argv[1:1] = ["demo"]
+    runpy.run_module("basicsr_distill", run_name="__main__")

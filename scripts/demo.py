@@ -1,84 +1,10 @@
-"""Run the pruning study end to end on images bundled with scikit-image (no download), on CPU or GPU.
+"""``basicsr-distill demo`` (:mod:`basicsr_distill.commands.demo`)."""
 
-Prints the PSNR table (full set vs core-sets at equal iterations) and writes it, the scores, the plots and every
-experiment under --out. --check compares the run with what the demo states on any machine (the recorded PSNRs
-within a tolerance measured with nudged initial weights, refined > full > ASC, the top-k sub-images); --perturb
-nudges every initial weight by one unit in the last place, as another machine's rounding would.
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
-import math
-import platform
 import sys
-from pathlib import Path
 
-from basicsr_distill.cli import one_line_errors
-from basicsr_distill.demo import DEMO_RECORD, check_demo, demo_config, demo_outcome
-from basicsr_distill.results.pruning_study import markdown_table, run_study
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.commands import script
 
-
-def record_demo(out: Path, perturbed_out: Path, record_path: Path) -> dict:
-    """The demo's record: ``out``'s outcome, the tolerance measured against the nudged run in ``perturbed_out``
-    (three times the largest move, at least 0.05 dB) and the ordering margins that hold within it."""
-    outcome, nudged = demo_outcome(out), demo_outcome(perturbed_out)
-    moves = {row: round(abs(nudged["psnr"][row] - psnr), 3) for row, psnr in outcome["psnr"].items()}
-    tolerance = max(0.05, math.ceil(300 * max(moves.values())) / 100)
-    psnr = outcome["psnr"]
-    ordering = [
-        [better, worse, round(psnr[better] - psnr[worse] - 2 * tolerance, 2)]
-        for better, worse in (("refined_des_50", "full"), ("full", "asc_50"))
-    ]
-    record = {
-        **outcome,
-        "tolerance_db": tolerance,
-        "ordering": ordering,
-        "perturbation_moves_db": moves,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
-        "commands": [
-            f"python scripts/demo.py --out {out}",
-            f"python scripts/demo.py --out {perturbed_out} --perturb",
-            f"python scripts/demo.py --out {out} --record {record_path} --perturbed-out {perturbed_out}",
-        ],
-    }
-    with atomic_output(record_path) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-    return record
-
-
-@one_line_errors
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: %(default)s)")
-    parser.add_argument("--iters", type=int, default=1500, help="SR training iterations per row (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per row (default: %(default)s)")
-    parser.add_argument(
-        "--perturb", action="store_true", help="nudge every initial weight by one unit in the last place"
-    )
-    parser.add_argument("--check", action="store_true", help=f"check the run against {DEMO_RECORD.name}; exit 1 if not")
-    parser.add_argument("--record", type=Path, help="write the demo's record here (with --perturbed-out)")
-    parser.add_argument("--perturbed-out", type=Path, help="a finished --perturb run, for --record's tolerance")
-    args = parser.parse_args()
-    if args.record and not args.perturbed_out:
-        raise ValueError("--record: needs --perturbed-out, a finished --perturb run to measure the tolerance with")
-    config = demo_config(args.out, iters=args.iters, seeds=args.seeds, perturb=args.perturb)
-    table = run_study(config)
-    print(markdown_table(table, config))
-    print(f"Everything is under {args.out}/ (results.json, table.md, figures/, scores/, experiments/).")
-    if args.record:
-        record = record_demo(args.out, args.perturbed_out, args.record)
-        print(f"{args.record}: tolerance {record['tolerance_db']} dB, ordering {record['ordering']}")
-    if args.check:
-        problems = check_demo(demo_outcome(args.out), json.loads(DEMO_RECORD.read_text()))
-        for problem in problems:
-            print(f"demo-check: {problem}", file=sys.stderr)
-        if problems:
-            sys.exit(1)
-        print(f"demo-check: the demo's story holds ({DEMO_RECORD.name}, tolerance as recorded)")
-
+main = script("demo")
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""A small-scale Table 1 of Moser, Raue, Dengel 2024 ("A Study in Dataset Pruning for Image SR"), several seeds, on CPU.
+
+The papers' setting at CPU size: Y-channel scorer (the shipped SRCNN 9-5-5 x2) and Y-channel learner (FSRCNN, as
+the study's Table 1), every row at the same iterations unless it is one of the study's fixed-epoch rows.
+
+* training: T91 (without ``t65``, a byte copy of ``t36``) + the first 150 BSD200 images (sorted ids), cut into
+  96x96 sub-images with step 48;
+* evaluation: the other 50 BSD200 images + Set14 + Set5 without ``woman`` (a crop of BSD200 ``302003``), 68
+  images that no training image overlaps; PSNR/SSIM on Y, ``crop_border = 2``;
+* rows: full, ASC50, DES50, refined50 (DES skipping the hardest 5%), random50, Sobel-DES50 (HDC's texture
+  score, hardest first), CCS50, DES25, DES50 scored by plain bicubic, and the study's fixed-epoch rows
+  DES50 at 50% of the iterations and DES25 at 25%; beyond the study, dynamic pruning during training on the
+  full data (``DataEfficientSRModel``): InfoBatch (prune 50% of the below-mean-loss samples per epoch, rescaled,
+  full data for the last 12.5%) and ``self_scored`` (re-score with the model in training every epoch, hardest
+  50% with the refined 5% skip);
+* ``--seeds`` runs per row; the table gives mean +- sd, the paired difference to full with its 95% interval,
+  and the compute (in iterations of the full-data run, scoring passes included) at which each row first reaches
+  full's final PSNR; the PNG plots PSNR against compute.
+
+Writes ``table.md``, ``results.json`` (per-run curves and per-image PSNR) and ``figures/`` under ``--out``;
+``--record DIR`` also copies the tables and JSON to DIR (``bench/results/``), ``--figures DIR`` the plots
+(``docs/figures/``). Rerunning the same command resumes from the finished runs and prints the same numbers.
+``--perturb-check ROW ...`` retrains those rows from initial weights nudged by one unit in the last place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from basicsr_distill.results.pruning_study import StudyRow
+
+EPILOG = """\
+examples (from a checkout, whose ../shared/datasets holds T91, BSD200, Set5 and Set14 as <Set>/HR/*.png):
+  basicsr-distill study --seeds 5 --perturb-check full des50 --record bench/results --figures docs/figures
+  basicsr-distill study --rows des50 refined50 --seeds 3            # full is always included
+"""
+
+
+def study_rows() -> tuple[StudyRow, ...]:
+    """The rows of the study, in the table's order."""
+    from basicsr_distill.results.pruning_study import StudyRow
+
+    return (
+        StudyRow("full"),
+        StudyRow("asc50", {"scores": "loss", "strategy": "ascending", "ratio": 0.5}),
+        StudyRow("des50", {"scores": "loss", "strategy": "descending", "ratio": 0.5}),
+        StudyRow("refined50", {"scores": "loss", "strategy": "descending", "ratio": 0.5, "offset": 0.05}),
+        StudyRow("random50", {"scores": "loss", "strategy": "random", "ratio": 0.5, "seed": 0}),
+        StudyRow("sobel_des50", {"scores": "sobel", "strategy": "descending", "ratio": 0.5}),
+        StudyRow("ccs50", {"scores": "loss", "strategy": "ccs", "ratio": 0.5, "offset": 0.05, "seed": 0}),
+        StudyRow("des25", {"scores": "loss", "strategy": "descending", "ratio": 0.25}),
+        StudyRow("bicubic_des50", {"scores": "bicubic", "strategy": "descending", "ratio": 0.5}),
+        StudyRow("des50_half_iters", {"scores": "loss", "strategy": "descending", "ratio": 0.5}, iter_fraction=0.5),
+        StudyRow(
+            "des25_quarter_iters", {"scores": "loss", "strategy": "descending", "ratio": 0.25}, iter_fraction=0.25
+        ),
+        # Beyond the study: dynamic pruning inside training, on the full data
+        StudyRow(
+            "infobatch50",
+            train_options={
+                "model_type": "DataEfficientSRModel",
+                "data_efficiency": {"method": "infobatch", "prune_ratio": 0.5, "anneal": 0.125},
+            },
+        ),
+        StudyRow(
+            "self_scored50",
+            train_options={
+                "model_type": "DataEfficientSRModel",
+                "data_efficiency": {"method": "self_scored", "prune_ratio": 0.5, "anneal": 0.125, "offset": 0.05},
+            },
+        ),
+    )
+
+
+TRAIN_BSD = 150  # the first 150 BSD200 ids train, the other 50 test
+
+
+def _link(image: Path, link: Path) -> None:
+    if not link.exists():
+        os.symlink(image.resolve(), link)
+
+
+def link_images(shared: Path, out: Path) -> tuple[Path, Path]:
+    """``out/source/{train,test}``: symbolic links with set-prefixed names, split as the module docstring says."""
+    train, test = out / "source" / "train", out / "source" / "test"
+    for folder in (train, test):
+        folder.mkdir(parents=True, exist_ok=True)
+    for image in sorted((shared / "T91" / "HR").glob("*.png")):
+        if image.stem != "t65":  # byte-identical to t36 (shared README)
+            _link(image, train / f"t91_{image.name}")
+    bsd = sorted((shared / "BSD200" / "HR").glob("*.png"))
+    if len(bsd) != 200:
+        raise FileNotFoundError(f"{shared / 'BSD200' / 'HR'}: expected 200 images, found {len(bsd)}")
+    for index, image in enumerate(bsd):
+        _link(image, (train if index < TRAIN_BSD else test) / f"bsd200_{image.name}")
+    for image in sorted((shared / "Set14" / "HR").glob("*.png")):
+        _link(image, test / f"set14_{image.name}")
+    for image in sorted((shared / "Set5" / "HR").glob("*.png")):
+        if image.stem != "woman":  # a crop of BSD200 302003, a training image
+            _link(image, test / f"set5_{image.name}")
+    return train, test
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shared", type=Path, default=Path("../shared/datasets"), help="the datasets folder")
+    parser.add_argument("--out", type=Path, default=Path("bench/out/mini_table1"), help="work folder")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per row")
+    parser.add_argument("--iters", type=int, default=1000, help="FSRCNN iterations of a full-length row")
+    parser.add_argument("--eval-every", type=int, default=125, help="PSNR of every Nth-iteration checkpoint")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    parser.add_argument("--budget-minutes", type=float, default=90, help="refuse settings estimated to take longer")
+    parser.add_argument("--rows", nargs="+", help="only these rows (default: all; 'full' is always included)")
+    parser.add_argument(
+        "--perturb-check",
+        nargs="+",
+        default=[],
+        metavar="ROW",
+        help="retrain these rows (first seed) from initial weights nudged by one unit in the last place and record "
+        "how far the final PSNR moves (a stable learner: <= 0.05 dB)",
+    )
+    parser.add_argument("--record", type=Path, help="also copy the tables and results.json here (bench/results)")
+    parser.add_argument("--figures", type=Path, help="also copy the PSNR-vs-compute and score plots here")
+
+
+def run(args: argparse.Namespace) -> None:
+    from basicsr_distill.results.collect import render_table
+    from basicsr_distill.results.pruning_study import StudyConfig, collector_records, markdown_table, run_study
+
+    rows = study_rows()
+    if args.rows:
+        if unknown := sorted(set(args.rows) - {row.name for row in rows}):
+            raise ValueError(f"--rows: no such row {unknown[0]!r} (rows: {', '.join(row.name for row in rows)})")
+        rows = tuple(row for row in rows if row.name in {"full", *args.rows})
+    train_hr, test_hr = link_images(args.shared, args.out)
+    config = StudyConfig(
+        train_hr=train_hr,
+        test_hr=test_hr,
+        out=args.out,
+        rows=rows,
+        iters=args.iters,
+        eval_every=args.eval_every,
+        seeds=tuple(range(args.seeds)),
+        jobs=args.jobs,
+        budget_minutes=args.budget_minutes,
+        perturb_check=args.perturb_check,
+    )
+    table = run_study(config)
+    print(markdown_table(table, config))
+    # The same table shape as the GPU tables `basicsr-distill tables collect` builds from BasicSR's logs, per test set.
+    records, test_sets = collector_records(json.loads((args.out / "results.json").read_text()))
+    by_set = render_table(records, test_sets, metrics=("psnr",), title="PSNR (Y) per test set, mean +- sd of the seeds")
+    (args.out / "table_by_set.md").write_text(by_set.markdown)
+    print(by_set.markdown)
+    if args.record:
+        args.record.mkdir(parents=True, exist_ok=True)
+        shutil.copy(args.out / "table.md", args.record / "mini_table1_cpu.md")
+        shutil.copy(args.out / "table_by_set.md", args.record / "mini_table1_cpu_by_set.md")
+        shutil.copy(args.out / "results.json", args.record / "mini_table1_cpu.json")
+    if args.figures:
+        # The plots only: the top-k montage shows crops of T91/BSD200, which never go into the repository.
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for figure in ("psnr_vs_iterations.png", "score_distribution.png"):
+            shutil.copy(args.out / "figures" / figure, args.figures / f"mini_table1_{figure}")
+    print(f"results.json and table.md in {args.out}")
