@@ -39,16 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def record_demo(out: Path, perturbed_out: Path, record_path: Path) -> dict[str, Any]:
     """The demo's record: ``out``'s outcome, the tolerance measured against the nudged run in ``perturbed_out``
-    (three times the largest move, at least 0.05 dB) and the ordering margins that hold within it."""
+    (three times the largest move of a row, rounded up to 0.01 dB, at least 0.01 dB) and the ordering margins that
+    hold within it (the measured gap less twice the tolerance, rounded down: negative when the gap is within the
+    noise)."""
     from basicsr_distill.demo import demo_outcome
     from basicsr_distill.utils import atomic_output
 
     outcome, nudged = demo_outcome(out), demo_outcome(perturbed_out)
     moves = {row: round(abs(nudged["psnr"][row] - psnr), 3) for row, psnr in outcome["psnr"].items()}
-    tolerance = max(0.05, math.ceil(300 * max(moves.values())) / 100)
+    tolerance = max(0.01, math.ceil(300 * max(moves.values())) / 100)
     psnr = outcome["psnr"]
     ordering = [
-        [better, worse, round(psnr[better] - psnr[worse] - 2 * tolerance, 2)]
+        [better, worse, math.floor(round(psnr[better] - psnr[worse] - 2 * tolerance, 6) * 100) / 100]
         for better, worse in (("refined_des_50", "full"), ("full", "asc_50"))
     ]
     record = {
