@@ -36,6 +36,7 @@ def drrn_row() -> Row:
 
 
 def test_drrn_sgd_with_adjustable_clipping_trains_and_resumes(tmp_path: Path) -> None:
+    torch.manual_seed(0)  # the network's initialisation: independent of the tests run before
     opt = tiny_options(drrn_row(), tmp_path)
     assert opt["model_type"] == "RecipeSRModel"
     assert opt["train"]["optim_g"] == {"type": "SGD", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
