@@ -12,7 +12,7 @@ import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-from basicsr_distill.archs.srcnn_arch import check_upscale, init_conv_weights
+from basicsr_distill.archs.srcnn_arch import check_upscale, init_conv_weights, pass_channels_through
 from basicsr_distill.ops.matlab_resize import resize_matrix
 
 
@@ -95,12 +95,7 @@ class FSRCNN(nn.Module):
         convs = [layer for layer in (*self.first_part, *self.mid_part) if isinstance(layer, nn.Conv2d)]
         if self.upscale != 2 or channels != convs[0].in_channels or channels > min(c.out_channels for c in convs):
             raise ValueError("FSRCNN: init 'bicubic' needs upscale 2 and num_in_ch == num_out_ch <= d, s")
-        for conv in convs:
-            centre = conv.kernel_size[0] // 2
-            for c in range(channels):
-                conv.weight[c] = 0.0
-                conv.weight[c, c, centre, centre] = 1.0
-                conv.bias[c] = 0.0
+        pass_channels_through(convs, channels)
         kernel = bicubic_deconv_kernel(self.last_part.kernel_size[0], self.upscale)
         self.last_part.weight.zero_()
         self.last_part.bias.zero_()

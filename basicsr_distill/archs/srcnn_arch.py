@@ -7,6 +7,8 @@ helpers the other pre-upsampling archs share. Deviations (padding, ``init="bicub
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
@@ -32,6 +34,18 @@ def check_same_channels(arch: str, num_in_ch: int, num_out_ch: int, reason: str)
 def matlab_upsample(x: torch.Tensor, upscale: int) -> torch.Tensor:
     """Pre-upsample ``x`` (NCHW) by ``upscale`` with MATLAB bicubic (a = -0.5); identity for ``upscale == 1``."""
     return x if upscale == 1 else imresize(x, upscale)
+
+
+@torch.no_grad()
+def pass_channels_through(convs: Sequence[nn.Conv2d], channels: int) -> None:
+    """Filter ``c < channels`` of every convolution: a centred unit impulse on input channel ``c``, bias 0 (an
+    identity path through the stack for inputs that its activations pass unchanged, e.g. images in [0, 1])."""
+    for conv in convs:
+        centre = conv.kernel_size[0] // 2
+        for c in range(channels):
+            conv.weight[c] = 0.0
+            conv.weight[c, c, centre, centre] = 1.0
+            conv.bias[c] = 0.0
 
 
 def init_conv_weights(module: nn.Module, std: float | None = None) -> None:
@@ -100,12 +114,7 @@ class SRCNN(nn.Module):
         channels = self.conv3.out_channels
         if channels > min(self.conv1.out_channels, self.conv2.out_channels) or channels != self.conv1.in_channels:
             raise ValueError("SRCNN: init 'bicubic' needs num_in_ch == num_out_ch <= n1, n2")
-        for conv in (self.conv1, self.conv2, self.conv3):
-            centre = conv.kernel_size[0] // 2
-            for c in range(channels):
-                conv.weight[c, :, :, :] = 0.0
-                conv.weight[c, c, centre, centre] = 1.0
-                conv.bias[c] = 0.0
+        pass_channels_through((self.conv1, self.conv2, self.conv3), channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = matlab_upsample(x, self.upscale)
