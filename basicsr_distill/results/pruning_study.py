@@ -556,9 +556,10 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     figures = plot_scores(scores, paths["gt"], config.out / "figures")
     images = load_test_set(paths["test_gt"], paths["test_lq"], config.scale, config.color)
 
-    # (row, seed, nudged initial weights): every run, then the perturbation check's extra runs
-    jobs = [(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
-    jobs += [(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
+    # (row, seed, nudged initial weights): the perturbation check's runs first (the stability verdict comes early),
+    # then every run
+    jobs = [(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
+    jobs += [(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     checks: dict[tuple[str, int], dict[str, Any]] = {}
     slots = list(range(max(1, config.jobs)))
