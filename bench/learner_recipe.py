@@ -37,6 +37,9 @@ CANDIDATES = {
     "bicinit_adam1e-3_step": LearnerRecipe(lr=1e-3, scheduler="multistep"),
     "bicinit_adam1e-3_cos": LearnerRecipe(lr=1e-3, scheduler="cosine"),
     "bicinit_adam1e-3_step_ema0.99": LearnerRecipe(lr=1e-3, scheduler="multistep", ema_decay=0.99),
+    "bicinit_adam1e-3_cos_ema0.99": LearnerRecipe(lr=1e-3, scheduler="cosine", ema_decay=0.99),
+    "bicinit_adam5e-4_cos": LearnerRecipe(lr=5e-4, scheduler="cosine"),
+    "bicinit_adam5e-4_cos_ema0.99": LearnerRecipe(lr=5e-4, scheduler="cosine", ema_decay=0.99),
 }
 DES50 = {"scores": "loss", "strategy": "descending", "ratio": 0.5}
 

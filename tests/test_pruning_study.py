@@ -141,13 +141,12 @@ def test_the_recipe_is_the_one_the_measurements_chose(tmp_path: Path) -> None:
     config = StudyConfig(Path("a"), Path("b"), Path("c"), rows=())
     assert config.recipe == LearnerRecipe()
     assert config.network == {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "init": "bicubic"}
-    assert LearnerRecipe() == LearnerRecipe(lr=1e-3, scheduler="cosine", eta_min=1e-6, warmup_iter=-1, ema_decay=0.0)
-    assert LearnerRecipe().train_options(800)["scheduler"] == {
-        "type": "CosineAnnealingRestartLR",
-        "periods": [800],
-        "restart_weights": [1],
-        "eta_min": 1e-6,
-    }
+    assert LearnerRecipe() == LearnerRecipe(
+        lr=1e-3, scheduler="multistep", eta_min=1e-6, warmup_iter=-1, ema_decay=0.99
+    )
+    train = LearnerRecipe().train_options(800)
+    assert train["scheduler"] == {"type": "MultiStepLR", "milestones": [600], "gamma": 0.5}
+    assert train["ema_decay"] == 0.99 and train["optim_g"] == {"type": "Adam", "lr": 1e-3, "betas": [0.9, 0.999]}
 
 
 def test_perturbation_check_retrains_from_nudged_weights_and_reports_the_difference(tmp_path: Path) -> None:

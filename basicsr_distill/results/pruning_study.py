@@ -74,10 +74,10 @@ class LearnerRecipe:
     """
 
     lr: float = 1e-3
-    scheduler: str = "cosine"
+    scheduler: str = "multistep"
     eta_min: float = 1e-6
     warmup_iter: int = -1
-    ema_decay: float = 0.0
+    ema_decay: float = 0.99
 
     def train_options(self, iters: int) -> dict[str, Any]:
         """BasicSR's ``train`` block (optimizer, scheduler, warm-up, EMA, L1 loss) for a run of ``iters``."""
