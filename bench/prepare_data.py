@@ -1,4 +1,4 @@
-"""Benchmark of data preparation (issue 2, item 5): sub-image extraction and LMDB creation, 1 worker vs all cores.
+"""Benchmark of data preparation: sub-image extraction and LMDB creation, 1 worker vs all cores.
 
 Runs :func:`~basicsr_distill.preparation.subimages.extract_subimages` (HR + MATLAB-bicubic LR x2/x3/x4,
 BasicSR's DIV2K arithmetic) and :func:`~basicsr_distill.preparation.lmdb_creation.create_lmdb` (the HR
@@ -12,7 +12,7 @@ so that load from other processes on a shared machine spreads over both; ``--qui
 before each run until other processes leave the cores nearly free. Every run records the cores it
 used and the cores all other processes used meanwhile (``/proc/stat``): on a shared machine the
 all-core run cannot beat the cores others leave free, and these figures say how far that went. The
-summary takes the median of the repeats. Issue 2's target: the all-core run at least 1.6x the
+summary takes the median of the repeats. The target: the all-core run at least 1.6x the
 one-worker run on a 2-core machine.
 """
 

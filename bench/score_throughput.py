@@ -1,5 +1,5 @@
 """Throughput and memory of the ``loss`` scorer (Moser, Raue, Dengel 2024, Sec. 3: ``s_i = ||M(x_i) - y_i||^2``
-with M = SRCNN 9-5-5) as run by :func:`basicsr_distill.scoring.score_dataset` (issue 3, "Done when").
+with M = SRCNN 9-5-5) as run by :func:`basicsr_distill.scoring.score_dataset`.
 
 CPU mode (default), on BSD200 sub-images (``../shared/datasets/BSD200/HR``, cut with the project's own
 ``extract_subimages`` + ``create_lmdb`` into a temporary HR/LR x2 LMDB pair; 96x96 crops, step 96: 24 per

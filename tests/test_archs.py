@@ -397,7 +397,7 @@ def test_convert_wrong_arch_and_files(tmp_path, capsys) -> None:
 
 
 def test_converted_checkpoint_records_its_scale_and_is_refused_for_other_data(tmp_path) -> None:
-    # Issue 10: a converted SRCNN of another scale was accepted when its name had no xN and no options file sat
+    # a converted SRCNN of another scale was accepted when its name had no xN and no options file sat
     # beside it (SRCNN/FSRCNN weight shapes do not depend on the scale). The scale is now inside the checkpoint.
     from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
 

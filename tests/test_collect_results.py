@@ -219,7 +219,7 @@ def test_queue_runs_each_row_on_a_slot_and_stops_a_row_at_its_first_failure(tmp_
 
 
 def test_short_run_is_refused_unless_asked_and_then_never_compared(spec: TableSpec, tmp_path: Path) -> None:
-    # A short-budget check of the pipeline (issue 8): 2,000 of the refined row's 500,000 iterations.
+    # A short-budget check of the pipeline: 2,000 of the refined row's 500,000 iterations.
     ref = spec.rows[2].row.name
     log = HEADER.format(name=ref, scale=2, total=2000) + "Start training from epoch: 0, iter: 0\n"
     log += iter_line(ref, 2000) + "2026-11-21 09:00:00,000 INFO: End of training. Time consumed: 0:10:00\n"

@@ -384,7 +384,7 @@ def test_resume_gives_the_same_state_as_an_uninterrupted_run(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("hflip", [True, False])
 def test_hflip_flips_each_image_by_the_model_generator(tmp_path: Path, hflip: bool) -> None:
-    # The authors' RandomHorizontalFlip, moved from the dataset into the model (issue 10): drawn first in a step
+    # The authors' RandomHorizontalFlip, moved from the dataset into the model: drawn first in a step
     # from the generator the training state saves, so a resumed run flips as the uninterrupted one.
     opt = tiny_opt(tmp_path)
     opt["train"]["hflip"] = hflip

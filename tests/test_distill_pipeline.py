@@ -124,7 +124,7 @@ def test_end_to_end_from_one_yaml_with_resume_and_guard(
 @pytest.mark.parametrize(
     ("images", "changes", "message"),
     [
-        (  # issue 10: the message names the YAML and the key
+        (  # the message names the YAML and the key
             noise_images(1),
             {"synthesize": {"ipc": 0}},
             r"^error: \S+\.yml: synthesize: ipc \(images per class\) must be in 1\.\.999999, got 0$",

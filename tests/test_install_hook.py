@@ -53,7 +53,7 @@ def test_alias_without_hook_on_meta_path_fails_as_upstream() -> None:
 
 def test_import_basicsr_imports_neither_diffusers_nor_open_clip() -> None:
     # `import basicsr` registers DiTDiffFitModel, whose module must import diffusers only when a DiT is built
-    # (issue 10: diffusers was ~1.2 s of every import). Checked twice: sys.modules, and -X importtime's own list
+    # (diffusers was ~1.2 s of every import). Checked twice: sys.modules, and -X importtime's own list
     # (which also catches a module imported and then removed from sys.modules).
     code = (
         "import sys, basicsr\n"

@@ -1,4 +1,4 @@
-"""Issue 10: every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
+"""every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
 arguments, gives byte-identical outputs and leaves no hidden temp, partial or progress folder.
 
 A forked child runs the stage and kills itself at the N-th ``os.replace`` -- the rename that every file, folder,
@@ -224,7 +224,7 @@ def test_killed_stage_reruns_to_identical_outputs(stage: str, inputs: dict[str, 
 
 
 def test_materialize_killed_at_any_rename_never_leaves_lq_without_gt(inputs: dict[str, Path], tmp_path: Path) -> None:
-    # Issue 10: killed while the pair was written, the LQ LMDB stood without its GT partner (and a full-size
+    # killed while the pair was written, the LQ LMDB stood without its GT partner (and a full-size
     # hidden GT temp stayed for good). Both are now staged and renamed back to back, GT first.
     out = tmp_path / "out"
 

@@ -1,4 +1,4 @@
-"""The job layer (basicsr_distill.jobs, issue 10): require_complete on every kind of input, readers refusing a
+"""The job layer (basicsr_distill.jobs): require_complete on every kind of input, readers refusing a
 stopped extraction, the one distributed context (two gloo processes), and no import circle in the distillation."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_require_complete_names_the_folder_and_what_is_missing(tmp_path: Path) -
 
 
 def test_readers_refuse_a_stopped_extraction(tmp_path: Path, stopped_extraction: Path) -> None:
-    # Before issue 10, create_lmdb built a short LMDB and score_dataset wrote a short scores file from it.
+    # Before the job layer, create_lmdb built a short LMDB and score_dataset wrote a short scores file from it.
     from basicsr_distill.preparation.lmdb_creation import create_lmdb
     from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
     from basicsr_distill.selection.dataset_index import DatasetIndex
@@ -86,7 +86,7 @@ def test_readers_refuse_a_stopped_extraction(tmp_path: Path, stopped_extraction:
 
 
 def test_no_distillation_stage_imports_the_pipeline() -> None:
-    # Issue 10: patches/clustering/synthesize imported pipeline.py (for StageDir, hashes, the distributed helpers)
+    # patches/clustering/synthesize imported pipeline.py (for StageDir, hashes, the distributed helpers)
     # while pipeline.py imported them: a circle. They now import basicsr_distill.jobs; jobs imports no stage.
     def imports(path: Path) -> set[str]:
         tree = ast.parse(path.read_text())
@@ -184,7 +184,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_pool_and_dataloader_workers_end_when_their_parent_is_killed() -> None:
-    # Issue 10: a killed stage must not leave worker processes behind (they exit within ~5 s on their own).
+    # a killed stage must not leave worker processes behind (they exit within ~5 s on their own).
     import subprocess
     import sys
     import time

@@ -1,4 +1,4 @@
-"""Data preparation (issue 2, item 5): sub-images, LMDB, benchmark folders, resume, and every bad input.
+"""Data preparation: sub-images, LMDB, benchmark folders, resume, and every bad input.
 
 Tiny self-made images only; sub-image geometry is scaled down (crop 24, step 12) from DIV2K's
 480/240, with the same BasicSR arithmetic.
@@ -519,7 +519,7 @@ def test_ordered_pool_results_are_bounded_ahead_of_the_consumer() -> None:
 
 
 def test_create_lmdb_checks_gt_lq_keys_before_building(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # Issue 10: the key check ran after both LMDBs were built and left both on disk when the keys differed.
+    # the key check ran after both LMDBs were built and left both on disk when the keys differed.
     write_images(tmp_path / "gt", [(16, 16)] * 3)
     write_images(tmp_path / "lq", [(8, 8)] * 2)
     (tmp_path / "lq" / "0001.png").rename(tmp_path / "lq" / "0009.png")
@@ -534,7 +534,7 @@ def test_create_lmdb_checks_gt_lq_keys_before_building(tmp_path: Path, capsys: p
 
 
 def test_corrupt_png_error_is_the_only_line(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
-    # Issue 10: libpng printed "libpng error: ..." on the stderr file descriptor (whatever OpenCV's log level)
+    # libpng printed "libpng error: ..." on the stderr file descriptor (whatever OpenCV's log level)
     # before the one-line error, in the middle of the progress bar. It now ends up inside that one line.
     _, encoded = cv2.imencode(".png", textured_image(16, 16, seed=0))
     corrupt = tmp_path / "bad" / "0000.png"

@@ -347,7 +347,7 @@ def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkey
 def test_stop_between_the_two_renames_resumes(
     data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Issue 10: killed after scores.csv was renamed but before scores.json, the rerun refused with a misleading
+    # killed after scores.csv was renamed but before scores.json, the rerun refused with a misleading
     # "made with other arguments". The partial folder (removed only after both renames) now says "resume".
     import contextlib
 

@@ -232,7 +232,7 @@ def test_hdc_end_to_end_on_images(tmp_path: Path) -> None:
 
 
 def test_hdc_records_and_logs_fewer_clusters_than_asked(tmp_path: Path) -> None:
-    # Issue 10: with fewer distinct candidates than `clusters`, k-means used fewer and the record said the asked k.
+    # with fewer distinct candidates than `clusters`, k-means used fewer and the record said the asked k.
     import logging
 
     import cv2

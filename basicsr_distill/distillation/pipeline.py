@@ -127,7 +127,7 @@ def _build(kind: type, values: dict, where: str) -> Any:
     except TypeError as error:
         known = ", ".join(f.name for f in dataclasses.fields(kind))
         raise ValueError(f"{where}: {error} (known keys: {known})") from None
-    except ValueError as error:  # a value the stage refuses: name the file and the section (issue 10: IPC 0)
+    except ValueError as error:  # a value the stage refuses: name the file and the section (e.g. IPC 0)
         raise ValueError(f"{where}: {error}") from None
 
 

@@ -1,28 +1,10 @@
 """A small-scale, multi-seed run of the pruning study's protocol (Moser, Raue, Dengel 2024, Sec. 4 and Table 1).
 
-Sub-images -> LMDB -> per-sub-image scores (the shipped Y-channel SRCNN's MSE, the study's "simple
-pre-trained SRCNN"; plain MATLAB-bicubic's MSE; HDC's Sobel texture) -> one SR model per selection row and
-seed, trained through BasicSR's own pipeline (``python -m basicsr_distill.train`` on a YAML the runner
-writes, the core-set selected by the registered ``CoreSetPairedImageDataset``) -> Y-channel PSNR/SSIM
-(``crop_border = scale``) of every checkpoint on held-out images.
-
-What makes the table evidence rather than anecdote:
-
-* every run is seeded (init, crops, flips: BasicSR's ``manual_seed``; no DataLoader workers; one thread per
-  training), so the same command prints the same numbers; ``seeds`` runs of every row;
-* the difference of a row to ``full`` is *paired* by seed (same initialisation), reported as the mean of
-  the per-seed differences with its 95% Student-t interval, ``mean +- t_{0.975, n-1} * sd / sqrt(n)``;
-* per-image PSNRs are kept; images whose PSNR moves more than ``unstable_db`` between seeds are listed;
-* PSNR is measured every ``eval_every`` iterations (the saved checkpoints), so each row has a PSNR-vs-
-  iteration curve and a *time to quality*: the first evaluated iteration at which its mean PSNR reaches the
-  full row's final mean PSNR, i.e. the training compute the selection needs to match full data.
-
-Rows may scale their iterations (``iter_fraction``: the study's fixed-epoch rows, DES50 at 50% of the
-steps) and may override any training option (``train_options``: another BasicSR model type, e.g. a dynamic
-pruning model). Finished runs are kept (``runs/<row>_s<seed>.json``), so an interrupted study resumes from
-them; a run whose options changed is refused rather than silently mixed.
-
-Used by ``scripts/demo.py`` (images bundled with scikit-image) and ``bench/mini_table1.py`` (T91 + BSD200).
+Sub-images -> LMDB -> per-sub-image scores -> one SR model per selection row and seed, trained through BasicSR
+(:func:`~basicsr_distill.training.launch.run_training`) with one :class:`LearnerRecipe` -> Y-PSNR/SSIM of every
+checkpoint on held-out images; paired 95% intervals over seeds, time to full's quality, a perturbation check
+(initial weights nudged by one ulp). Used by ``basicsr-distill study`` and ``basicsr-distill demo``. Details:
+``docs/design.md``.
 """
 
 from __future__ import annotations
