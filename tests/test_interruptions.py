@@ -1,4 +1,4 @@
-"""every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
+"""Every stage killed (SIGKILL, no clean-up handler runs) at several points, then rerun with the same
 arguments, gives byte-identical outputs and leaves no hidden temp, partial or progress folder.
 
 A forked child runs the stage and kills itself at the N-th ``os.replace`` -- the rename that every file, folder,
