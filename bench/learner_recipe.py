@@ -34,6 +34,7 @@ CANDIDATES = {
     "bicinit_adam1e-3_cos_ema0.99": LearnerRecipe(1e-3, "cosine", ema_decay=0.99),
     "bicinit_adam1e-3_step_ema0.99": LearnerRecipe(1e-3, "multistep", ema_decay=0.99),  # the chosen recipe
 }
+PAPER_FSRCNN = {"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1}  # the paper's initialisation
 DES50 = {"scores": "loss", "strategy": "descending", "ratio": 0.5}
 
 
@@ -73,6 +74,7 @@ def main() -> None:
         out=args.out,
         rows=rows,
         iters=args.iters,
+        network=PAPER_FSRCNN,  # the bicinit_ rows add init: bicubic
         seeds=tuple(range(args.seeds)),
         jobs=args.jobs,
         perturb_check=[row.name for row in rows],
