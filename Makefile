@@ -44,7 +44,7 @@ mini-table1: venv
 		--record bench/results --figures docs/figures
 
 test: venv
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 tests  # two workers (pytest-xdist): the machine's two cores
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -90,5 +90,5 @@ setup(
         "scikit-image",
         "matplotlib",
     ],
-    extras_require={"dev": ["pytest", "ruff"]},
+    extras_require={"dev": ["pytest", "pytest-xdist", "ruff"]},
 )
