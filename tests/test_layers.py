@@ -25,6 +25,7 @@ LAYERS = {
     "ops": 0,
     "jobs": 0,
     "cli": 0,
+    "registry": 0,
     "archs": 1,
     "preparation": 1,
     "evaluation": 1,
