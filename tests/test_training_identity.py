@@ -1,14 +1,21 @@
-"""The training entry trains the same networks as the reference code: tiny seeded CPU runs of ``SRModel``,
-``DataEfficientSRModel`` (InfoBatch, Qin et al. 2024) and the DiffFit fine-tuning (Cho et al. 2025), each hashed
-over its final network tensors. The constants were recorded on the code before the training layer was composed
-from BasicSR's public pieces; a refactor of the layer must keep them (bit-identical on CPU for a fixed seed)."""
+"""The training entry trains what the reference code trains: tiny seeded CPU runs of ``SRModel``, the DiffFit
+fine-tuning (Cho et al. 2025) and ``DataEfficientSRModel`` with InfoBatch (Qin et al. 2024), compared with a
+reference that holds on any CPU (float kernels differ between CPUs, so no final weights are pinned bit for bit).
+
+* ``SRModel`` and the DiffFit fine-tuning: BasicSR 1.4.2's own ``train_pipeline`` on the same options, in the same
+  process, gives the same final tensors bit for bit (a fresh, uninterrupted run: BasicSR's resume differences do
+  not apply). Measured equal with ``ATEN_CPU_CAPABILITY`` = AVX512 (this machine's), ``avx2`` and ``default``.
+* InfoBatch, which BasicSR's own pipeline cannot train (no pruning stream): the final tensors the reference code
+  trained (``data/infobatch_final_network.pt``, recorded with AVX512 kernels), within :data:`INFOBATCH_TOLERANCE`.
+  Measured on the 2-core AMD EPYC (one thread): AVX512 vs ``avx2`` 0, AVX512 vs ``default`` 4.9e-7 (largest
+  absolute weight 2.0); changes of what is trained move the weights by far more: ``optim_g.lr`` 1e-3 -> 1.001e-3
+  1.2e-4, ``prune_ratio`` 0.5 -> 0.4 8.4e-4, one iteration fewer 1.0e-3, no flips 9.8e-3. The tolerance is 20 times
+  the kernel spread and 12 times below the smallest change.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,12 +26,9 @@ from conftest import write_paired_folder
 from test_difffit import tiny_opt
 from test_training_entry import tiny_options
 
-#: sha256 of the final ``net_g_latest.pth`` tensors of each run below (recorded on the reference code).
-REFERENCE = {
-    "sr_model": "c9bfae605bca2655623659ddc79909b1657252b02d47cf7e1c00c3a4babd9b1e",
-    "infobatch": "52907869646626cd6dd8c66fd0051e68a5e20be9d394fc23338fd1a709c17a92",
-    "dit_difffit": "dc2b94adea05d22f764d6d0ac8bbd963da7c5ebbc951cadad8bc16c0df8600ed",
-}
+#: Largest absolute difference of an InfoBatch weight from the recorded one (see the module docstring).
+INFOBATCH_TOLERANCE = 1e-5
+INFOBATCH_REFERENCE = Path(__file__).with_name("data") / "infobatch_final_network.pt"
 
 
 def sr_model(root: Path) -> dict:
@@ -56,29 +60,54 @@ def dit_difffit(root: Path) -> dict:
     return json.loads(json.dumps(options))
 
 
-RUNS = {"sr_model": sr_model, "infobatch": infobatch, "dit_difffit": dit_difffit}
-
-
-def tensor_digest(checkpoint: Path) -> str:
-    """sha256 over every tensor of a checkpoint (key, dtype, shape and bytes, in key order)."""
+def network_tensors(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """Every network tensor of a checkpoint, as ``<group>.<key>`` (``params.<key>``, ``params_ema.<key>``)."""
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    digest = hashlib.sha256()
-    for group in sorted(key for key, value in saved.items() if isinstance(value, dict)):
-        for name, tensor in sorted(saved[group].items()):
-            if isinstance(tensor, torch.Tensor):
-                digest.update(f"{group}.{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-                digest.update(tensor.contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    return {
+        f"{group}.{key}": tensor
+        for group, tensors in saved.items()
+        if isinstance(tensors, dict)
+        for key, tensor in tensors.items()
+        if isinstance(tensor, torch.Tensor)
+    }
 
 
-@pytest.mark.parametrize("run", list(RUNS))
-def test_training_gives_the_reference_network(tmp_path: Path, run: str) -> None:
-    options = RUNS[run](tmp_path)
-    option_file = tmp_path / "opt.yml"
+def train_in_process(root: Path, options: dict, basicsr_own: bool = False) -> dict[str, torch.Tensor]:
+    """Train ``options`` rooted at ``root`` with this package's entry (or BasicSR's ``train_pipeline``) on one
+    thread; the final tensors."""
+    import basicsr.train
+
+    from basicsr_distill.train import main
+
+    root.mkdir(parents=True, exist_ok=True)
+    option_file = root / "opt.yml"
     option_file.write_text(yaml.safe_dump(options, sort_keys=False))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(option_file)]
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = tmp_path / "experiments" / options["name"] / "models" / "net_g_latest.pth"
-    assert tensor_digest(checkpoint) == REFERENCE[run]
+    threads, argv = torch.get_num_threads(), sys.argv
+    torch.set_num_threads(1)
+    try:
+        if basicsr_own:
+            sys.argv = ["basicsr/train.py", "-opt", str(option_file)]
+            basicsr.train.train_pipeline(str(root))
+        else:
+            main(str(root), ["-opt", str(option_file)])
+    finally:
+        torch.set_num_threads(threads)
+        sys.argv = argv
+    return network_tensors(root / "experiments" / options["name"] / "models" / "net_g_latest.pth")
+
+
+@pytest.mark.parametrize("run", [sr_model, dit_difffit], ids=["sr_model", "dit_difffit"])
+def test_training_gives_basicsr_own_pipelines_network(tmp_path: Path, run) -> None:  # noqa: ANN001
+    options = run(tmp_path)
+    reference = train_in_process(tmp_path / "basicsr", options, basicsr_own=True)
+    ours = train_in_process(tmp_path / "ours", options)
+    assert sorted(ours) == sorted(reference)
+    assert all(torch.equal(ours[key], reference[key]) for key in reference)
+
+
+def test_infobatch_gives_the_recorded_network_within_kernel_rounding(tmp_path: Path) -> None:
+    reference = network_tensors(INFOBATCH_REFERENCE)
+    ours = train_in_process(tmp_path, infobatch(tmp_path))
+    assert sorted(ours) == sorted(reference)
+    difference = max(float((ours[key].double() - reference[key].double()).abs().max()) for key in reference)
+    assert difference <= INFOBATCH_TOLERANCE
