@@ -36,6 +36,7 @@ __all__ = [
     "StageParamsError",
     "atomic_output",
     "barrier",
+    "changed_keys",
     "check_reusable",
     "describe_difference",
     "distributed_context",
@@ -130,7 +131,7 @@ def read_manifest(folder: str | os.PathLike, name: str = MANIFEST) -> dict | Non
 
 def describe_difference(old: Any, new: Any, limit: int = 6) -> str:
     """``key old -> new`` for each (dotted, nested) key whose value differs, ``; ``-joined, for refusal messages."""
-    changes = _changes(old, new)
+    changes = changed_keys(old, new)
     more = f"; and {len(changes) - limit} more" if len(changes) > limit else ""
     return "; ".join(changes[:limit]) + more or "same arguments"
 
@@ -138,12 +139,13 @@ def describe_difference(old: Any, new: Any, limit: int = 6) -> str:
 _UNSET = "<unset>"
 
 
-def _changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``key old -> new`` for each (dotted, nested) key whose value differs, in key order."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         return [
             change
             for key in sorted(set(old) | set(new), key=str)
-            for change in _changes(old.get(key, _UNSET), new.get(key, _UNSET), f"{prefix}{key}.")
+            for change in changed_keys(old.get(key, _UNSET), new.get(key, _UNSET), f"{prefix}{key}.")
         ]
     return [] if old == new else [f"{prefix.rstrip('.')} {old} -> {new}"]
 

@@ -212,3 +212,18 @@ def test_the_graph_sees_lazy_imports_and_the_hook() -> None:
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
     assert layer_key("basicsr_distill.distillation.pipeline") == "distillation.pipeline"
     assert layer_key("basicsr_distill.distillation.dit") == "distillation" and layer_key(PACKAGE) == ""
+
+
+def test_the_training_layer_asks_the_model_and_names_no_method() -> None:
+    # The training entry builds a model's batch sampler and checks its options through the model class's hooks
+    # (batch_sampler_for, check_options, OPTION_KEYS): nothing in training/ imports a method or a model module.
+    edges = graph()
+    training = [name for name in edges if layer_key(name) == "training"]
+    assert "basicsr_distill.training.pipeline" in training and "basicsr_distill.training.validation" in training
+    named = sorted(
+        (name, target)
+        for name in training
+        for target in edges[name]
+        if layer_key(target) == "efficiency" or (layer_key(target) == "models" and target.endswith("_model"))
+    )
+    assert named == []

@@ -12,8 +12,10 @@ import yaml
 
 from basicsr_distill.training.validation import (
     INPUT_KEYS,
+    ForceYmlError,
     OptionsError,
     OptionsInputNotFoundError,
+    apply_force_yml,
     load_options_file,
     validate_options,
 )
@@ -41,6 +43,7 @@ def options(gt_dir: Path, lq_dir: Path) -> dict:
             "total_iter": 4,
             "pixel_opt": {"type": "MSELoss", "loss_weight": 1.0},
         },
+        "logger": {"print_freq": 1, "save_checkpoint_freq": 2},
     }
 
 
@@ -172,6 +175,32 @@ def test_valid_options_pass_as_loaded_and_as_parsed(paired_folder: tuple[Path, P
             {"model_type": "DataEfficientSRModel"},
             "opt.yml: data_efficiency: missing; DataEfficientSRModel needs {method: infobatch | static | self_scored}",
         ),
+        (
+            {
+                "model_type": "DataEfficientSRModel",
+                "data_efficiency": {"method": "infobatch"},
+                "train.pixel_opt": {"type": "L1Loss", "reduction": "sum"},
+            },
+            "opt.yml: train:pixel_opt:reduction must be 'mean' for method infobatch (per-sample means average to the "
+            "batch loss), got 'sum'",
+        ),
+        ({"train.total_iter": 0}, "opt.yml: train.total_iter: must be a whole number >= 1, got an int (0)"),
+        ({"train.total_iter": "-5"}, "opt.yml: train.total_iter: must be a whole number >= 1, got a str ('-5')"),
+        ({"train.total_iter": None}, "opt.yml: train.total_iter: must be a whole number >= 1, got nothing"),
+        ({"train.total_epochs": 0.5}, "opt.yml: train.total_epochs: must be a whole number >= 1, got a float (0.5)"),
+        (
+            {"datasets.train.batch_size_per_gpu": "abc"},
+            "opt.yml: datasets.train.batch_size_per_gpu: must be a whole number >= 1, got a str ('abc')",
+        ),
+        (
+            {"datasets.train.num_worker_per_gpu": -1},
+            "opt.yml: datasets.train.num_worker_per_gpu: must be a whole number >= 0, got an int (-1)",
+        ),
+        ({"logger.print_freq": 0}, "opt.yml: logger.print_freq: must be a whole number >= 1, got an int (0)"),
+        ({"logger": None}, "opt.yml: logger: must be a mapping of options, got nothing"),
+        ({"val": {"val_freq": 0}}, "opt.yml: val.val_freq: must be a whole number >= 1, got an int (0)"),
+        ({"path": None}, "opt.yml: path: must be BasicSR's mapping of paths, got nothing"),
+        ({"num_gpu": "two"}, "opt.yml: num_gpu: must be a GPU count (0 for the CPU) or auto, got a str ('two')"),
     ],
 )
 def test_bad_options_are_one_line_naming_the_key(paired_folder: tuple[Path, Path], change: dict, line: str) -> None:
@@ -183,6 +212,46 @@ def test_bad_options_are_one_line_naming_the_key(paired_folder: tuple[Path, Path
             target = target[parent]
         target[key] = value
     assert refusal(opt) == line
+
+
+def test_whole_numbers_may_be_written_as_basicsr_writes_them(paired_folder: tuple[Path, Path]) -> None:
+    opt = options(*paired_folder)
+    opt["logger"]["save_checkpoint_freq"] = 5e3  # BasicSR's option files: save_checkpoint_freq: !!float 5e3
+    opt["train"] |= {"total_iter": None, "total_epochs": 700}  # the distillation's epochs replace the iterations
+    validate_options(opt, "opt.yml")
+
+
+def test_force_yml_applies_as_basicsr_applies_it() -> None:
+    opt = {"name": "x", "train": {"total_iter": 6, "optim_g": {"lr": 1e-4}}, "datasets": {"train": {}}}
+    entries = ["train:total_iter=30", "train:optim_g:lr=!!float 1e-3", "datasets:train:use_hflip=false"]
+    entries += ["train:ema_decay=0.999", "network_g=~", " name = y "]
+    assert apply_force_yml(opt, entries) is opt
+    assert opt == {
+        "name": "y",
+        "train": {"total_iter": 30, "optim_g": {"lr": 1e-3}, "ema_decay": 0.999},
+        "datasets": {"train": {"use_hflip": False}},
+        "network_g": None,
+    }
+    assert apply_force_yml(opt, None) == opt
+    assert apply_force_yml({"train": {}}, ["train:total_iter=-5"]) == {"train": {"total_iter": "-5"}}  # a string
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("foo", "expected KEY:SUBKEY=VALUE (one '='), e.g. train:total_iter=5"),
+        ("a=b=c", "expected KEY:SUBKEY=VALUE (one '='), e.g. train:total_iter=5"),
+        ("nosuch:key=1", "no option nosuch (only the last key may be new)"),
+        ("train:nosuch:lr=1", "no option train:nosuch (only the last key may be new)"),
+        ("name:x=1", "name is a str ('x'), not a mapping of options"),
+        ("train::lr=1", "an empty key in 'train::lr'"),
+        ("train:milestones=[1, 2", "cannot read the value '[1, 2' ("),
+    ],
+)
+def test_a_force_yml_entry_basicsr_cannot_apply_is_one_line_naming_the_flag(entry: str, problem: str) -> None:
+    with pytest.raises(ForceYmlError) as raised:
+        apply_force_yml({"name": "x", "train": {}}, [entry])
+    assert str(raised.value).startswith(f"--force_yml: {entry!r}: {problem}") and "\n" not in str(raised.value)
 
 
 def test_data_efficiency_and_phases_are_not_checked_when_testing(paired_folder: tuple[Path, Path]) -> None:

@@ -48,7 +48,7 @@ from basicsr.utils.dist_util import get_dist_info, master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 from torch.utils.data import DataLoader
 
-from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
+from basicsr_distill.efficiency.options import KEY, DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.stream import PruningStream, sample_names
 from basicsr_distill.models.checkpoints import save_training_state_with
 from basicsr_distill.utils import atomic_output
@@ -93,6 +93,28 @@ def refuse_without_stream(method: str) -> None:
 class DataEfficientSRModel(SRModel):
     """``SRModel`` plus ``data_efficiency`` (any arch, any loss with per-sample reduction for infobatch/self_scored)."""
 
+    #: Top-level options only this model reads: what it does with each, and what another model would do instead
+    #: (the training entry refuses them under another ``model_type``).
+    OPTION_KEYS = {KEY: ("prunes data during training", "would train on every sample")}
+
+    @classmethod
+    def check_options(cls, opt: dict) -> None:
+        """This model's options, checked by the training entry before anything is built: ``data_efficiency``
+        parses, and a method that needs per-sample losses has a ``pixel_opt`` that gives them (testing needs
+        neither). Raises :class:`DataEfficiencyError` naming the key."""
+        if not opt.get("is_train", True):
+            return
+        options = DataEfficiencyOptions.from_options(opt.get(KEY), int(opt.get("manual_seed") or 0))
+        problem = cls.per_sample_problem(options.method, opt.get("train") or {})
+        if problem and options.needs_per_sample_loss:
+            raise DataEfficiencyError(problem)
+
+    @classmethod
+    def batch_sampler_for(cls, opt: dict, dataset: Any, batch_sampler: Any) -> PruningStream:
+        """The train loader's batch sampler the training entry builds for this model (and hands over with
+        :meth:`attach_stream`): the pruning stream over ``dataset`` in ``batch_sampler``'s batch size."""
+        return PruningStream.for_training(opt, dataset, batch_sampler.batch_size)
+
     def __init__(self, opt: dict) -> None:
         # testing (is_train false) needs no data_efficiency block: the model is then SRModel
         self.data_efficiency = (
@@ -122,7 +144,7 @@ class DataEfficientSRModel(SRModel):
     def init_training_settings(self) -> None:
         """SRModel's, plus the per-sample form of ``pixel_opt`` (checked first) where the method needs it."""
         train_opt = self.opt["train"]
-        problem = self._per_sample_problem(train_opt)
+        problem = self.per_sample_problem(self.data_efficiency.method, train_opt)
         if problem and self.data_efficiency.needs_per_sample_loss:
             raise DataEfficiencyError(problem)
         super().init_training_settings()
@@ -134,9 +156,9 @@ class DataEfficientSRModel(SRModel):
                 if self.data_efficiency.needs_per_sample_loss:
                     raise  # static trains with SRModel's loss and tracks no scores
 
-    def _per_sample_problem(self, train_opt: dict) -> str | None:
-        """Why the training loss has no per-sample form (checked before any loss is built), or None."""
-        method = self.data_efficiency.method
+    @staticmethod
+    def per_sample_problem(method: str, train_opt: dict) -> str | None:
+        """Why the training loss of ``method`` has no per-sample form (checked before any loss is built), or None."""
         if train_opt.get("perceptual_opt"):
             return (
                 f"train:perceptual_opt: method {method} needs a per-sample loss; the perceptual loss reduces over "

@@ -1,16 +1,20 @@
 """BasicSR 1.4.2's ``train_pipeline`` composed from its public pieces (the HAT/Real-ESRGAN entry form), with:
 
+* one options contract: the option file read, ``--force_yml`` applied as BasicSR applies it, every option checked
+  (:mod:`.validation`), then the datasets, batch samplers and model built and the resume state compared with the
+  options recorded beside it (:mod:`.resume`) -- all before BasicSR prints its banner or creates a folder, so a
+  refusal is one line and leaves nothing; what BasicSR prints and logs meanwhile is shown once the run starts,
+  where its own pipeline shows it (:class:`HeldOutput`);
 * ``experiments/`` and ``tb_logger/`` rooted at the given root (the working directory for the command line);
 * ``--auto_resume`` on CPU, the resumed epoch continuing after the batches trained before the stop, and the data
   pipeline's random state saved in every training state and restored (:mod:`.resume`), so a resumed run gives
   the uninterrupted run's weights;
-* explicit batch samplers (:mod:`.data`): BasicSR's ``EnlargedSampler`` in batches, or the pruning stream of a
-  model that trains from one (``attach_stream``, InfoBatch, Qin et al. 2024), handed to the model before resume;
+* explicit batch samplers (:mod:`.data`): BasicSR's ``EnlargedSampler`` in batches, or the one a model asks for
+  (its class's ``batch_sampler_for`` hook, e.g. InfoBatch's pruning stream, Qin et al. 2024), handed to the model
+  (``attach_stream``) before resume;
 * networks saved with their ``scale`` and ``network_g`` (:func:`~basicsr_distill.models.checkpoints.
-  save_network_with_record`), ``train.total_epochs``, ``logger.keep_last``, ``progress.jsonl``;
-* options checked before BasicSR prints or creates anything (:mod:`.validation`); a bad dataset or model option
-  found later, or a training set smaller than one batch, stops with one line naming the YAML and key, and the
-  folders the failed start made are removed and an archived earlier run is put back.
+  save_network_with_record`), ``train.total_epochs``, ``logger.keep_last``, ``progress.jsonl``, and the options
+  recorded beside the experiment (``.options.json``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import contextlib
 import datetime
 import functools
+import io
 import logging
 import math
 import os
@@ -26,6 +31,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from os import path as osp
 from typing import Any
 
@@ -43,6 +49,8 @@ from basicsr.utils import (
     make_exp_dirs,
     mkdir_and_rename,
 )
+from basicsr.utils.dist_util import get_dist_info
+from basicsr.utils.logger import initialized_logger
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
@@ -62,8 +70,8 @@ from basicsr_distill.training.data import (
     resolve_total_iter,
 )
 from basicsr_distill.training.progress import ProgressLog
-from basicsr_distill.training.resume import load_resume_state
-from basicsr_distill.training.validation import load_options_file, validate_options
+from basicsr_distill.training.resume import check_resumed_options, load_resume_state, record_options
+from basicsr_distill.training.validation import apply_force_yml, load_options_file, validate_options
 
 
 class TrainingOptionError(ValueError):
@@ -134,12 +142,10 @@ def keep_last_option(opt: dict) -> int | None:
 
 def create_train_val_dataloader(opt: dict, logger: logging.Logger, resume_state: dict | None) -> tuple:
     """BasicSR's ``create_train_val_dataloader`` with this entry's batch samplers: ``(train_loader, batch_sampler,
-    stream, val_loaders, total_epochs, total_iters)``; ``stream`` is the pruning stream of a model that trains
-    from one (its class has ``attach_stream``), else None."""
+    stream, val_loaders, total_epochs, total_iters)``; ``stream`` is the batch sampler the model asked for (its
+    class's ``batch_sampler_for(opt, dataset, batch_sampler)`` hook, e.g. a pruning stream), else None."""
     from basicsr.data import build_dataloader
     from basicsr.utils.registry import MODEL_REGISTRY
-
-    from basicsr_distill.efficiency.stream import PruningStream
 
     build = named_build_dataset(opt)
     train_loader = batch_sampler = stream = None
@@ -156,8 +162,9 @@ def create_train_val_dataloader(opt: dict, logger: logging.Logger, resume_state:
                     f"{batch_sampler.batch_size} per process (BasicSR drops the last incomplete batch, so nothing "
                     "would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
                 )
-            if hasattr(MODEL_REGISTRY.get(opt["model_type"]), "attach_stream"):
-                stream = batch_sampler = PruningStream.for_training(opt, train_set, batch_sampler.batch_size)
+            model_sampler = getattr(MODEL_REGISTRY.get(opt["model_type"]), "batch_sampler_for", None)
+            if model_sampler is not None:
+                stream = batch_sampler = model_sampler(opt, train_set, batch_sampler)
             elif resume_state is not None:
                 batch_sampler.continue_epoch(int(resume_state["epoch"]), int(resume_state["iter"]), logger)
             train_loader = build_train_loader(train_set, opt, batch_sampler)
@@ -245,6 +252,121 @@ def check_options(opt: dict, opt_path: str) -> None:
         raise ValueError(f"{opt_path}: {error}") from None
 
 
+def read_options(is_train: bool = True) -> tuple[str, dict]:
+    """The options of the command line's ``-opt`` file with its ``--force_yml`` entries applied (as BasicSR's
+    ``parse_options`` will apply them), checked: ``(option file, options)``. Every refusal is one line naming the
+    file and key, or ``--force_yml`` and the entry."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-opt", required=True)
+    parser.add_argument("--force_yml", nargs="+", default=None)
+    known = parser.parse_known_args()[0]
+    options = apply_force_yml(load_options_file(known.opt), known.force_yml)
+    if is_train:
+        check_options(options, known.opt)
+    return known.opt, options
+
+
+class HeldOutput:
+    """What BasicSR prints (``parse_options``: "Disable distributed.") and logs while a run is checked and built,
+    held back: a refusal shows its one line only; a run that starts shows the text before BasicSR's banner and the
+    log records after it, where BasicSR's own pipeline shows them (its log file included)."""
+
+    def __init__(self) -> None:
+        self.text = io.StringIO()
+        self.records: list[logging.LogRecord] = []
+
+    def _hold(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        logger = logging.getLogger("basicsr")
+        level = logger.level
+        logger.setLevel(logging.INFO)  # BasicSR's level once its logger is set up on rank 0
+        logger.addFilter(self._hold)
+        try:
+            with contextlib.redirect_stdout(self.text):
+                yield
+        finally:
+            logger.removeFilter(self._hold)
+            if logger.level == logging.INFO:  # unless BasicSR set the logger up meanwhile (rank > 0: errors only)
+                logger.setLevel(level)
+
+    def print_text(self) -> None:
+        print(self.text.getvalue(), end="", flush=True)
+
+    def log_records(self, logger: logging.Logger) -> None:
+        for record in self.records:
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
+
+
+def open_run_log(log_file: str, set_up_before: bool) -> logging.Logger:
+    """BasicSR's logger writing ``log_file`` as well. BasicSR's ``get_root_logger`` adds the file only when it first
+    sets the logger up: where a dataset or model set it up while the run was checked (``set_up_before`` false:
+    nobody had before), the file is added here as BasicSR adds it."""
+    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    if set_up_before or get_dist_info()[0] != 0 or any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+        return logger
+    handler = logging.FileHandler(log_file, "w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+@dataclass
+class PreparedRun:
+    """A training built and checked before anything is printed or created."""
+
+    options: dict  # the option file after --force_yml: what the experiment records
+    resume_state: dict | None
+    train_loader: Any
+    batch_sampler: Any
+    stream: Any  # the batch sampler the model asked for, or None
+    val_loaders: list
+    total_epochs: int
+    total_iters: int
+    model: Any
+    prefetcher: Any
+
+
+def prepare_run(opt: dict, options: dict, opt_path: str) -> PreparedRun:
+    """BasicSR's steps up to its training loop that create nothing: the resume state (its recorded options
+    compared with ``options``), the train and validation loaders (the data-dependent checks: scores against the
+    data, keep-lists, a training set smaller than one batch), the model (its losses' arguments), the resume, the
+    prefetcher. In BasicSR's order, so the random generators are drawn as there."""
+    logger = get_root_logger()
+    resume_state = load_resume_state(opt)
+    if resume_state is not None:
+        check_resumed_options(options, opt["path"]["resume_state"], opt_path)
+    train_loader, batch_sampler, stream, val_loaders, total_epochs, total_iters = create_train_val_dataloader(
+        opt, logger, resume_state
+    )
+    model = build_training_model(opt)
+    if stream is not None:
+        model.attach_stream(stream)
+    if resume_state:
+        model.resume_training(resume_state)
+        logger.info(f"Resuming training from epoch: {resume_state['epoch']}, iter: {resume_state['iter']}.")
+    prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
+    if prefetch_mode is None or prefetch_mode == "cpu":
+        prefetcher = CPUPrefetcher(train_loader)
+    elif prefetch_mode == "cuda":
+        prefetcher = CUDAPrefetcher(train_loader, opt)
+        logger.info(f"Use {prefetch_mode} prefetch dataloader")
+        if opt["datasets"]["train"].get("pin_memory") is not True:
+            raise ValueError("datasets.train.pin_memory: must be true for prefetch_mode cuda (CUDAPrefetcher)")
+    else:
+        raise ValueError(f"datasets.train.prefetch_mode: {prefetch_mode!r} is none of ~, cpu, cuda")
+    return PreparedRun(
+        options, resume_state, train_loader, batch_sampler, stream, val_loaders, total_epochs, total_iters, model,
+        prefetcher,
+    )  # fmt: skip
+
+
 def _log_to_file(message: str) -> None:
     """``message`` in the run's log file only: the console gets the one line from the command line's handler."""
     logger = get_root_logger()
@@ -254,79 +376,72 @@ def _log_to_file(message: str) -> None:
             handler.handle(record)
 
 
+def located_message(error: BaseException, opt_path: str) -> str:
+    """The one-line message of a bad-input error, starting with the option file."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    return message if message.startswith(f"{opt_path}: ") else f"{opt_path}: {message}"
+
+
 def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
     """Train as ``python -m basicsr_distill.train`` with the command line ``argv`` (default ``sys.argv``) rooted
     at ``root_path``; return the experiment folder.
 
-    The options are checked before BasicSR parses them (its banner) or makes a folder; an error found later in a
-    fresh start (a dataset, a model option) removes the folders it made and puts back what BasicSR archived."""
+    Everything is checked and built before BasicSR prints its banner or makes a folder (:func:`read_options`,
+    :func:`prepare_run`); an error found later in a fresh start removes the folders it made and puts back what
+    BasicSR archived."""
     with command_line(argv):
-        parser = argparse.ArgumentParser(add_help=False)
-        parser.add_argument("-opt", required=True)
-        parser.add_argument("--force_yml", nargs="+", default=None)
-        known = parser.parse_known_args()[0]
-        check_options(load_options_file(known.opt), known.opt)
-        opt, args = parse_training_options(root_path)
-        if known.force_yml:  # the options BasicSR will use
-            check_options(opt, args.opt)
-        opt["root_path"] = root_path
-        torch.backends.cudnn.benchmark = True
+        logger_set_up = "basicsr" in initialized_logger
+        held = HeldOutput()
+        with held.holding():
+            opt_path, options = read_options(is_train=True)
+            opt, args = parse_training_options(root_path)
+            opt["root_path"] = root_path
+            torch.backends.cudnn.benchmark = True
+            try:
+                run = prepare_run(opt, options, opt_path)
+            except USER_ERRORS as error:
+                raise TrainingOptionError(located_message(error, opt_path)) from None
         start = StartRecord(opt)
-        resume_state = load_resume_state(opt)
         try:
-            _train(opt, args, resume_state)
+            _train(opt, args, run, held, logger_set_up)
         except USER_ERRORS as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-            if not message.startswith(f"{args.opt}: "):
-                message = f"{args.opt}: {message}"
+            message = located_message(error, args.opt)
             _log_to_file(f"error: {message}")
-            if resume_state is None:
+            if run.resume_state is None:
                 start.undo_folders()
             raise TrainingOptionError(message) from None
     return opt["path"]["experiments_root"]
 
 
-def _train(opt: dict, args: argparse.Namespace, resume_state: dict | None) -> None:
-    """BasicSR 1.4.2's ``train_pipeline`` after its option parsing and resume-state loading."""
-    if resume_state is None:
+def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutput, logger_set_up: bool) -> None:
+    """BasicSR 1.4.2's ``train_pipeline`` from its folders on, over the prepared run."""
+    if run.resume_state is None:
         make_exp_dirs(opt)
         if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and opt["rank"] == 0:
             mkdir_and_rename(osp.join(opt["root_path"], "tb_logger", opt["name"]))
+    if opt["rank"] == 0:
+        record_options(opt["path"]["experiments_root"], run.options)
     copy_opt_file(args.opt, opt["path"]["experiments_root"])
     log_file = osp.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
-    logger = get_root_logger(logger_name="basicsr", log_level=logging.INFO, log_file=log_file)
+    held.print_text()
+    logger = open_run_log(log_file, logger_set_up)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    held.log_records(logger)
     tb_logger = init_tb_loggers(opt)
 
-    result = create_train_val_dataloader(opt, logger, resume_state)
-    train_loader, batch_sampler, stream, val_loaders, total_epochs, total_iters = result
-    model = build_training_model(opt)
-    if stream is not None:
-        model.attach_stream(stream)
+    model, stream, batch_sampler, prefetcher = run.model, run.stream, run.batch_sampler, run.prefetcher
+    total_epochs, total_iters, val_loaders = run.total_epochs, run.total_iters, run.val_loaders
     restore = None
-    if resume_state:
-        model.resume_training(resume_state)
-        logger.info(f"Resuming training from epoch: {resume_state['epoch']}, iter: {resume_state['iter']}.")
-        start_epoch, current_iter = resume_state["epoch"], resume_state["iter"]
-        restore = resume_state.get("random_state") if opt["rank"] == 0 else None
+    if run.resume_state:
+        start_epoch, current_iter = run.resume_state["epoch"], run.resume_state["iter"]
+        restore = run.resume_state.get("random_state") if opt["rank"] == 0 else None
     else:
         start_epoch, current_iter = 0, 0
 
     msg_logger = MessageLogger(opt, current_iter, tb_logger)
     progress = ProgressLog(opt)
     checkpoints = Checkpoints(opt, model)
-    prefetch_mode = opt["datasets"]["train"].get("prefetch_mode")
-    if prefetch_mode is None or prefetch_mode == "cpu":
-        prefetcher = CPUPrefetcher(train_loader)
-    elif prefetch_mode == "cuda":
-        prefetcher = CUDAPrefetcher(train_loader, opt)
-        logger.info(f"Use {prefetch_mode} prefetch dataloader")
-        if opt["datasets"]["train"].get("pin_memory") is not True:
-            raise ValueError("Please set pin_memory=True for CUDAPrefetcher.")
-    else:
-        raise ValueError(f"Wrong prefetch_mode {prefetch_mode}. Supported ones are: None, 'cuda', 'cpu'.")
-
     logger.info(f"Start training from epoch: {start_epoch}, iter: {current_iter}")
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     start_time = time.time()

@@ -1,5 +1,6 @@
 """The resume rule of the training entry: the latest training state, on GPU or CPU, with the random state of
-the data pipeline, so a resumed run trains exactly as the uninterrupted one.
+the data pipeline, so a resumed run trains exactly as the uninterrupted one; and the options each experiment was
+started with, recorded beside it (:data:`OPTIONS_RECORD`), so a resumed or reused run is compared with them.
 
 BasicSR 1.4.2 resumes optimizers, schedulers, epoch and iteration, but re-seeds Python's ``random``, NumPy and
 torch at start-up (``set_random_seed``): its paired datasets draw crops, flips and rotations from ``random``, so
@@ -8,15 +9,31 @@ a resumed run augments differently. Every training state written through the ent
 before the first batch after the resume. With ``num_worker_per_gpu > 0`` the draws happen in worker processes
 that BasicSR re-seeds at each loader start, and under DDP the state holds rank 0's generators: only a
 single-process run without workers resumes bit-exactly.
+
+BasicSR resumes with whatever options the file now holds. The entry compares them with the record beside the
+training state: every other option is one warning line (``train.total_iter 6 -> 30`` continues a run for longer),
+another network or scale is refused (the state's weights would not load, or would be trained at another scale).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from os import path as osp
+from pathlib import Path
+from typing import Any
 
 import torch
-from basicsr.utils import scandir
+from basicsr.utils import get_root_logger, scandir
 from basicsr.utils.misc import check_resume
+
+from basicsr_distill.jobs import changed_keys, describe_difference, normalised_json, read_manifest, write_json
+from basicsr_distill.training.validation import OptionsError
+
+#: Beside each experiment (``experiments/<name>/``): the options it was last started with, the option file after
+#: ``--force_yml``, as JSON (written by the training entry at every start).
+OPTIONS_RECORD = ".options.json"
+#: Options that change neither what is trained nor a file of the experiment: left out of every comparison.
+UNCOMPARED = ("logger.print_freq", "logger.use_tb_logger", "logger.wandb", "dist_params")
 
 
 def latest_state_path(opt: dict) -> str | None:
@@ -40,3 +57,56 @@ def load_resume_state(opt: dict) -> dict | None:
     resume_state = torch.load(path, map_location=device)
     check_resume(opt, resume_state["iter"])
     return resume_state
+
+
+def comparable_options(options: Mapping[str, Any]) -> dict:
+    """``options`` as JSON (:func:`~basicsr_distill.jobs.normalised_json`) without the :data:`UNCOMPARED` keys."""
+    comparable = normalised_json(dict(options))
+    for dotted in UNCOMPARED:
+        *parents, key = dotted.split(".")
+        target = comparable
+        for parent in parents:
+            target = target.get(parent) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            target.pop(key, None)
+    return comparable
+
+
+def record_options(experiment: str | Path, options: Mapping[str, Any]) -> None:
+    """Write ``options`` (the option file after ``--force_yml``) beside the experiment (:data:`OPTIONS_RECORD`)."""
+    write_json(Path(experiment) / OPTIONS_RECORD, normalised_json(dict(options)))
+
+
+def recorded_options(experiment: str | Path) -> dict | None:
+    """The options an experiment was last started with, or None (no record: another version or tool made it)."""
+    return read_manifest(experiment, OPTIONS_RECORD)
+
+
+def check_resumed_options(options: Mapping[str, Any], state_path: str, opt_path: str) -> None:
+    """Compare ``options`` with those recorded beside the training state at ``state_path``: one warning line per
+    changed option; a changed ``network_*`` or ``scale`` is refused.
+
+    Raises:
+        OptionsError: ``<opt_path>: <network key>: differs from the training state's ...``.
+    """
+    experiment = Path(state_path).parent.parent
+    recorded = recorded_options(experiment)
+    logger = get_root_logger()
+    if recorded is None:
+        logger.warning(f"resume: {experiment} records no options ({OPTIONS_RECORD}): they cannot be compared")
+        return
+    old, new = comparable_options(recorded), comparable_options(options)
+    network = [key for key in sorted(set(old) | set(new)) if key.startswith("network_") or key == "scale"]
+    network = [key for key in network if old.get(key) != new.get(key)]
+    if network:
+        difference = describe_difference(
+            {k: old[k] for k in network if k in old}, {k: new[k] for k in network if k in new}
+        )
+        raise OptionsError(
+            opt_path,
+            network[0],
+            f"differs from what the training state {state_path} was trained with ({difference}); a resumed run "
+            f"keeps its network and scale: give the run another name, or remove {experiment} to start again",
+        )
+    for change in changed_keys(old, new):
+        logger.warning(f"resume: {change} (the option file now; {state_path} was trained with the first)")

@@ -1,24 +1,29 @@
 """A training's option file, read as BasicSR reads it and checked before anything is created.
 
 BasicSR 1.4.2's ``train_pipeline`` makes (and archives) ``experiments/<name>`` before it builds a dataset, a loss
-or the model, so an option refused there leaves folders behind. :func:`validate_options` checks first what needs no
-network or dataset: the model, loss and dataset types, ``data_efficiency``, keys only this package's datasets read,
-and that every input folder is complete. Each error is one line, ``<options file>: <YAML key>: <problem>``.
+or the model, so an option refused there leaves folders behind. The entries read an option file in one order:
+:func:`load_options_file`, :func:`apply_force_yml` (``--force_yml`` as BasicSR applies it), then
+:func:`validate_options`, which checks what needs no network or dataset: the model, loss and dataset types, the
+counts (``train.total_iter``, batch sizes, frequencies), a model's own options (its ``check_options`` hook), keys
+only this package's datasets or models read, and that every input folder is complete. Each error is one line,
+``<options file>: <YAML key>: <problem>`` (``--force_yml: <entry>: <problem>`` for an override).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "LOSS_KEYS",
     "PACKAGE_DATASET_KEYS",
+    "ForceYmlError",
     "OptionsError",
     "OptionsInputNotFoundError",
+    "apply_force_yml",
     "load_options_file",
     "validate_options",
 ]
@@ -52,6 +57,10 @@ class OptionsError(_Located, ValueError):
 
 class OptionsInputNotFoundError(_Located, FileNotFoundError):
     """An option file, or an input an option names, that does not exist."""
+
+
+class ForceYmlError(ValueError):
+    """A ``--force_yml`` entry BasicSR could not apply (one line naming the flag and the entry)."""
 
 
 def load_options_file(path: str) -> dict:
@@ -100,15 +109,53 @@ def load_options_file(path: str) -> dict:
     return options
 
 
+def apply_force_yml(options: MutableMapping[str, Any], entries: Sequence[str] | None) -> MutableMapping[str, Any]:
+    """Apply ``--force_yml`` entries (``key:subkey=value``) to ``options`` in place, as BasicSR 1.4.2's
+    ``parse_options`` does: the keys walk the nested mappings (only the last one may be new), the value is read by
+    BasicSR's own ``_postprocess_yml_value`` (``~``, ``true``, ``12``, ``1.5``, ``[1, 2]``; anything else a string).
+
+    Raises:
+        ForceYmlError: an entry without exactly one ``=``, without a key, naming a missing or non-mapping option
+            on its way, or with a value BasicSR cannot read.
+    """
+    from basicsr.utils.options import _postprocess_yml_value
+
+    for entry in entries or ():
+        if entry.count("=") != 1:
+            raise ForceYmlError(f"--force_yml: {entry!r}: expected KEY:SUBKEY=VALUE (one '='), e.g. train:total_iter=5")
+        keys, text = (part.strip() for part in entry.split("="))
+        path = keys.split(":")
+        if not all(path):
+            raise ForceYmlError(f"--force_yml: {entry!r}: an empty key in {keys!r}")
+        try:
+            value = _postprocess_yml_value(text)
+        except Exception as error:  # BasicSR evaluates a value starting with '[' as Python
+            raise ForceYmlError(f"--force_yml: {entry!r}: cannot read the value {text!r} ({error})") from None
+        target = options
+        for depth, key in enumerate(path[:-1]):
+            if key not in target:
+                where = ":".join(path[: depth + 1])
+                raise ForceYmlError(f"--force_yml: {entry!r}: no option {where} (only the last key may be new)")
+            target = target[key]
+            if not isinstance(target, MutableMapping):
+                where = ":".join(path[: depth + 1])
+                raise ForceYmlError(f"--force_yml: {entry!r}: {where} is {_kind(target)}, not a mapping of options")
+        target[path[-1]] = value
+    return options
+
+
 def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
     """Refuse, before BasicSR creates anything, options that would fail later or silently train on other data.
 
     Works on the options as loaded or as BasicSR's ``parse_options`` completed them. Checks: ``name``,
-    ``model_type`` (``MODEL_REGISTRY``), ``data_efficiency`` (:mod:`basicsr_distill.efficiency.options`; only
-    under ``DataEfficientSRModel``), ``train.pixel_opt`` / ``train.perceptual_opt`` types (``LOSS_REGISTRY``), the
-    phases a training builds (``train``, ``val*``; any when ``is_train`` is false), and for every
-    ``datasets.<phase>``: its type (``DATASET_REGISTRY``), keys only another dataset of this package
-    reads (:data:`PACKAGE_DATASET_KEYS`), and its inputs (:data:`INPUT_KEYS`) exist and are complete.
+    ``model_type`` (``MODEL_REGISTRY``), ``path`` and ``num_gpu`` (BasicSR's option parser reads them),
+    ``train.pixel_opt`` / ``train.perceptual_opt`` types (``LOSS_REGISTRY``), the counts of a training
+    (:data:`TRAINING_COUNTS`: ``train.total_iter`` or ``train.total_epochs`` >= 1, the train set's batch size,
+    workers and enlarge ratio, the log, checkpoint and validation frequencies), the phases a training builds
+    (``train``, ``val*``; any when ``is_train`` is false), for every ``datasets.<phase>``: its type
+    (``DATASET_REGISTRY``), keys only another dataset of this package reads (:data:`PACKAGE_DATASET_KEYS`), and
+    its inputs (:data:`INPUT_KEYS`) exist and are complete; last the model's own options: top-level keys only
+    another model reads (its class's ``OPTION_KEYS``) and the model class's ``check_options(opt)`` hook.
 
     Raises:
         OptionsError: ``<opt_path>: <YAML key>: <problem>``.
@@ -121,7 +168,12 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
     name = opt.get("name")
     if not isinstance(name, str) or not name:
         raise OptionsError(opt_path, "name", f"must be the experiment's name (a non-empty string), got {name!r}")
-    _check_model(opt, opt_path)
+    model = _model_class(opt, opt_path)
+    if not isinstance(opt.get("path"), Mapping):
+        raise OptionsError(opt_path, "path", f"must be BasicSR's mapping of paths, got {_kind(opt.get('path'))}")
+    num_gpu = opt.get("num_gpu")
+    if num_gpu != "auto" and (isinstance(num_gpu, bool) or not isinstance(num_gpu, int) or num_gpu < 0):
+        raise OptionsError(opt_path, "num_gpu", f"must be a GPU count (0 for the CPU) or auto, got {_kind(num_gpu)}")
     train_opt = opt.get("train")
     if train_opt is not None and not isinstance(train_opt, Mapping):
         raise OptionsError(opt_path, "train", f"must be a mapping of training options, got {_kind(train_opt)}")
@@ -142,10 +194,16 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
                 )
     for phase, dataset_opt in datasets.items():
         _check_dataset(opt_path, f"datasets.{phase}", dataset_opt)
+    if opt.get("is_train", True):
+        _check_training_counts(opt, opt_path)
+    _check_model_options(opt, opt_path, model)
 
 
 def _kind(value: object) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"
+    if value is None:
+        return "nothing"
+    kind = type(value).__name__
+    return f"{'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind} ({value!r})"
 
 
 def _registered(registry: Any, registry_name: str, opt_path: str, key: str, value: object, what: str) -> type:
@@ -159,28 +217,62 @@ def _registered(registry: Any, registry_name: str, opt_path: str, key: str, valu
     return registry.get(value)
 
 
-def _check_model(opt: Mapping[str, Any], opt_path: str) -> None:
-    """``model_type`` is registered; ``data_efficiency`` parses, and only under the model that reads it."""
+def _model_class(opt: Mapping[str, Any], opt_path: str) -> type:
     from basicsr.utils.registry import MODEL_REGISTRY
 
-    from basicsr_distill.efficiency.options import KEY, DataEfficiencyError, DataEfficiencyOptions
-    from basicsr_distill.models.data_efficient_sr_model import DataEfficientSRModel
+    return _registered(MODEL_REGISTRY, "MODEL_REGISTRY", opt_path, "model_type", opt.get("model_type"), "model")
 
-    model = _registered(MODEL_REGISTRY, "MODEL_REGISTRY", opt_path, "model_type", opt.get("model_type"), "model")
-    if not issubclass(model, DataEfficientSRModel):
-        if opt.get(KEY) is not None:
-            raise OptionsError(
-                opt_path,
-                KEY,
-                f"only DataEfficientSRModel prunes data during training; {model.__name__} would train on every sample",
-            )
-        return
-    if not opt.get("is_train", True):  # testing builds the model without its data_efficiency block
-        return
-    try:
-        DataEfficiencyOptions.from_options(opt.get(KEY), int(opt.get("manual_seed") or 0))
-    except DataEfficiencyError as error:  # its message names the data_efficiency key
-        raise OptionsError(opt_path, None, str(error)) from None
+
+#: The counts of a training: (option path, smallest value, whether it may be absent). BasicSR would train nothing
+#: (``total_iter`` 0 or below: the untrained network saved as the final one), divide by zero, or stop with a
+#: traceback mid-run.
+TRAINING_COUNTS = (
+    (("datasets", "train", "batch_size_per_gpu"), 1, False),
+    (("datasets", "train", "num_worker_per_gpu"), 0, True),
+    (("datasets", "train", "dataset_enlarge_ratio"), 1, True),
+    (("logger", "print_freq"), 1, False),
+    (("logger", "save_checkpoint_freq"), 1, False),
+)
+
+
+def _check_training_counts(opt: Mapping[str, Any], opt_path: str) -> None:
+    """Whole numbers where a training counts: :data:`TRAINING_COUNTS`, ``train.total_iter`` (or
+    ``train.total_epochs``) and, with a ``val`` block, ``val.val_freq``."""
+    train_opt = opt.get("train") or {}
+    iteration_key = "total_epochs" if train_opt.get("total_epochs") is not None else "total_iter"
+    counts = [*TRAINING_COUNTS, (("train", iteration_key), 1, False)]
+    if opt.get("val") is not None:
+        counts.append((("val", "val_freq"), 1, False))
+    for keys, smallest, optional in counts:
+        parent: Any = opt
+        for key in keys[:-1]:
+            parent = parent.get(key) if isinstance(parent, Mapping) else None
+        if not isinstance(parent, Mapping):
+            raise OptionsError(opt_path, ".".join(keys[:-1]), f"must be a mapping of options, got {_kind(parent)}")
+        value = parent.get(keys[-1])
+        if value is None and optional:
+            continue
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())  # BasicSR's !!float 5e3
+        if isinstance(value, bool) or not whole or value < smallest:
+            raise OptionsError(opt_path, ".".join(keys), f"must be a whole number >= {smallest}, got {_kind(value)}")
+
+
+def _check_model_options(opt: Mapping[str, Any], opt_path: str, model: type) -> None:
+    """Top-level keys only another registered model reads (its ``OPTION_KEYS``) are refused; then the model
+    class's own ``check_options(opt)`` hook, if it has one (a ``ValueError`` naming the key)."""
+    from basicsr.utils.registry import MODEL_REGISTRY
+
+    read_here = getattr(model, "OPTION_KEYS", {})
+    for owner_name, owner in MODEL_REGISTRY:
+        for key, (does, instead) in vars(owner).get("OPTION_KEYS", {}).items():
+            if opt.get(key) is not None and key not in read_here:
+                raise OptionsError(opt_path, key, f"only {owner_name} {does}; {model.__name__} {instead}")
+    check = getattr(model, "check_options", None)
+    if check is not None:
+        try:
+            check(opt)
+        except ValueError as error:  # its message names the key
+            raise OptionsError(opt_path, None, str(error)) from None
 
 
 def _check_loss(opt_path: str, key: str, loss_opt: object) -> None:
