@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
-from basicsr_distill.commands.study import link_images
+from basicsr_distill.commands.study import link_images, source_folders, study_images
 from basicsr_distill.results.pruning_study import LearnerRecipe, StudyConfig, StudyRow, run_study
 
 #: Every candidate in full (the defaults of LearnerRecipe are the chosen recipe, so none relies on them).
@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--record", type=Path, help="write the measurements here (bench/results/...json)")
     args = parser.parse_args()
-    train_hr, test_hr = link_images(args.shared, args.out)
+    link_images(study_images(args.shared, args.out))
+    train_hr, test_hr = source_folders(args.out)
     rows = [
         StudyRow(
             f"{row}__{name}",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import pytest
 from conftest import textured_image
 
+from basicsr_distill.jobs import ArgumentsChangedError
 from basicsr_distill.results.pruning_study import (
     LearnerRecipe,
     StudyConfig,
@@ -81,9 +83,13 @@ def test_two_seed_study_reproduces_its_own_numbers_and_resumes(tmp_path: Path, m
     assert numbers(json.loads((out / "results.json").read_text())["runs"]) == numbers(record["runs"])
     assert (out / "runs" / "full_s0.json").stat().st_mtime_ns == before
 
-    # A finished run made with other options is refused, not mixed in.
-    with pytest.raises(StudyConfigError, match=r"full_s0\.json: exists and was made with other options \(options_sha "):
+    # A finished run made with other options is refused, not mixed in: its experiment names what changed.
+    with pytest.raises(ArgumentsChangedError) as refused:
         run_study(_tiny_config(Path("."), Path("out"), recipe=LearnerRecipe(lr=5e-4)))
+    assert str(refused.value) == (
+        f"{out.resolve() / 'experiments' / 'full_s0'}: exists and was made with other options "
+        "(train.optim_g.lr 0.001 -> 0.0005); pass --overwrite to retrain it, or use another --out"
+    )
 
 
 def test_paired_difference_interval_on_hand_made_numbers() -> None:
@@ -194,3 +200,35 @@ def test_perturbation_options_are_checked(tmp_path: Path) -> None:
         run_study(_tiny_config(tmp_path, tmp_path / "out", perturb_check=["des50"]))
     with pytest.raises(StudyConfigError, match=r"--perturb nudges every run already"):
         run_study(_tiny_config(tmp_path, tmp_path / "out", perturb=True, perturb_check=["full"]))
+
+
+def test_a_row_keeps_its_iterations_and_a_run_with_other_options_is_refused_or_retrained(tmp_path: Path) -> None:
+    # --eval-every longer than a row: the row keeps round(iters x fraction) iterations, its curve a point at its end.
+    rows = (StudyRow("half", iter_fraction=0.5),)
+    config = _tiny_config(tmp_path, tmp_path / "out", rows=rows, seeds=(0,), eval_every=3)
+    run_study(config)
+    out = tmp_path / "out"
+    record = json.loads((out / "runs" / "half_s0.json").read_text())
+    assert record["iterations"] == 2 and [point[0] for point in record["curve"]] == [2]
+
+    # Other iterations: refused before anything is made, naming the experiment and what changed; removing the run
+    # record does not let the 2-iteration experiment pass for a 5-iteration one.
+    longer = replace(config, iters=10)
+    listing = sorted(path.relative_to(out) for path in out.rglob("*"))
+    for _ in range(2):
+        with pytest.raises(ArgumentsChangedError) as refused:
+            run_study(longer)
+        assert str(refused.value) == (
+            f"{out / 'experiments' / 'half_s0'}: exists and was made with other options (train.scheduler.milestones "
+            "[1] -> [3]; train.total_iter 2 -> 5); pass --overwrite to retrain it, or use another --out"
+        )
+        assert sorted(path.relative_to(out) for path in out.rglob("*")) == listing
+        (out / "runs" / "half_s0.json").unlink(missing_ok=True)
+        listing.remove(Path("runs") / "half_s0.json") if Path("runs") / "half_s0.json" in listing else None
+
+    # --overwrite retrains: the record describes the new run, never the old experiment.
+    run_study(replace(longer, overwrite=True))
+    record = json.loads((out / "runs" / "half_s0.json").read_text())
+    progress = (out / "experiments" / "half_s0" / "progress.jsonl").read_text().splitlines()
+    assert json.loads(progress[-1]) == {"iter": 5, "done": True} and record["train_seconds"] > 0
+    assert record["iterations"] == 5 and [point[0] for point in record["curve"]] == [3, 5]

@@ -19,7 +19,10 @@ the study's Table 1), every row at the same iterations unless it is one of the s
 
 Writes ``table.md``, ``results.json`` (per-run curves and per-image PSNR) and ``figures/`` under ``--out``;
 ``--record DIR`` also copies the tables and JSON to DIR (``bench/results/``), ``--figures DIR`` the plots
-(``docs/figures/``). Rerunning the same command resumes from the finished runs and prints the same numbers.
+(``docs/figures/``). Rerunning the same command resumes from the finished runs and prints the same numbers; a
+run recorded or trained with other options (another ``--iters``, ...) is refused before anything is made, naming
+it and what changed; ``--overwrite`` retrains it. A row's iterations are ``round(--iters x its fraction)``, never
+raised to fit ``--eval-every``: its curve gets a point at every ``--eval-every`` and one at its end.
 ``--perturb-check ROW ...`` retrains those rows from initial weights nudged by one unit in the last place.
 """
 
@@ -81,30 +84,40 @@ def study_rows() -> tuple[StudyRow, ...]:
 TRAIN_BSD = 150  # the first 150 BSD200 ids train, the other 50 test
 
 
-def _link(image: Path, link: Path) -> None:
-    if not link.exists():
-        os.symlink(image.resolve(), link)
+def source_folders(out: Path) -> tuple[Path, Path]:
+    """``out/source/train`` and ``out/source/test``: where :func:`link_images` links the study's images."""
+    return out / "source" / "train", out / "source" / "test"
 
 
-def link_images(shared: Path, out: Path) -> tuple[Path, Path]:
-    """``out/source/{train,test}``: symbolic links with set-prefixed names, split as the module docstring says."""
-    train, test = out / "source" / "train", out / "source" / "test"
-    for folder in (train, test):
-        folder.mkdir(parents=True, exist_ok=True)
-    for image in sorted((shared / "T91" / "HR").glob("*.png")):
-        if image.stem != "t65":  # byte-identical to t36 (shared README)
-            _link(image, train / f"t91_{image.name}")
+def study_images(shared: Path, out: Path) -> dict[Path, Path]:
+    """``{link: image}`` of the study's split (module docstring), checked before anything is linked."""
+    train, test = source_folders(out)
     bsd = sorted((shared / "BSD200" / "HR").glob("*.png"))
     if len(bsd) != 200:
         raise FileNotFoundError(f"{shared / 'BSD200' / 'HR'}: expected 200 images, found {len(bsd)}")
-    for index, image in enumerate(bsd):
-        _link(image, (train if index < TRAIN_BSD else test) / f"bsd200_{image.name}")
-    for image in sorted((shared / "Set14" / "HR").glob("*.png")):
-        _link(image, test / f"set14_{image.name}")
-    for image in sorted((shared / "Set5" / "HR").glob("*.png")):
-        if image.stem != "woman":  # a crop of BSD200 302003, a training image
-            _link(image, test / f"set5_{image.name}")
-    return train, test
+    links = {
+        train / f"t91_{image.name}": image
+        for image in sorted((shared / "T91" / "HR").glob("*.png"))
+        if image.stem != "t65"  # byte-identical to t36 (shared README)
+    }
+    links.update({(train if i < TRAIN_BSD else test) / f"bsd200_{image.name}": image for i, image in enumerate(bsd)})
+    links.update({test / f"set14_{image.name}": image for image in sorted((shared / "Set14" / "HR").glob("*.png"))})
+    links.update(
+        {
+            test / f"set5_{image.name}": image
+            for image in sorted((shared / "Set5" / "HR").glob("*.png"))
+            if image.stem != "woman"  # a crop of BSD200 302003, a training image
+        }
+    )
+    return links
+
+
+def link_images(links: dict[Path, Path]) -> None:
+    """Create the symbolic links of :func:`study_images` (those already there are kept)."""
+    for link, image in links.items():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            os.symlink(image.resolve(), link)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,18 +139,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--record", type=Path, help="also copy the tables and results.json here (bench/results)")
     parser.add_argument("--figures", type=Path, help="also copy the PSNR-vs-compute and score plots here")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="retrain runs recorded or trained with other options in --out"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     from basicsr_distill.results.collect import render_table
-    from basicsr_distill.results.pruning_study import StudyConfig, collector_records, markdown_table, run_study
+    from basicsr_distill.results.pruning_study import (
+        StudyConfig,
+        check_study,
+        collector_records,
+        markdown_table,
+        run_study,
+    )
 
     rows = study_rows()
     if args.rows:
         if unknown := sorted(set(args.rows) - {row.name for row in rows}):
             raise ValueError(f"--rows: no such row {unknown[0]!r} (rows: {', '.join(row.name for row in rows)})")
         rows = tuple(row for row in rows if row.name in {"full", *args.rows})
-    train_hr, test_hr = link_images(args.shared, args.out)
+    links = study_images(args.shared, args.out)
+    train_hr, test_hr = source_folders(args.out)
     config = StudyConfig(
         train_hr=train_hr,
         test_hr=test_hr,
@@ -149,7 +172,10 @@ def run(args: argparse.Namespace) -> None:
         jobs=args.jobs,
         budget_minutes=args.budget_minutes,
         perturb_check=args.perturb_check,
+        overwrite=args.overwrite,
     )
+    check_study(config)  # every refusal before the first link
+    link_images(links)
     table = run_study(config)
     print(markdown_table(table, config))
     # The same table shape as the GPU tables `basicsr-distill tables collect` builds from BasicSR's logs, per test set.

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from basicsr_distill.results.launch import (
+    check_rows,
     gpu_slots,
     order_rows,
     parse_gpu_ids,
@@ -28,7 +29,9 @@ row: torch.distributed.run + --launcher pytorch), then python -m basicsr_distill
 CUDA_VISIBLE_DEVICES = the slot and batch_size_per_gpu = total batch / GPUs. Logs: <log-dir>/<row>.log.
 Rows fine-tuned from another row's model (SwinIR x3/x4 from x2) start once it is trained; without it (and
 without that row in the list) the table is refused, naming the missing weights and the row that makes them.
-Run it again after an interruption: every row resumes from its last checkpoint.
+Run it again after an interruption: every row resumes from its last checkpoint; a finished row is kept. A row
+whose experiment was trained with other options (its option file changed since) is refused before any row runs,
+naming the experiment and the changed options; --overwrite retrains it.
 
 examples:
   python scripts/run_table.py --table table1 --gpus 0 1 2 3 4 5 6 7 --gpus-per-row 8   # batch 416 on 8 GPUs
@@ -44,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", type=Path, default=Path("results/run_table"), help="per-row logs")
     parser.add_argument("--base-port", type=int, default=29500, help="rendezvous port of the first multi-GPU slot")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="retrain rows whose experiment was trained with other options"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
                 print(" ".join(command))
         print(f"{len(jobs)} rows in {len(waves)} wave(s) over {len(slots)} slot(s): {' | '.join(slots)}")
         return 0
+    check_rows(jobs, args.gpus_per_row, args.overwrite)
     failed: list[str] = []
     for wave in waves:
         ready = [job for job in wave if (weights := pretrained_weights(job)) is None or Path(weights).is_file()]
         failed += [f"{job.name} (no {pretrained_weights(job)})" for job in wave if job not in ready]
-        steps = [row_steps(job, args.gpus_per_row, port[job.name]) for job in ready]
+        steps = [row_steps(job, args.gpus_per_row, port[job.name], args.overwrite) for job in ready]
         status = run_queue(steps, slots, args.log_dir, [job.name for job in ready])
         failed += [job.name for job, code in zip(ready, status) if code]
     print(f"{len(jobs) - len(failed)} of {len(jobs)} rows done" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -5,9 +5,10 @@ with :func:`~basicsr_distill.training.launch.run_training` (``python -m basicsr_
 several GPUs per row through ``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with
 ``CUDA_VISIBLE_DEVICES`` set to the slot's GPUs. The total batch of the option file is kept:
 ``batch_size_per_gpu`` is set to ``total / GPUs``. A row that fails is reported and the queue goes on; an
-interrupted queue resumes each row from its last checkpoint (``--auto_resume``) when started again. A row that
-starts from another row's weights (``path.pretrain_network_g``: SwinIR's x3/x4 models fine-tuned from x2) runs
-after that row (:func:`order_rows`). Clusters: ``scripts/slurm/``.
+interrupted queue resumes each row from its last checkpoint (``--auto_resume``) when started again; a row whose
+experiment was trained with other options is refused before any row runs (:func:`check_rows`), or with
+``overwrite`` retrained. A row that starts from another row's weights (``path.pretrain_network_g``: SwinIR's x3/x4
+models fine-tuned from x2) runs after that row (:func:`order_rows`). Clusters: ``scripts/slurm/``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import yaml
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.training.launch import TrainingError, run_training
+from basicsr_distill.jobs import ArgumentsChangedError
+from basicsr_distill.training.launch import TrainingError, check_experiment, run_training
+from basicsr_distill.training.validation import load_options_file, validate_options
 
 #: A step of a queued row: a command, or a function of (environment, log file, working folder) giving an exit status.
 Step = Sequence[str] | Callable[[Mapping[str, str], Path, Path], int]
@@ -41,6 +43,10 @@ class Job:
     @property
     def name(self) -> str:
         return self.train_opt.stem
+
+    def train_options(self) -> dict:
+        """The training options, read as the training entry reads them (a missing or broken file is one line)."""
+        return load_options_file(str(self.train_opt))
 
 
 def read_row_list(path: str | os.PathLike, root: str | os.PathLike = ".") -> list[Job]:
@@ -74,8 +80,7 @@ def parse_gpu_ids(values: Sequence[str]) -> list[str]:
 
 def pretrained_weights(job: Job) -> str | None:
     """``path.pretrain_network_g`` of the row's training options (another row's final weights), else None."""
-    with open(job.train_opt) as handle:
-        return ((yaml.safe_load(handle) or {}).get("path") or {}).get("pretrain_network_g")
+    return (job.train_options().get("path") or {}).get("pretrain_network_g")
 
 
 def producer_name(weights: str) -> str:
@@ -110,18 +115,45 @@ def require_start_weights(train_opt: str | os.PathLike, root: str | os.PathLike 
     order_rows([Job(Path(train_opt), Path(train_opt))], root)
 
 
-def batch_override(train_opt: str | os.PathLike, gpus: int) -> list[str]:
-    """``--force_yml`` value that keeps the file's total batch on ``gpus`` GPUs (files are written for one GPU)."""
-    with open(train_opt) as handle:
-        total = yaml.safe_load(handle)["datasets"]["train"]["batch_size_per_gpu"]
+def batch_per_gpu(job: Job, gpus: int) -> int:
+    """The batch per GPU that keeps the row's total batch on ``gpus`` GPUs (files are written for one GPU)."""
+    total = ((job.train_options().get("datasets") or {}).get("train") or {}).get("batch_size_per_gpu")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise ValueError(
+            f"{job.train_opt}: datasets.train.batch_size_per_gpu: must be a whole number >= 1, got {total!r}"
+        )
     if gpus < 1 or total % gpus:
-        raise ValueError(f"{train_opt}: total batch {total} does not split over {gpus} GPUs")
-    return [f"datasets:train:batch_size_per_gpu={total // gpus}"]
+        raise ValueError(f"{job.train_opt}: total batch {total} does not split over {gpus} GPUs")
+    return total // gpus
+
+
+def batch_override(job: Job, gpus: int) -> list[str]:
+    """``--force_yml`` value that keeps the file's total batch on ``gpus`` GPUs (:func:`batch_per_gpu`)."""
+    return [f"datasets:train:batch_size_per_gpu={batch_per_gpu(job, gpus)}"]
+
+
+def row_options(job: Job, gpus: int) -> dict:
+    """The options the row trains with on ``gpus`` GPUs: the file's, its total batch split (:func:`batch_per_gpu`)."""
+    options = job.train_options()
+    options["datasets"]["train"]["batch_size_per_gpu"] = batch_per_gpu(job, gpus)
+    return options
+
+
+def check_rows(jobs: Sequence[Job], gpus: int, overwrite: bool, root: str | os.PathLike = ".") -> None:
+    """Before any row runs: each row's option files read and its training options checked as the training entry
+    checks them, and no row's experiment under ``root`` trained with other options (unless ``overwrite``: then
+    the row retrains). Every refusal is one line naming the file, or the experiment and the changed keys."""
+    for job in jobs:
+        options = row_options(job, gpus)
+        validate_options(options, str(job.train_opt))
+        load_options_file(str(job.test_opt))
+        if not overwrite:
+            check_experiment(options, Path(root))
 
 
 def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[list[str]]:
     """Train (resuming) then test one row on ``gpus`` GPUs; ``port`` is the rendezvous port of a multi-GPU row."""
-    force = ["--force_yml", *batch_override(job.train_opt, gpus)]
+    force = ["--force_yml", *batch_override(job, gpus)]
     if gpus == 1:
         train = [python, "-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--auto_resume", *force]
     else:
@@ -132,22 +164,20 @@ def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -
     return [train, test]
 
 
-def train_row(job: Job, gpus: int, port: int, env: Mapping[str, str], log: Path, cwd: Path) -> int:
-    """Train one row through :func:`run_training` (the file's total batch split over ``gpus``); exit status."""
-    with open(job.train_opt) as handle:
-        options = yaml.safe_load(handle)
-    options["datasets"]["train"]["batch_size_per_gpu"] = int(batch_override(job.train_opt, gpus)[0].split("=")[1])
+def train_row(job: Job, gpus: int, port: int, overwrite: bool, env: Mapping[str, str], log: Path, cwd: Path) -> int:
+    """Train one row through :func:`run_training` (:func:`row_options`; ``overwrite`` retrains a row trained with
+    other options); exit status."""
     try:
-        run_training(options, cwd, env=dict(env), gpus=gpus, port=port, log=log)
-    except TrainingError as error:
+        run_training(row_options(job, gpus), cwd, env=dict(env), gpus=gpus, port=port, log=log, overwrite=overwrite)
+    except (TrainingError, ArgumentsChangedError) as error:
         get_root_logger().warning(str(error).splitlines()[0])
         return 1
     return 0
 
 
-def row_steps(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[Step]:
+def row_steps(job: Job, gpus: int, port: int, overwrite: bool = False, python: str = sys.executable) -> list[Step]:
     """What the queue runs for one row: :func:`train_row`, then the test command of :func:`row_commands`."""
-    return [partial(train_row, job, gpus, port), row_commands(job, gpus, port, python)[1]]
+    return [partial(train_row, job, gpus, port, overwrite), row_commands(job, gpus, port, python)[1]]
 
 
 def gpu_slots(gpus: Sequence[str], per_row: int) -> list[str]:

@@ -31,10 +31,10 @@ from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
 from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
-from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+from basicsr_distill.scoring.runner import ScoreConfig, output_paths, score_dataset
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import read_scores
-from basicsr_distill.training.launch import run_training
+from basicsr_distill.training.launch import check_experiment, run_training
 from basicsr_distill.utils import atomic_output
 
 
@@ -134,6 +134,7 @@ class StudyConfig:
         False  # nudge every run's initial weights by one unit in the last place (another machine's rounding)
     )
     perturb_check: Sequence[str] = ()  # rows retrained once more with nudged initial weights (first seed), compared
+    overwrite: bool = False  # retrain runs recorded or trained with other options (else they are refused)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -166,45 +167,58 @@ def time_to_quality(curve: Sequence[tuple[float, float]], target: float) -> floa
 # data and scores
 
 
-def prepare_data(config: StudyConfig) -> dict[str, Path]:
-    """Sub-image LMDB pair of the training images and GTmod/LRbic folders of the test images."""
+def data_paths(config: StudyConfig) -> dict[str, Path]:
+    """Where :func:`prepare_data` puts the data under ``out/data`` (known before anything is made)."""
     data = config.out / "data"
-    hr_sub = data / "train_HR_sub"
-    extract_subimages(config.train_hr, hr_sub, scales=[config.scale], crop_size=config.crop_size, step=config.step)
-    lr_sub = default_lr_output(hr_sub, config.scale)
-    paths = {
-        "gt": create_lmdb(hr_sub, data / "train_HR_sub.lmdb", workers=config.workers),
-        "lq": create_lmdb(lr_sub, data / f"train_LR_bicubic_X{config.scale}_sub.lmdb", workers=config.workers),
+    return {
+        "gt": data / "train_HR_sub.lmdb",
+        "lq": data / f"train_LR_bicubic_X{config.scale}_sub.lmdb",
+        "test_gt": data / "test" / f"GTmod{config.scale}",
+        "test_lq": data / "test" / f"LRbicx{config.scale}",
     }
-    prepare_benchmark(config.test_hr, data / "test", scales=[config.scale], workers=config.workers)
-    paths["test_gt"] = data / "test" / f"GTmod{config.scale}"
-    paths["test_lq"] = data / "test" / f"LRbicx{config.scale}"
+
+
+#: The study's score files (the key a row's ``coreset.scores`` names) -> their folder under ``out/scores``.
+SCORE_FOLDERS = {"loss": "srcnn_mse", "bicubic": "bicubic_mse", "sobel": "sobel"}
+
+
+def score_paths(config: StudyConfig) -> dict[str, Path]:
+    """Where :func:`score` writes each score file (known before anything is made)."""
+    return {key: output_paths(config.out / "scores" / folder)[0] for key, folder in SCORE_FOLDERS.items()}
+
+
+def prepare_data(config: StudyConfig) -> dict[str, Path]:
+    """Sub-image LMDB pair of the training images and GTmod/LRbic folders of the test images (:func:`data_paths`)."""
+    paths = data_paths(config)
+    hr_sub = config.out / "data" / "train_HR_sub"
+    extract_subimages(config.train_hr, hr_sub, scales=[config.scale], crop_size=config.crop_size, step=config.step)
+    create_lmdb(hr_sub, paths["gt"], workers=config.workers)
+    create_lmdb(default_lr_output(hr_sub, config.scale), paths["lq"], workers=config.workers)
+    prepare_benchmark(config.test_hr, paths["test_gt"].parent, scales=[config.scale], workers=config.workers)
     return paths
 
 
 def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
-    """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``."""
+    """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``
+    (:func:`score_paths`)."""
     common = {"gt": str(paths["gt"]), "progress": config.progress, "workers": config.workers}
     loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale, "loss": "mse", "color": "y"}
+    folders = {key: config.out / "scores" / folder for key, folder in SCORE_FOLDERS.items()}
     loss = score_dataset(
         ScoreConfig(
             scorer="loss",
             weights=config.scorer_weights,
             crop_border=config.scorer_crop_border,
-            out=config.out / "scores" / "srcnn_mse",
+            out=folders["loss"],
             **loss_common,
         )
     )
     bicubic = score_dataset(
         ScoreConfig(
-            scorer="loss",
-            arch="Bicubic",
-            crop_border=config.scorer_crop_border,
-            out=config.out / "scores" / "bicubic_mse",
-            **loss_common,
+            scorer="loss", arch="Bicubic", crop_border=config.scorer_crop_border, out=folders["bicubic"], **loss_common
         )
     )
-    sobel = score_dataset(ScoreConfig(scorer="sobel", out=config.out / "scores" / "sobel", **common))
+    sobel = score_dataset(ScoreConfig(scorer="sobel", out=folders["sobel"], **common))
     return {"loss": loss.csv_path, "bicubic": bicubic.csv_path, "sobel": sobel.csv_path}
 
 
@@ -223,8 +237,15 @@ def plot_scores(scores: dict[str, Path], gt_lmdb: Path, out: Path) -> list[Path]
 
 
 def row_iters(config: StudyConfig, row: StudyRow) -> int:
-    """Iterations of ``row``: ``round(iters * iter_fraction)``, at least one evaluation interval."""
-    return max(config.eval_every, int(round(config.iters * row.iter_fraction)))
+    """Iterations of ``row``: ``round(iters * iter_fraction)``, never changed to fit ``eval_every`` (the curve gets
+    a point at every ``eval_every`` and one at the row's end)."""
+    iters = int(round(config.iters * row.iter_fraction))
+    if iters < 1:
+        raise StudyConfigError(
+            f"--iters {config.iters}: row {row.name} would train round({config.iters} x {row.iter_fraction:g}) = "
+            f"{iters} iterations; raise --iters"
+        )
+    return iters
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -470,11 +491,56 @@ def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) 
     return table
 
 
-def run_study(config: StudyConfig) -> list[dict[str, Any]]:
-    """Prepare, score, train every row x seed, evaluate; write ``results.json``, ``table.md`` and the figures."""
-    logger = get_root_logger()
-    # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
-    config = replace(config, out=config.out.resolve())
+#: What a refusal of a run recorded or trained with other options tells the user to do.
+RETRAIN = "pass --overwrite to retrain it, or use another --out"
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One training of the study: a row at a seed, from nudged initial weights when ``perturbed``."""
+
+    row: StudyRow
+    seed: int
+    perturbed: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.row.name}_s{self.seed}" + ("_ulp" if self.perturbed else "")
+
+
+def study_runs(config: StudyConfig) -> list[StudyRun]:
+    """The perturbation check's runs first (the stability verdict comes early), then every row x seed."""
+    runs = [StudyRun(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
+    return runs + [StudyRun(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
+
+
+def run_options(config: StudyConfig, run: StudyRun) -> dict[str, Any]:
+    """The BasicSR options of ``run`` (:func:`training_options` on the study's data and scores; a perturbed run
+    starts from ``out/init/<name>.pth``, written when it trains)."""
+    train_set = _train_set(run.row, data_paths(config), score_paths(config))
+    options = training_options(config, run.name, row_iters(config, run.row), run.seed, train_set, run.row)
+    if run.perturbed:
+        options["path"]["pretrain_network_g"] = str(config.out / "init" / f"{run.name}.pth")
+    return options
+
+
+def _run_record(config: StudyConfig, run: StudyRun, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The finished run's record (``out/runs/<name>.json``) if it was made with ``options``; None when there is
+    none or (with ``overwrite``) it was made with other options, which are refused otherwise."""
+    record_path = config.out / "runs" / f"{run.name}.json"
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text())
+    stored, wanted = {"options_sha": record.get("options_sha")}, {"options_sha": _options_digest(options)}
+    decision = reuse(record_path, stored, wanted, True, config.overwrite, "options", RETRAIN, StudyConfigError)
+    return record if decision == "skip" else None
+
+
+def check_study(config: StudyConfig) -> float:
+    """Every refusal of :func:`run_study` before anything is made: the numbers, rows and perturbation options,
+    the time budget (returns the calibrated seconds per iteration), and, unless ``overwrite``, a run recorded or an
+    experiment trained with other options (one line naming it and what changed)."""
+    config = replace(config, out=config.out.resolve())  # as run_study: the options hold absolute paths
     for option, value in (("--iters", config.iters), ("--eval-every", config.eval_every), ("--jobs", config.jobs)):
         if value < 1:
             raise StudyConfigError(f"{option}: must be a positive whole number, got {value}")
@@ -488,6 +554,20 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     if unknown := sorted(set(config.perturb_check) - set(names)):
         raise StudyConfigError(f"--perturb-check: no such row {unknown[0]!r} (rows: {', '.join(names)})")
     seconds_per_iter = calibrate_seconds_per_iter(config)
+    check_budget(config, seconds_per_iter)
+    for run in study_runs(config) if not config.overwrite else ():
+        options = run_options(config, run)
+        check_experiment(options, config.out, remedy=RETRAIN)
+        _run_record(config, run, options)
+    return seconds_per_iter
+
+
+def run_study(config: StudyConfig) -> list[dict[str, Any]]:
+    """Prepare, score, train every row x seed, evaluate; write ``results.json``, ``table.md`` and the figures."""
+    logger = get_root_logger()
+    # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
+    config = replace(config, out=config.out.resolve())
+    seconds_per_iter = check_study(config)
     estimate = check_budget(config, seconds_per_iter)
     logger.info(f"Study: {len(config.rows)} rows x {len(config.seeds)} seeds, trainings about {estimate:.0f} min.")
     study_start = time.time()
@@ -497,49 +577,43 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     figures = plot_scores(scores, paths["gt"], config.out / "figures")
     images = load_test_set(paths["test_gt"], paths["test_lq"], config.scale, config.color)
 
-    # (row, seed, nudged initial weights): the perturbation check's runs first (the stability verdict comes early),
-    # then every run
-    jobs = [(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
-    jobs += [(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     checks: dict[tuple[str, int], dict[str, Any]] = {}
     slots = list(range(max(1, config.jobs)))
 
-    def one(job: tuple[StudyRow, int, bool]) -> None:
-        row, seed, perturbed = job
-        name = f"{row.name}_s{seed}" + ("_ulp" if perturbed else "")
-        iters = row_iters(config, row)
-        options = training_options(config, name, iters, seed, _train_set(row, paths, scores), row)
-        if perturbed:
-            init = nudged_initial_weights(options["network_g"], seed, config.out / "init" / f"{name}.pth")
-            options["path"]["pretrain_network_g"] = str(init)
-        found = runs if perturbed == config.perturb else checks
-        record_path = config.out / "runs" / f"{name}.json"
-        digest = _options_digest(options)
-        if record_path.is_file():
-            record = json.loads(record_path.read_text())
-            stored, remedy = {"options_sha": record.get("options_sha")}, "remove it or use another --out"
-            reuse(record_path, stored, {"options_sha": digest}, True, False, "options", remedy, StudyConfigError)
-            found[(row.name, seed)] = record
+    def one(run: StudyRun) -> None:
+        options = run_options(config, run)
+        found = runs if run.perturbed == config.perturb else checks
+        record = _run_record(config, run, options)
+        if record is not None:
+            found[(run.row.name, run.seed)] = record
             return
+        if run.perturbed:
+            nudged_initial_weights(options["network_g"], run.seed, Path(options["path"]["pretrain_network_g"]))
+        iters = row_iters(config, run.row)
         slot = slots.pop(0)
         try:
-            with tqdm(total=iters, desc=name, position=slot, leave=False, disable=not config.progress) as bar:
+            with tqdm(total=iters, desc=run.name, position=slot, leave=False, disable=not config.progress) as bar:
                 start = time.time()
-                experiment = run_training(options, config.out, bar)
+                experiment = run_training(options, config.out, bar, overwrite=config.overwrite)
                 train_seconds = time.time() - start
         finally:
             slots.append(slot)
-        record = {"row": row.name, "seed": seed, "options_sha": digest, "train_seconds": round(train_seconds, 1)}
+        record = {
+            "row": run.row.name,
+            "seed": run.seed,
+            "options_sha": _options_digest(options),
+            "train_seconds": round(train_seconds, 1),
+        }
         record.update(evaluate_run(config, experiment, iters, images))
-        with atomic_output(record_path) as tmp:
+        with atomic_output(config.out / "runs" / f"{run.name}.json") as tmp:
             tmp.write_text(json.dumps(record, indent=1))
-        found[(row.name, seed)] = record
-        logger.info(f"{name}: PSNR {record['psnr']:.3f} dB after {iters} iterations ({train_seconds:.0f} s)")
+        found[(run.row.name, run.seed)] = record
+        logger.info(f"{run.name}: PSNR {record['psnr']:.3f} dB after {iters} iterations ({train_seconds:.0f} s)")
 
     torch.set_num_threads(1)  # evaluations share the cores with the trainings
     with ThreadPoolExecutor(max_workers=len(slots)) as pool:
-        for _ in pool.map(one, jobs):
+        for _ in pool.map(one, study_runs(config)):
             pass
     table = aggregate(config, runs)
     for entry in table:

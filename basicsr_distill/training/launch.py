@@ -1,9 +1,12 @@
 """The one way workflows start a training: :func:`run_training` writes the options as YAML and runs
 ``python -m basicsr_distill.train -opt <YAML> --auto_resume`` in a working folder, following its
-``progress.jsonl`` (not its log text). A finished experiment is reused, an interrupted one resumes (one stopped
-before its first checkpoint starts again instead of being archived by BasicSR), a failure is one line with the
-log's tail. ``in_process`` runs the same pipeline in the calling process, for a caller that is already a rank of
-a ``torchrun`` group (the distillation pipeline's fine-tuning).
+``progress.jsonl`` (not its log text). The experiment goes through the resume rule of every stage
+(:func:`~basicsr_distill.jobs.reuse`, :func:`check_experiment`), against the options the training entry records
+beside it: same options and finished -> reused; same and interrupted -> resumed (one stopped before its first
+checkpoint starts again instead of being archived by BasicSR); other options -> refused in one line naming the
+experiment and the changed keys, or with ``overwrite`` replaced. A failure is one line with the log's tail.
+``in_process`` runs the same pipeline in the calling process, for a caller that is already a rank of a
+``torchrun`` group (the distillation pipeline's fine-tuning).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.jobs import barrier, remove_stale_temps
+from basicsr_distill.jobs import ArgumentsChangedError, Reuse, barrier, remove_stale_temps, reuse
 from basicsr_distill.training.progress import PROGRESS_FILE, read_progress
+from basicsr_distill.training.resume import OPTIONS_RECORD, comparable_options, recorded_options
 from basicsr_distill.utils import atomic_output
 
 if TYPE_CHECKING:
@@ -47,6 +51,45 @@ def finished(experiment: Path) -> bool:
     return not progress.is_file() or any(line.get("done") for line in read_progress(progress))
 
 
+#: What a refusal of an experiment trained with other options tells the user to do.
+REMEDY = "pass --overwrite to replace it, or give the run another name"
+
+
+def check_experiment(options: Mapping[str, Any], workdir: Path, overwrite: bool = False, remedy: str = REMEDY) -> Reuse:
+    """What :func:`run_training` does with ``workdir/experiments/<name>``: ``"start"`` (nothing trained there),
+    ``"skip"`` (finished with the same options), ``"resume"`` (same options, interrupted) or, with ``overwrite``,
+    ``"replace"`` (other options, or none recorded); the options compared are those the training entry recorded
+    beside the experiment, without the ones that change nothing trained (``logger.print_freq``...).
+
+    Raises:
+        ArgumentsChangedError: ``<experiment>: exists and was made with other options (<key> <old> -> <new>; ...);
+            <remedy>`` (also for an experiment that records no options but holds checkpoints: made by another
+            version or by hand).
+    """
+    experiment = experiment_folder(options, Path(workdir).resolve())
+    stored = recorded_options(experiment)
+    if stored is None:
+        trained = [folder for folder in ("models", "training_states") if any((experiment / folder).glob("*"))]
+        if not trained:
+            return "start"
+        if overwrite:
+            get_root_logger().warning(f"{experiment}: replacing a run that records no options")
+            return "replace"
+        raise ArgumentsChangedError(
+            f"{experiment}: exists and records no options ({OPTIONS_RECORD}: made by another version or by hand); "
+            f"{remedy}"
+        )
+    return reuse(
+        experiment,
+        comparable_options(stored),
+        comparable_options(options),
+        finished(experiment),
+        overwrite,
+        what="options",
+        remedy=remedy,
+    )
+
+
 def tidy_interrupted(experiment: Path) -> None:
     """Prepare a stopped experiment for ``--auto_resume``: without a training state it is removed (nothing to
     resume; BasicSR would archive it as ``{name}_archived_{time}``), else the stopped run's hidden temps go."""
@@ -62,10 +105,20 @@ def tidy_interrupted(experiment: Path) -> None:
             remove_stale_temps(folder)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping a ``dict`` and every sequence a ``list`` (options loaded as BasicSR loads them
+    hold ``OrderedDict``s, which ``yaml.safe_dump`` refuses), in their order."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def write_options(options: Mapping[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
-        tmp.write_text(yaml.safe_dump(dict(options), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(_plain(options), sort_keys=False))
 
 
 def _follow(experiment: Path, total: int, progress: tqdm | None, seen: int) -> int:
@@ -92,23 +145,28 @@ def run_training(
     port: int = 29500,
     log: Path | None = None,
     in_process: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Train ``options`` in ``workdir`` (resuming); return the experiment folder.
 
     ``option_file``: where the YAML goes (default ``workdir/launch/{name}.yml``); ``threads``: OMP/MKL threads of
     the training process; ``env``: more environment (e.g. ``CUDA_VISIBLE_DEVICES``); ``gpus`` > 1 runs it under
     ``torch.distributed.run`` on ``port``; ``log``: the file its output is appended to (default beside the YAML).
-    ``progress`` (tqdm) follows the iterations of ``progress.jsonl``."""
+    ``progress`` (tqdm) follows the iterations of ``progress.jsonl``. An experiment of the same name trained with
+    other options is refused (:func:`check_experiment`), or with ``overwrite`` replaced."""
     workdir = Path(workdir).resolve()
     experiment = experiment_folder(options, workdir)
     total = int((options.get("train") or {}).get("total_iter") or 0)
     option_file = Path(option_file or workdir / "launch" / f"{options['name']}.yml").resolve()
     rank = int(os.environ.get("RANK", "0")) if in_process else 0
-    if finished(experiment):
+    decision = check_experiment(options, workdir, overwrite)
+    if decision == "skip":
         if progress is not None and total:
             progress.update(total - progress.n)
         return experiment
     if rank == 0:
+        if decision == "replace":
+            shutil.rmtree(experiment)
         tidy_interrupted(experiment)
         write_options(options, option_file)
     if in_process:
