@@ -14,12 +14,16 @@ BasicSR's ``basicsr/train.py`` command line over this package's composed trainin
   authors' ``--epochs``; Cho, Jung, Cho, Soh, IEEE SPL 2025), turned into iterations at start (logged).
 * ``logger.keep_last: N`` keeps the last N checkpoints (and the best validation PSNR's); absent keeps all.
 * ``experiments/<name>/progress.jsonl`` records losses, validations and the end, one JSON object a line.
-* A bad dataset option (e.g. a ``coreset:`` block whose scores file is missing, a misspelt key, ``ratio: 0``, a
-  missing ``dataroot_*``, a training set smaller than one batch, where BasicSR 1.4.2 would run its epochs without
-  a step and save the untrained network) stops the run with ONE line naming the YAML and the key
-  (``error: opt.yml: datasets.train: coreset: ratio must be in (0, 1], got 0``), exit 2, no traceback; the
-  folders the failed start made are removed and an earlier run BasicSR archived for it is put back. A resumed
-  run's folder is kept.
+* One options contract: the option file is read, ``--force_yml`` applied (as BasicSR applies it), every option
+  checked, and the datasets, batch samplers and model built, all before BasicSR prints its banner or makes a
+  folder. A bad option (a misspelt key, ``total_iter: 0``, a ``coreset:`` block whose scores belong to other data,
+  ``ratio: 0``, a missing ``dataroot_*``, a training set smaller than one batch, where BasicSR 1.4.2 would run its
+  epochs without a step and save the untrained network) stops the run with ONE line naming the YAML and the key
+  (``error: opt.yml: datasets.train: coreset: ratio must be in (0, 1], got 0``; ``error: --force_yml: ...`` for
+  an override), exit 2, no traceback, nothing printed before it and no folder made or archived.
+* ``experiments/<name>/.options.json`` records the options each start used; ``--auto_resume`` names every option
+  changed since in one warning line and refuses another ``network_g`` or ``scale`` in one line (BasicSR resumes
+  whatever the file says, and fails with a traceback on another network).
 
 Multi-GPU: ``torchrun --nproc_per_node=8 -m basicsr_distill.train -opt ... --launcher pytorch``.
 """

@@ -191,9 +191,9 @@ def test_row_list_batch_split_and_commands() -> None:
     repo = Path(__file__).resolve().parents[1]
     jobs = read_row_list(repo / "options/tables/table3.txt", repo)
     assert len(jobs) == 9 and jobs[0].name == "SwinIR_x2_DIV2K_full_500k"
-    assert batch_override(jobs[0], 8) == ["datasets:train:batch_size_per_gpu=4"]
+    assert batch_override(jobs[0].train_opt, 8) == ["datasets:train:batch_size_per_gpu=4"]
     with pytest.raises(ValueError, match="does not split over 3 GPUs"):
-        batch_override(jobs[0], 3)
+        batch_override(jobs[0].train_opt, 3)
     train, test = row_commands(jobs[0], 4, 29600, python="py")
     assert train[:5] == ["py", "-m", "torch.distributed.run", "--nproc_per_node=4", "--master_port=29600"]
     assert train[-4:] == ["pytorch", "--auto_resume", "--force_yml", "datasets:train:batch_size_per_gpu=8"]

@@ -90,20 +90,19 @@ def test_basicsr_own_train_module_trains_a_registered_arch(tmp_path: Path, paire
         shutil.rmtree(experiments, ignore_errors=True)
 
 
-def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, paired_folder) -> None:
+def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, paired_folder, basicsr_log: list) -> None:
+    from basicsr_distill.train import main
+
     opt = write_options(tmp_path / "tiny.yml", tiny_options("tiny_train", *paired_folder, total_iter=2))
-    run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)], cwd=tmp_path)
+    main(str(tmp_path), ["-opt", str(opt)])
     assert (tmp_path / "experiments" / "tiny_train" / "training_states" / "2.state").is_file()
 
     # Continue the same experiment to 4 iterations: BasicSR's own resume needs CUDA; ours does not.
     write_options(tmp_path / "tiny.yml", tiny_options("tiny_train", *paired_folder, total_iter=4))
-    result = run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt), "--auto_resume"], cwd=tmp_path)
-    log = (
-        result.stdout
-        + result.stderr
-        + "".join(p.read_text() for p in (tmp_path / "experiments" / "tiny_train").glob("train_*.log"))
-    )
-    assert "Resuming training from epoch" in log and "iter: 2." in log
+    basicsr_log.clear()
+    main(str(tmp_path), ["-opt", str(opt), "--auto_resume"])
+    log = "\n".join(basicsr_log)
+    assert "Resuming training from epoch: 0, iter: 2." in log
     assert "resume: epoch 0 continues after the 2 of its 3 batches trained before the stop" in log
     checkpoint = tmp_path / "experiments" / "tiny_train" / "models" / "net_g_4.pth"
     assert checkpoint.is_file()
@@ -128,13 +127,14 @@ def test_package_train_roots_at_cwd_and_auto_resumes_on_cpu(tmp_path: Path, pair
         build_scorer_model(3, checkpoint=neutral)
 
 
-def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder) -> None:
+def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder, basicsr_log: list) -> None:
+    from basicsr_distill.test import main
+
     gt_dir, lq_dir = paired_folder
     options = tiny_options("tiny_test", gt_dir, lq_dir)
     options.pop("train")
     options["datasets"] = {"test_1": options["datasets"]["val"]}
-    # An SRCNN whose last layer is zero except a bias-free identity path is not needed: any fixed
-    # weights give a finite PSNR; save a seeded random SRCNN and check the logged figure is the one
+    # Any fixed weights give a finite PSNR: save a seeded random SRCNN and check the logged figure is the one
     # BasicSR's Y-channel metric gives on the same outputs.
     from basicsr.archs import build_network
 
@@ -144,10 +144,9 @@ def test_package_test_reports_y_channel_psnr(tmp_path: Path, paired_folder) -> N
     torch.save({"params": net.state_dict()}, checkpoint)
     options["path"] = {"pretrain_network_g": str(checkpoint), "strict_load_g": True, "param_key_g": "params"}
     opt = write_options(tmp_path / "test.yml", options)
-    result = run([sys.executable, "-m", "basicsr_distill.test", "-opt", str(opt)], cwd=tmp_path)
-    log = result.stdout + result.stderr
-    match = re.search(r"# psnr: ([0-9.]+)", log)
-    assert match, log[-3000:]
+    main(str(tmp_path), ["-opt", str(opt)])
+    match = re.search(r"# psnr: ([0-9.]+)", "\n".join(basicsr_log))
+    assert match, basicsr_log[-20:]
     assert (tmp_path / "results" / "tiny_test").is_dir()
 
     from basicsr.metrics import calculate_psnr
@@ -286,49 +285,48 @@ def test_bad_dataset_option_names_its_key(tmp_path: Path, paired_folder, case: s
 
 
 def test_bad_coreset_through_the_entry_point_is_one_line_and_leaves_experiments_as_it_was(
-    tmp_path: Path, paired_folder
+    tmp_path: Path, paired_folder, capsys: pytest.CaptureFixture
 ) -> None:
-    # A misspelt coreset key gave a 28-line traceback, exit 1, no log line, and an empty experiment
-    # folder (archiving the earlier one of the same name). Now: one line naming the YAML and key, exit 2, the
-    # line in the log while the run lived, and experiments/ exactly as before (the earlier run put back).
+    # A misspelt coreset key gave a 28-line traceback, exit 1, and an empty experiment folder (archiving the earlier
+    # one of the same name). Now: one line naming the YAML and key, exit 2, found while the dataset is built before
+    # any folder is made: experiments/ exactly as before (the console itself: tests/test_training_contract.py).
+    from basicsr_distill.train import main
+
     names = [path.stem for path in sorted(paired_folder[0].iterdir())]
     coreset = {"scores": str(write_scores_for(tmp_path / "scores.csv", names)), "strategy": "random", "ratoi": 0.5}
     opt = write_options(tmp_path / "bad.yml", coreset_training_options("bad_coreset", *paired_folder, coreset))
     earlier = tmp_path / "experiments" / "bad_coreset"
     earlier.mkdir(parents=True)
     (earlier / "earlier_run.txt").write_text("kept")
-    result = subprocess.run(
-        [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(str(tmp_path), ["-opt", str(opt)])
     expected = f"error: {opt}: datasets.train: coreset: unknown selection option(s) ratoi; known: "
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1].startswith(expected)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith(expected)
     assert sorted(p.name for p in (tmp_path / "experiments").iterdir()) == ["bad_coreset"]
     assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]
     assert not (tmp_path / "tb_logger").exists()
 
 
-def test_a_core_set_smaller_than_one_batch_is_refused_before_training(tmp_path: Path, paired_folder) -> None:
+def test_a_core_set_smaller_than_one_batch_is_refused_before_training(
+    tmp_path: Path, paired_folder, capsys: pytest.CaptureFixture
+) -> None:
     # BasicSR 1.4.2 drops the last incomplete batch: 3 core-set samples at batch 4 ran its epochs without a step
     # and saved the untrained network as net_g_latest.pth, without a word (found by bench/table_row_check.py).
+    from basicsr_distill.train import main
+
     names = [path.stem for path in sorted(paired_folder[0].iterdir())]
     coreset = {"scores": str(write_scores_for(tmp_path / "scores.csv", names)), "strategy": "descending", "ratio": 0.5}
     options = coreset_training_options("tiny_coreset", *paired_folder, coreset)
     options["datasets"]["train"]["batch_size_per_gpu"] = 4
     opt = write_options(tmp_path / "small.yml", options)
-    command = [sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert result.stderr.splitlines()[-1] == (
+    with pytest.raises(SystemExit) as exit_info:
+        main(str(tmp_path), ["-opt", str(opt)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
         f"error: {opt}: datasets.train: 3 training samples make no full batch of 4 per process (BasicSR drops the "
-        "last incomplete batch, so nothing would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio"
+        "last incomplete batch, so nothing would train): lower batch_size_per_gpu or raise dataset_enlarge_ratio\n"
     )
     assert not (tmp_path / "experiments").exists()
 
@@ -394,12 +392,14 @@ def test_basicsr_own_entry_refuses_dynamic_pruning_in_one_line(tmp_path: Path, p
 def test_keep_last_keeps_the_last_checkpoints_and_the_best_and_progress_is_recorded(
     tmp_path: Path, paired_folder
 ) -> None:
+    from basicsr_distill.train import main
+
     options = tiny_options("keep", *paired_folder, total_iter=10)
     options["logger"] |= {"keep_last": 2, "print_freq": 2}
     options["val"]["val_freq"] = 2
     options["train"]["optim_g"]["lr"] = 3e-3
     opt = write_options(tmp_path / "keep.yml", options)
-    run([sys.executable, "-m", "basicsr_distill.train", "-opt", str(opt)], cwd=tmp_path)
+    main(str(tmp_path), ["-opt", str(opt)])
     experiment = tmp_path / "experiments" / "keep"
     lines = [json.loads(line) for line in (experiment / "progress.jsonl").read_text().splitlines()]
     training = [line for line in lines if "losses" in line]
@@ -462,6 +462,7 @@ def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_li
 ) -> None:
     from tqdm import tqdm
 
+    from basicsr_distill.jobs import ArgumentsChangedError
     from basicsr_distill.training.launch import TrainingError, run_training
 
     options = tiny_options("launched", *paired_folder, total_iter=4)
@@ -473,6 +474,21 @@ def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_li
     log = tmp_path / "launch" / "launched.log"
     size = log.stat().st_size
     assert run_training(options, tmp_path) == experiment and log.stat().st_size == size  # reused, not rerun
+    options["logger"]["print_freq"] = 2  # changes nothing trained: still the same run
+    assert run_training(options, tmp_path) == experiment and log.stat().st_size == size
+
+    # Other options: refused in one line naming the experiment and the changed keys, nothing rerun or rewritten.
+    changed = tiny_options("launched", *paired_folder, total_iter=6)
+    changed["train"]["optim_g"]["lr"] = 1e-3
+    with pytest.raises(ArgumentsChangedError) as refused:
+        run_training(changed, tmp_path)
+    assert str(refused.value) == (
+        f"{experiment}: exists and was made with other options (train.optim_g.lr 0.0001 -> 0.001; train.total_iter 4 "
+        "-> 6); pass --overwrite to replace it, or give the run another name"
+    )
+    assert log.stat().st_size == size and yaml.safe_load((log.with_suffix(".yml")).read_text()) == options | {
+        "logger": {**options["logger"], "print_freq": 1}
+    }
 
     broken = tiny_options("broken", *paired_folder)
     del broken["datasets"]["train"]["dataroot_lq"]
@@ -512,6 +528,9 @@ def _bad_entry_input(case: str, tmp_path: Path, paired_folder: tuple[Path, Path]
         options["datasets"]["train"]["dataroot_gt"] = str(stopped)
     elif case == "keep_last":
         options["logger"]["keep_last"] = 0
+    elif case == "reduction_sum":  # the model's own check (its check_options hook)
+        options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch"}}
+        options["train"]["pixel_opt"]["reduction"] = "sum"
     return write_options(path, options)
 
 
@@ -529,6 +548,8 @@ BAD_ENTRY_INPUTS = {
     "after 2 input image(s); its manifest says complete: false); rerun extract_subimages with the same arguments "
     "to finish it",
     "keep_last": "logger.keep_last: must be a positive integer or ~ (keep all), got 0",
+    "reduction_sum": "train:pixel_opt:reduction must be 'mean' for method infobatch (per-sample means average to the "
+    "batch loss), got 'sum'",
 }
 
 
@@ -554,28 +575,3 @@ def test_bad_input_is_one_line_before_anything_is_printed_or_made(
         assert captured.err == f"error: {path}: {BAD_ENTRY_INPUTS[case].format(stopped=stopped)}\n"
     assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["bad"]
     assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"] and not (tmp_path / "tb_logger").exists()
-
-
-def test_an_option_refused_by_the_model_leaves_the_earlier_run_in_place(
-    tmp_path: Path, paired_folder, capsys: pytest.CaptureFixture
-) -> None:
-    # The model refuses a batch-reducing loss for InfoBatch only once BasicSR has made the folders: they go, and
-    # the finished run BasicSR archived for the new one is put back.
-    from basicsr_distill.train import main
-
-    options = tiny_options("later", *paired_folder)
-    options |= {"model_type": "DataEfficientSRModel", "data_efficiency": {"method": "infobatch"}}
-    options["train"]["pixel_opt"]["reduction"] = "sum"
-    path = write_options(tmp_path / "later.yml", options)
-    earlier = tmp_path / "experiments" / "later"
-    earlier.mkdir(parents=True)
-    (earlier / "earlier_run.txt").write_text("kept")
-    with pytest.raises(SystemExit) as exit_info:
-        main(str(tmp_path), ["-opt", str(path)])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        f"error: {path}: train:pixel_opt:reduction must be 'mean' for method infobatch (per-sample means average to "
-        "the batch loss), got 'sum'"
-    )
-    assert [p.name for p in (tmp_path / "experiments").iterdir()] == ["later"]
-    assert [p.name for p in earlier.iterdir()] == ["earlier_run.txt"]

@@ -200,6 +200,11 @@ def test_valid_options_pass_as_loaded_and_as_parsed(paired_folder: tuple[Path, P
         ({"logger": None}, "opt.yml: logger: must be a mapping of options, got nothing"),
         ({"val": {"val_freq": 0}}, "opt.yml: val.val_freq: must be a whole number >= 1, got an int (0)"),
         ({"path": None}, "opt.yml: path: must be BasicSR's mapping of paths, got nothing"),
+        (
+            {"val": {"val_freq": 2, "metrics": {"psnr": {"type": "calculate_psnrr"}}}},
+            "opt.yml: val.metrics.psnr.type: unknown metric 'calculate_psnrr' (not in METRIC_REGISTRY); did you mean "
+            "calculate_psnr?",
+        ),
         ({"num_gpu": "two"}, "opt.yml: num_gpu: must be a GPU count (0 for the CPU) or auto, got a str ('two')"),
     ],
 )

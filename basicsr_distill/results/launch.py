@@ -115,27 +115,25 @@ def require_start_weights(train_opt: str | os.PathLike, root: str | os.PathLike 
     order_rows([Job(Path(train_opt), Path(train_opt))], root)
 
 
-def batch_per_gpu(job: Job, gpus: int) -> int:
-    """The batch per GPU that keeps the row's total batch on ``gpus`` GPUs (files are written for one GPU)."""
-    total = ((job.train_options().get("datasets") or {}).get("train") or {}).get("batch_size_per_gpu")
+def batch_per_gpu(train_opt: str | os.PathLike, gpus: int) -> int:
+    """The batch per GPU that keeps the total batch of the option file on ``gpus`` GPUs (files are written for one)."""
+    total = ((load_options_file(str(train_opt)).get("datasets") or {}).get("train") or {}).get("batch_size_per_gpu")
     if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-        raise ValueError(
-            f"{job.train_opt}: datasets.train.batch_size_per_gpu: must be a whole number >= 1, got {total!r}"
-        )
+        raise ValueError(f"{train_opt}: datasets.train.batch_size_per_gpu: must be a whole number >= 1, got {total!r}")
     if gpus < 1 or total % gpus:
-        raise ValueError(f"{job.train_opt}: total batch {total} does not split over {gpus} GPUs")
+        raise ValueError(f"{train_opt}: total batch {total} does not split over {gpus} GPUs")
     return total // gpus
 
 
-def batch_override(job: Job, gpus: int) -> list[str]:
+def batch_override(train_opt: str | os.PathLike, gpus: int) -> list[str]:
     """``--force_yml`` value that keeps the file's total batch on ``gpus`` GPUs (:func:`batch_per_gpu`)."""
-    return [f"datasets:train:batch_size_per_gpu={batch_per_gpu(job, gpus)}"]
+    return [f"datasets:train:batch_size_per_gpu={batch_per_gpu(train_opt, gpus)}"]
 
 
 def row_options(job: Job, gpus: int) -> dict:
     """The options the row trains with on ``gpus`` GPUs: the file's, its total batch split (:func:`batch_per_gpu`)."""
     options = job.train_options()
-    options["datasets"]["train"]["batch_size_per_gpu"] = batch_per_gpu(job, gpus)
+    options["datasets"]["train"]["batch_size_per_gpu"] = batch_per_gpu(job.train_opt, gpus)
     return options
 
 
@@ -153,7 +151,7 @@ def check_rows(jobs: Sequence[Job], gpus: int, overwrite: bool, root: str | os.P
 
 def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[list[str]]:
     """Train (resuming) then test one row on ``gpus`` GPUs; ``port`` is the rendezvous port of a multi-GPU row."""
-    force = ["--force_yml", *batch_override(job, gpus)]
+    force = ["--force_yml", *batch_override(job.train_opt, gpus)]
     if gpus == 1:
         train = [python, "-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--auto_resume", *force]
     else:

@@ -26,8 +26,6 @@ import functools
 import io
 import logging
 import math
-import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -102,34 +100,6 @@ def parse_training_options(root_path: str) -> tuple[dict, argparse.Namespace]:
         opt["dist"] = opt["world_size"] > 1
         return opt, args
     return parse_options(root_path, is_train=True)
-
-
-class StartRecord:
-    """What ``experiments/`` and ``tb_logger/`` held before a start, to undo the folders of a failed one."""
-
-    def __init__(self, opt: dict) -> None:
-        self.opt = opt
-        self.before: dict[str, set[str] | None] = {}
-        for kind in ("experiments", "tb_logger"):
-            parent = osp.join(opt["root_path"], kind)
-            self.before[kind] = set(os.listdir(parent)) if osp.isdir(parent) else None
-
-    def undo_folders(self) -> None:
-        """Remove the folders this failed start made and put back those BasicSR archived for it (rank 0)."""
-        if self.opt.get("rank", 0) != 0:
-            return
-        for kind in ("experiments", "tb_logger"):
-            parent, name = osp.join(self.opt["root_path"], kind), self.opt["name"]
-            if not osp.isdir(parent):
-                continue
-            new = set(os.listdir(parent)) - (self.before[kind] or set())
-            archived = sorted(entry for entry in new if entry.startswith(f"{name}_archived_"))
-            if name in new or archived:  # this run made parent/name (BasicSR archives what was there)
-                shutil.rmtree(osp.join(parent, name), ignore_errors=True)
-            if archived:
-                os.rename(osp.join(parent, archived[-1]), osp.join(parent, name))
-            if self.before[kind] is None and not os.listdir(parent):
-                os.rmdir(parent)
 
 
 def keep_last_option(opt: dict) -> int | None:
@@ -387,8 +357,7 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
     at ``root_path``; return the experiment folder.
 
     Everything is checked and built before BasicSR prints its banner or makes a folder (:func:`read_options`,
-    :func:`prepare_run`); an error found later in a fresh start removes the folders it made and puts back what
-    BasicSR archived."""
+    :func:`prepare_run`); a bad-input error found while training is one line too (and in the run's log)."""
     with command_line(argv):
         logger_set_up = "basicsr" in initialized_logger
         held = HeldOutput()
@@ -401,14 +370,11 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
                 run = prepare_run(opt, options, opt_path)
             except USER_ERRORS as error:
                 raise TrainingOptionError(located_message(error, opt_path)) from None
-        start = StartRecord(opt)
         try:
             _train(opt, args, run, held, logger_set_up)
-        except USER_ERRORS as error:
+        except USER_ERRORS as error:  # found while training (the run's folder is kept: it may be resumed)
             message = located_message(error, args.opt)
             _log_to_file(f"error: {message}")
-            if run.resume_state is None:
-                start.undo_folders()
             raise TrainingOptionError(message) from None
     return opt["path"]["experiments_root"]
 

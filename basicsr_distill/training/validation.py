@@ -154,7 +154,8 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
     workers and enlarge ratio, the log, checkpoint and validation frequencies), the phases a training builds
     (``train``, ``val*``; any when ``is_train`` is false), for every ``datasets.<phase>``: its type
     (``DATASET_REGISTRY``), keys only another dataset of this package reads (:data:`PACKAGE_DATASET_KEYS`), and
-    its inputs (:data:`INPUT_KEYS`) exist and are complete; last the model's own options: top-level keys only
+    its inputs (:data:`INPUT_KEYS`) exist and are complete, ``val.metrics.<name>.type`` (``METRIC_REGISTRY``); last
+    the model's own options: top-level keys only
     another model reads (its class's ``OPTION_KEYS``) and the model class's ``check_options(opt)`` hook.
 
     Raises:
@@ -194,6 +195,7 @@ def validate_options(opt: Mapping[str, Any], opt_path: str) -> None:
                 )
     for phase, dataset_opt in datasets.items():
         _check_dataset(opt_path, f"datasets.{phase}", dataset_opt)
+    _check_metrics(opt, opt_path)
     if opt.get("is_train", True):
         _check_training_counts(opt, opt_path)
     _check_model_options(opt, opt_path, model)
@@ -273,6 +275,28 @@ def _check_model_options(opt: Mapping[str, Any], opt_path: str, model: type) -> 
             check(opt)
         except ValueError as error:  # its message names the key
             raise OptionsError(opt_path, None, str(error)) from None
+
+
+def _check_metrics(opt: Mapping[str, Any], opt_path: str) -> None:
+    """``val`` is a mapping and each ``val.metrics.<name>.type`` is registered (``METRIC_REGISTRY``): BasicSR would
+    find a misspelt metric at the first validation, after training for ``val_freq`` iterations."""
+    import basicsr.metrics  # noqa: F401  (registers BasicSR's metrics)
+    from basicsr.utils.registry import METRIC_REGISTRY
+
+    val = opt.get("val")
+    if val is None:
+        return
+    if not isinstance(val, Mapping):
+        raise OptionsError(opt_path, "val", f"must be a mapping of validation options, got {_kind(val)}")
+    metrics = val.get("metrics") or {}
+    if not isinstance(metrics, Mapping):
+        raise OptionsError(opt_path, "val.metrics", f"must be a mapping of name -> metric, got {_kind(metrics)}")
+    for name, metric in metrics.items():
+        if not isinstance(metric, Mapping):
+            raise OptionsError(opt_path, f"val.metrics.{name}", f"must be a mapping with a type, got {_kind(metric)}")
+        _registered(
+            METRIC_REGISTRY, "METRIC_REGISTRY", opt_path, f"val.metrics.{name}.type", metric.get("type"), "metric"
+        )
 
 
 def _check_loss(opt_path: str, key: str, loss_opt: object) -> None:
