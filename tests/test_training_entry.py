@@ -489,6 +489,16 @@ def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_li
     assert log.stat().st_size == size and yaml.safe_load((log.with_suffix(".yml")).read_text()) == options | {
         "logger": {**options["logger"], "print_freq": 1}
     }
+    # An experiment trained before the entry recorded its options: the YAML run_training started it with stands in.
+    (experiment / ".options.json").unlink()
+    with pytest.raises(
+        ArgumentsChangedError, match=r"\(train\.optim_g\.lr 0\.0001 -> 0\.001; train\.total_iter 4 -> 6\)"
+    ):
+        run_training(changed, tmp_path)
+    assert run_training(options, tmp_path) == experiment and log.stat().st_size == size
+    log.with_suffix(".yml").unlink()  # trained by hand: its options are not known
+    with pytest.raises(ArgumentsChangedError, match=r"exists and its options are not known \(no \.options\.json: "):
+        run_training(options, tmp_path)
 
     broken = tiny_options("broken", *paired_folder)
     del broken["datasets"]["train"]["dataroot_lq"]

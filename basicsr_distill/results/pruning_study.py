@@ -557,8 +557,13 @@ def check_study(config: StudyConfig) -> float:
     check_budget(config, seconds_per_iter)
     for run in study_runs(config) if not config.overwrite else ():
         options = run_options(config, run)
-        check_experiment(options, config.out, remedy=RETRAIN)
-        _run_record(config, run, options)
+        try:
+            recorded = _run_record(config, run, options) is not None
+        except StudyConfigError:
+            check_experiment(options, config.out, remedy=RETRAIN)  # names the changed options where it can
+            raise
+        if not recorded:
+            check_experiment(options, config.out, remedy=RETRAIN)
     return seconds_per_iter
 
 

@@ -55,29 +55,43 @@ def finished(experiment: Path) -> bool:
 REMEDY = "pass --overwrite to replace it, or give the run another name"
 
 
-def check_experiment(options: Mapping[str, Any], workdir: Path, overwrite: bool = False, remedy: str = REMEDY) -> Reuse:
+def launch_file(options: Mapping[str, Any], workdir: Path, option_file: Path | None = None) -> Path:
+    """Where :func:`run_training` writes the options it starts a training with (``workdir/launch/<name>.yml``
+    unless ``option_file`` says)."""
+    return Path(option_file or Path(workdir) / "launch" / f"{options['name']}.yml").resolve()
+
+
+def check_experiment(
+    options: Mapping[str, Any],
+    workdir: Path,
+    overwrite: bool = False,
+    remedy: str = REMEDY,
+    option_file: Path | None = None,
+) -> Reuse:
     """What :func:`run_training` does with ``workdir/experiments/<name>``: ``"start"`` (nothing trained there),
     ``"skip"`` (finished with the same options), ``"resume"`` (same options, interrupted) or, with ``overwrite``,
-    ``"replace"`` (other options, or none recorded); the options compared are those the training entry recorded
-    beside the experiment, without the ones that change nothing trained (``logger.print_freq``...).
+    ``"replace"`` (other options, or none known); the options compared are those the training entry recorded
+    beside the experiment (for one trained before it recorded them: the YAML this function's caller wrote when it
+    started it, ``option_file``), without the ones that change nothing trained (``logger.print_freq``...).
 
     Raises:
         ArgumentsChangedError: ``<experiment>: exists and was made with other options (<key> <old> -> <new>; ...);
-            <remedy>`` (also for an experiment that records no options but holds checkpoints: made by another
-            version or by hand).
+            <remedy>`` (also for an experiment with checkpoints whose options are not known: made by hand).
     """
     experiment = experiment_folder(options, Path(workdir).resolve())
+    if not any(any((experiment / folder).glob("*")) for folder in ("models", "training_states")):
+        return "start"  # nothing trained there (a run stopped before its first checkpoint starts again)
     stored = recorded_options(experiment)
+    launched = launch_file(options, workdir, option_file)
+    if stored is None and launched.is_file():
+        stored = yaml.safe_load(launched.read_text())
     if stored is None:
-        trained = [folder for folder in ("models", "training_states") if any((experiment / folder).glob("*"))]
-        if not trained:
-            return "start"
         if overwrite:
-            get_root_logger().warning(f"{experiment}: replacing a run that records no options")
+            get_root_logger().warning(f"{experiment}: replacing a run whose options are not known")
             return "replace"
         raise ArgumentsChangedError(
-            f"{experiment}: exists and records no options ({OPTIONS_RECORD}: made by another version or by hand); "
-            f"{remedy}"
+            f"{experiment}: exists and its options are not known (no {OPTIONS_RECORD}: trained by hand or by another "
+            f"tool); {remedy}"
         )
     return reuse(
         experiment,
@@ -157,9 +171,9 @@ def run_training(
     workdir = Path(workdir).resolve()
     experiment = experiment_folder(options, workdir)
     total = int((options.get("train") or {}).get("total_iter") or 0)
-    option_file = Path(option_file or workdir / "launch" / f"{options['name']}.yml").resolve()
+    option_file = launch_file(options, workdir, option_file)
     rank = int(os.environ.get("RANK", "0")) if in_process else 0
-    decision = check_experiment(options, workdir, overwrite)
+    decision = check_experiment(options, workdir, overwrite, option_file=option_file)
     if decision == "skip":
         if progress is not None and total:
             progress.update(total - progress.n)
