@@ -23,14 +23,13 @@ from os import path as osp
 import torch
 from basicsr.data import build_dataloader
 from basicsr.models import build_model
-from basicsr.utils import get_env_info, get_root_logger, get_time_str, make_exp_dirs
-from basicsr.utils.logger import initialized_logger
-from basicsr.utils.options import dict2str, parse_options
+from basicsr.utils import get_root_logger, make_exp_dirs
+from basicsr.utils.options import parse_options
 
 import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import USER_ERRORS, one_line_errors
 from basicsr_distill.training.data import named_build_dataset
-from basicsr_distill.training.pipeline import HeldOutput, command_line, located_message, open_run_log, read_options
+from basicsr_distill.training.pipeline import HeldOutput, command_line, located_message, read_options
 from basicsr_distill.training.validation import OptionsError, validate_options
 
 
@@ -66,7 +65,6 @@ def test_pipeline(root_path: str, argv: list[str] | None = None) -> None:
     each) the test sets whose folder is absent; nothing printed or created before the options, test sets and model
     are checked and built."""
     with command_line(argv):
-        logger_set_up = "basicsr" in initialized_logger
         held = HeldOutput()
         with held.holding():
             opt_path, options = read_options(is_train=False)
@@ -79,12 +77,7 @@ def test_pipeline(root_path: str, argv: list[str] | None = None) -> None:
             except USER_ERRORS as error:
                 raise ValueError(located_message(error, opt_path)) from None
         make_exp_dirs(opt)
-        log_file = osp.join(opt["path"]["log"], f"test_{opt['name']}_{get_time_str()}.log")
-        held.print_text()
-        logger = open_run_log(log_file, logger_set_up)
-        logger.info(get_env_info())
-        logger.info(dict2str(opt))
-        held.log_records(logger)
+        logger = held.start_log(opt, "test")
         for test_loader in test_loaders:
             logger.info(f"Testing {test_loader.dataset.opt['name']}...")
             model.validation(test_loader, current_iter=opt["name"], tb_logger=None, save_img=opt["val"]["save_img"])

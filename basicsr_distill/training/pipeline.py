@@ -244,6 +244,7 @@ class HeldOutput:
     def __init__(self) -> None:
         self.text = io.StringIO()
         self.records: list[logging.LogRecord] = []
+        self.logger_set_up = "basicsr" in initialized_logger  # before the checks could set it up
 
     def _hold(self, record: logging.LogRecord) -> bool:
         self.records.append(record)
@@ -263,13 +264,18 @@ class HeldOutput:
             if logger.level == logging.INFO:  # unless BasicSR set the logger up meanwhile (rank > 0: errors only)
                 logger.setLevel(level)
 
-    def print_text(self) -> None:
+    def start_log(self, opt: dict, kind: str) -> logging.Logger:
+        """The run's start as BasicSR shows it: the held text, then the log ``<log>/<kind>_<name>_<time>.log`` with
+        BasicSR's banner (environment, options) and the held records; returns BasicSR's logger."""
         print(self.text.getvalue(), end="", flush=True)
-
-    def log_records(self, logger: logging.Logger) -> None:
+        log_file = osp.join(opt["path"]["log"], f"{kind}_{opt['name']}_{get_time_str()}.log")
+        logger = open_run_log(log_file, self.logger_set_up)
+        logger.info(get_env_info())
+        logger.info(dict2str(opt))
         for record in self.records:
             if logger.isEnabledFor(record.levelno):
                 logger.handle(record)
+        return logger
 
 
 def open_run_log(log_file: str, set_up_before: bool) -> logging.Logger:
@@ -359,7 +365,6 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
     Everything is checked and built before BasicSR prints its banner or makes a folder (:func:`read_options`,
     :func:`prepare_run`); a bad-input error found while training is one line too (and in the run's log)."""
     with command_line(argv):
-        logger_set_up = "basicsr" in initialized_logger
         held = HeldOutput()
         with held.holding():
             opt_path, options = read_options(is_train=True)
@@ -371,7 +376,7 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
             except USER_ERRORS as error:
                 raise TrainingOptionError(located_message(error, opt_path)) from None
         try:
-            _train(opt, args, run, held, logger_set_up)
+            _train(opt, args, run, held)
         except USER_ERRORS as error:  # found while training (the run's folder is kept: it may be resumed)
             message = located_message(error, args.opt)
             _log_to_file(f"error: {message}")
@@ -379,7 +384,7 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
     return opt["path"]["experiments_root"]
 
 
-def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutput, logger_set_up: bool) -> None:
+def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutput) -> None:
     """BasicSR 1.4.2's ``train_pipeline`` from its folders on, over the prepared run."""
     if run.resume_state is None:
         make_exp_dirs(opt)
@@ -388,12 +393,7 @@ def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutp
     if opt["rank"] == 0:
         record_options(opt["path"]["experiments_root"], run.options)
     copy_opt_file(args.opt, opt["path"]["experiments_root"])
-    log_file = osp.join(opt["path"]["log"], f"train_{opt['name']}_{get_time_str()}.log")
-    held.print_text()
-    logger = open_run_log(log_file, logger_set_up)
-    logger.info(get_env_info())
-    logger.info(dict2str(opt))
-    held.log_records(logger)
+    logger = held.start_log(opt, "train")
     tb_logger = init_tb_loggers(opt)
 
     model, stream, batch_sampler, prefetcher = run.model, run.stream, run.batch_sampler, run.prefetcher
