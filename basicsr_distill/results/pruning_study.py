@@ -553,8 +553,8 @@ def check_study(config: StudyConfig) -> float:
         raise StudyConfigError("--perturb nudges every run already: a perturbation check beside it compares nothing")
     if unknown := sorted(set(config.perturb_check) - set(names)):
         raise StudyConfigError(f"--perturb-check: no such row {unknown[0]!r} (rows: {', '.join(names)})")
-    seconds_per_iter = calibrate_seconds_per_iter(config)
-    check_budget(config, seconds_per_iter)
+    for row in config.rows:
+        row_iters(config, row)  # refuses a row of no iterations
     for run in study_runs(config) if not config.overwrite else ():
         options = run_options(config, run)
         try:
@@ -564,6 +564,8 @@ def check_study(config: StudyConfig) -> float:
             raise
         if not recorded:
             check_experiment(options, config.out, remedy=RETRAIN)
+    seconds_per_iter = calibrate_seconds_per_iter(config)
+    check_budget(config, seconds_per_iter)
     return seconds_per_iter
 
 
