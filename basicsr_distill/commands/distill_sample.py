@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from basicsr_distill.cli import show_info_logs
-    from basicsr_distill.distillation.pipeline import load_yaml
     from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
     from basicsr_distill.jobs import resolve_device
+    from basicsr_distill.synthesis import load_yaml
 
     show_info_logs()
     opt = load_yaml(args.opt)

@@ -20,7 +20,7 @@ file the options name and compares it with the expected architecture (:data:`PAP
 ``basicsr-distill distill check-weights`` runs it from a pipeline YAML or explicit paths, and converts the original
 facebookresearch checkpoint ``DiT-XL-2-512x512.pt`` into a diffusers folder (:func:`convert_dit_checkpoint`;
 diffusers ships its conversion only as a repository script, for its old ``DiT`` class, so the key mapping is
-written here). The pipeline (:func:`basicsr_distill.distillation.pipeline.run_pipeline`) runs the check at its
+written here). The pipeline (:func:`basicsr_distill.synthesis.methods.srdd.run_pipeline`) runs the check at its
 start.
 
 Paths and hub ids are resolved by :mod:`.sources`.
