@@ -31,11 +31,12 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "select": ("select", "select a core-set from the scores (keep-list, record, optional LMDB pair)"),
     "plot": ("plot", "plot the sorted/cumulative scores and the top-k sub-images"),
     "distill": {
-        "run": ("distill_run", "run the whole distillation (patches -> clusters -> finetune -> synthesize)"),
+        "run": ("distill_run", "make a small training set with a synthesis method (srdd, idc) from one YAML"),
         "patches": ("distill_patches", "select high-gradient patches (step 1)"),
         "cluster": ("distill_cluster", "CLIP pseudo-classes of the patches (step 2)"),
         "sample": ("distill_sample", "sample the distilled HR/LR LMDB pair from the tuned DiT (step 4)"),
         "check-weights": ("distill_check_weights", "check (or convert) the DiT, VAE and CLIP weights"),
+        "figure": ("distill_figure", "real patches of a training image next to its IDC-condensed ones (PNG)"),
     },
     "scorer": {
         "convert": ("scorer_convert", "convert SRCNN/FSRCNN weights of the public PyTorch ports"),

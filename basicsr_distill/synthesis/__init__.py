@@ -16,6 +16,7 @@ refuses in one line ``<file>: <key>: <problem>``.
 
 from __future__ import annotations
 
+import logging
 import os
 import types
 import typing
@@ -35,8 +36,11 @@ __all__ = [
     "check_type",
     "load_yaml",
     "method_class",
+    "method_logger",
+    "options_record",
     "run_synthesis",
     "section",
+    "write_record",
 ]
 
 T = TypeVar("T")
@@ -200,6 +204,47 @@ def build_config(kind: type[T], values: dict[str, Any], source: str, key: str) -
         return kind(**values)
     except ValueError as error:  # a value the stage refuses (e.g. IPC 0)
         raise OptionsError(source, key, str(error)) from None
+
+
+def method_logger(root: Path, name: str) -> logging.Logger:
+    """BasicSR's root logger, writing to ``{root}/{name}_{time}.log`` unless it writes to a file already (a training
+    the method starts logs through the same logger: BasicSR keeps the first set-up)."""
+    from basicsr.utils import get_root_logger, get_time_str
+
+    root.mkdir(parents=True, exist_ok=True)
+    log_file = root / f"{name}_{get_time_str()}.log"
+    logger = get_root_logger(log_level=logging.INFO, log_file=str(log_file))
+    if not any(isinstance(handler, logging.FileHandler) for handler in logger.handlers):  # set up before, no file
+        handler = logging.FileHandler(log_file, "w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return logger
+
+
+def options_record(options: dict[str, Any], source: str) -> dict[str, Any]:
+    """The options as a record keeps them: the file they came from, its sha256, the values used."""
+    from basicsr_distill.jobs import sha256_file
+
+    return {"source": source, "sha256": sha256_file(source) if Path(source).is_file() else None, "values": options}
+
+
+def write_record(root: Path, options: dict[str, Any], source: str, stages: dict[str, Any]) -> dict[str, Any]:
+    """Write ``{root}/record.json`` of a method's run (its options, library versions, each stage's manifest)."""
+    import basicsr
+    import torch
+
+    from basicsr_distill.jobs import write_json
+
+    record = {
+        "method": options.get("method", DEFAULT_METHOD),
+        "options": options_record(options, source),
+        "versions": {"torch": torch.__version__, "basicsr": basicsr.__version__},
+        "stages": stages,
+        "random_weights": any(manifest.get("random_weights", False) for manifest in stages.values()),
+    }
+    write_json(root / "record.json", record)
+    return record
 
 
 def run_synthesis(

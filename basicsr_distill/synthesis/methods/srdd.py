@@ -33,7 +33,6 @@ imports stay inside the functions: ``distill run --help`` lists the methods with
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,8 @@ from basicsr_distill.synthesis import (
     check_stages,
     check_type,
     load_yaml,
+    method_logger,
+    options_record,
     section,
 )
 
@@ -295,7 +296,7 @@ def run_pipeline(
             check_weights(**arguments)
     rank = distributed_context().rank
     config.root.mkdir(parents=True, exist_ok=True)
-    logger = _pipeline_logger(config.root, config.name)
+    logger = method_logger(config.root, config.name)
     dirs = config.stage_dirs
     record = _load_record(config.root, raw, source)
 
@@ -363,12 +364,10 @@ def _load_record(root: Path, raw: dict, source: str) -> dict:
     import sklearn
     import torch
 
-    from basicsr_distill.jobs import sha256_file
-
     path = root / RECORD
     record = json.loads(path.read_text()) if path.is_file() else {"stages": {}}
     record.update(
-        options={"source": source, "sha256": sha256_file(source) if Path(source).is_file() else None, "values": raw},
+        options=options_record(raw, source),
         versions={
             "torch": torch.__version__,
             "basicsr": basicsr.__version__,
@@ -379,16 +378,6 @@ def _load_record(root: Path, raw: dict, source: str) -> dict:
         random_weights=any(m.get("random_weights", False) for m in record["stages"].values()),
     )
     return record
-
-
-def _pipeline_logger(root: Path, name: str) -> logging.Logger:
-    """BasicSR's root logger, writing to ``{root}/{name}_{time}.log`` when this process sets it up first.
-
-    The fine-tuning logs through the same logger (BasicSR keeps the first set-up), so its messages land here.
-    """
-    from basicsr.utils import get_root_logger, get_time_str
-
-    return get_root_logger(log_level=logging.INFO, log_file=str(root / f"{name}_{get_time_str()}.log"))
 
 
 @SYNTHESIS_METHODS.register()
