@@ -80,3 +80,45 @@ def stopped_extraction(tmp_path: Path) -> Path:
     with pytest.raises(ValueError):
         extract_subimages(hr, out, lr_folders={2: lr}, crop_size=16, step=16, workers=1)
     return out
+
+
+def train_briefly(gt: Path, lq: Path, scale: int, workdir: Path, gt_size: int, color: str = "rgb") -> Path:
+    """Train BasicSR's ``SRModel`` (SRCNN, L1) for 2 iterations on an LMDB pair through the training layer, in this
+    process; return the final network's checkpoint."""
+    from basicsr_distill.training.launch import run_training
+
+    channels = 1 if color == "y" else 3
+    train = {
+        "name": "pair",
+        "type": "PairedImageDataset",
+        "dataroot_gt": str(gt),
+        "dataroot_lq": str(lq),
+        "io_backend": {"type": "lmdb"},
+        "gt_size": gt_size,
+        "use_hflip": True,
+        "use_rot": True,
+        "num_worker_per_gpu": 0,
+        "batch_size_per_gpu": 2,
+        "dataset_enlarge_ratio": 1,
+        **({"color": "y"} if color == "y" else {}),
+    }
+    options = {
+        "name": "briefly",
+        "model_type": "SRModel",
+        "scale": scale,
+        "num_gpu": 0,
+        "manual_seed": 0,
+        "datasets": {"train": train},
+        "network_g": {"type": "SRCNN", "num_in_ch": channels, "num_out_ch": channels, "upscale": scale},
+        "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
+        "train": {
+            "optim_g": {"type": "Adam", "lr": 1e-4},
+            "scheduler": {"type": "MultiStepLR", "milestones": [100], "gamma": 0.5},
+            "total_iter": 2,
+            "warmup_iter": -1,
+            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0},
+        },
+        "logger": {"print_freq": 1, "save_checkpoint_freq": 2, "use_tb_logger": False},
+        "dist_params": {"backend": "nccl", "port": 29500},
+    }
+    return run_training(options, workdir, in_process=True) / "models" / "net_g_latest.pth"

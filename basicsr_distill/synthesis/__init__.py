@@ -112,9 +112,7 @@ def check_keys(options: dict[str, Any], method: type[SynthesisMethod], source: s
             continue
         owners = [name for name, other in SYNTHESIS_METHODS if key in other.keys]
         if owners:
-            problem = (
-                f"a key of method {' and '.join(owners)}, not of {method.name} (this file has method: {method.name})"
-            )
+            problem = f"a key of method {' and '.join(owners)}; this file's method is {method.name}"
         else:
             problem = f"unknown key of method {method.name} (its keys: {', '.join(sorted(method.keys))})"
         raise OptionsError(source, key, problem)

@@ -10,7 +10,9 @@ colour space's range; quantised to uint8 as stored, then up-sampled by the teach
 written atomically to ``work/<image>/`` (a rerun after a kill continues with the next image; each image's seed
 depends only on the run's seed and the image's name, so the set does not depend on where it stopped), then the
 shared export writes the LMDB pair and the stage's ``manifest.json``. Choices where the paper is silent:
-``docs/design.md`` ("Instance data condensation").
+``docs/design.md`` ("Instance data condensation"). Images are condensed by worker processes on one thread each
+(:func:`~basicsr_distill.preparation.resume.pool_map`): the result does not depend on their number, and small
+convolutions run faster so than multi-threaded on a busy machine.
 """
 
 from __future__ import annotations
@@ -22,17 +24,16 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from basicsr_distill.distillation.idc.data import (
     FolderPatches,
     LmdbPatches,
-    RealPatches,
     to_bgr,
     to_tensor,
     value_range,
@@ -44,6 +45,7 @@ from basicsr_distill.distillation.idc.rlff import (
     random_frequencies,
 )
 from basicsr_distill.distillation.idc.teacher import Teacher
+from basicsr_distill.preparation.resume import pool_map
 
 __all__ = [
     "HR_LMDB",
@@ -140,9 +142,10 @@ def condense_image(
     best, best_loss, initial = synthetic.detach().clone(), math.inf, None
     for step in range(config.iterations + 1):  # the loss of every iterate; the last one is not stepped from
         value = loss()
-        initial = float(value) if initial is None else initial
-        if float(value) < best_loss:  # keep the best iterate: Adam's first, sign-like steps can raise the loss
-            best, best_loss = synthetic.detach().clone(), float(value)
+        current = float(value.detach())
+        initial = current if initial is None else initial
+        if current < best_loss:  # keep the best iterate: Adam's first, sign-like steps can raise the loss
+            best, best_loss = synthetic.detach().clone(), current
         if step == config.iterations:
             break
         optimizer.zero_grad(set_to_none=True)
@@ -191,13 +194,14 @@ def condense(
     out_dir: str | os.PathLike,
     inputs: dict[str, Any],
     overwrite: bool = False,
-    progress: bool = True,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Condense every image of ``source`` into ``out_dir`` (resuming per image) and write the LMDB pair
     (``condensed_HR.lmdb``, ``condensed_LR_X{scale}.lmdb``, keys ``<image>_s<NNN>``); return the stage manifest.
 
     ``inputs`` identifies the data (a rerun on other data is refused unless ``overwrite``); the teacher's record
-    goes into the parameters.
+    goes into the parameters. ``workers`` processes condense images at once, each on one thread (as this process
+    does with one worker), so the set does not depend on their number.
     """
     from basicsr.utils import get_root_logger
 
@@ -215,17 +219,12 @@ def condense(
     work = stage.path / WORK_DIR
     work.mkdir(exist_ok=True)
     remove_stale_temps(work)  # an image folder of a killed run
-    bounds = value_range(color)
     teacher.net.requires_grad_(False)
     images = source.images
-    bar = tqdm(total=len(images), desc="condense", unit="image", disable=not progress)
-    bar.update(sum(1 for image in images if (work / image).is_dir()))
-    for real in source:
-        if (work / real.image).is_dir():
-            continue
-        _condense_one(real, teacher, config, color, bounds, work)
-        bar.update()
-    bar.close()
+    missing = [image for image in images if not (work / image).is_dir()]
+    task = partial(_condense_one, source=source, teacher=teacher, config=config, color=color, work=work)
+    for _ in pool_map(task, missing, workers, desc="condense", unit="image", initial=len(images) - len(missing)):
+        pass
     records = [json.loads((work / image / INFO).read_text()) for image in images]
     total_real = sum(record["real"] for record in records)
     total_synthetic = sum(record["synthetic"] for record in records)
@@ -245,7 +244,7 @@ def condense(
         "synthetic_patches": total_synthetic,
         "achieved_ratio": total_synthetic / total_real,
         "seconds": sum(record["seconds"] for record in records),
-        "threads": torch.get_num_threads(),
+        "workers": workers,
     }
     logger.info(
         f"condense: {total_real} real patches of {len(images)} images -> {total_synthetic} synthetic "
@@ -255,19 +254,23 @@ def condense(
 
 
 def _condense_one(
-    real: RealPatches, teacher: Teacher, config: CondenseConfig, color: str, bounds: tuple[float, float], work: Path
+    image: str,
+    source: LmdbPatches | FolderPatches,
+    teacher: Teacher,
+    config: CondenseConfig,
+    color: str,
+    work: Path,
 ) -> None:
+    """Condense one image and write its folder (a task of :func:`condense`, on one thread)."""
     start = time.perf_counter()
-    lr = to_tensor(real.lr, color)
-    synthetic, losses = condense_image(lr, teacher, config, image_seed(config.seed, real.image), bounds)
+    real = source.read(image)
+    synthetic, losses = condense_image(
+        to_tensor(real.lr, color), teacher, config, image_seed(config.seed, image), value_range(color)
+    )
     lr_images = to_bgr(synthetic, color)
     stored = to_tensor(lr_images, color)  # what a dataset reads back: the teacher up-samples exactly that
-    hr_images = to_bgr(teacher.upsample(stored).clamp(*bounds), color)
-    info = {
-        "image": real.image,
-        "real": len(real.keys),
-        "synthetic": len(lr_images),
-        **losses,
-        "seconds": time.perf_counter() - start,
-    }
-    _write_image(work / real.image, lr_images, hr_images, info, config.compress_level)
+    hr_images = to_bgr(teacher.upsample(stored).clamp(*value_range(color)), color)
+    info = {"image": image, "real": len(real.keys), "synthetic": len(lr_images), **losses}
+    _write_image(
+        work / image, lr_images, hr_images, {**info, "seconds": time.perf_counter() - start}, config.compress_level
+    )

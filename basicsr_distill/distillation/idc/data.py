@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,20 +95,18 @@ class LmdbPatches:
     def patch_counts(self) -> dict[str, int]:
         return {image: len(keys) for image, keys in self.groups.items()}
 
-    def __iter__(self) -> Iterator[RealPatches]:
+    def read(self, image: str) -> RealPatches:
+        """The patches of ``image``."""
         from basicsr_distill.distillation.export import bicubic_lr
         from basicsr_distill.preparation.lmdb_io import LmdbReader
 
+        keys = self.groups[image]
         with LmdbReader(self.gt) as gt_reader:
-            lq_reader = LmdbReader(self.lq) if self.lq is not None else None
-            try:
-                for image, keys in self.groups.items():
-                    hr = [gt_reader.get(key) for key in keys]
-                    lr = [lq_reader.get(key) for key in keys] if lq_reader else [bicubic_lr(h, self.scale) for h in hr]
-                    yield RealPatches(image, keys, lr, hr)
-            finally:
-                if lq_reader is not None:
-                    lq_reader.close()
+            hr = [gt_reader.get(key) for key in keys]
+        if self.lq is None:
+            return RealPatches(image, keys, [bicubic_lr(patch, self.scale) for patch in hr], hr)
+        with LmdbReader(self.lq) as lq_reader:
+            return RealPatches(image, keys, [lq_reader.get(key) for key in keys], hr)
 
 
 class FolderPatches:
@@ -138,15 +135,13 @@ class FolderPatches:
     def patch_counts(self) -> dict[str, int]:
         return {image: len(self.positions(image)) for image in self.files}
 
-    def __iter__(self) -> Iterator[RealPatches]:
+    def read(self, image: str) -> RealPatches:
+        """The patches of ``image``."""
         from basicsr_distill.distillation.export import bicubic_lr
         from basicsr_distill.preparation.image_io import read_image
         from basicsr_distill.preparation.subimages import modcrop, subimage_names
 
-        size = self.patch_size
-        for image, path in self.files.items():
-            picture = read_image(path)
-            positions = self.positions(image)
-            hr = [np.ascontiguousarray(modcrop(picture[x : x + size, y : y + size], self.scale)) for x, y in positions]
-            keys = [name.removesuffix(".png") for name in subimage_names(image, len(positions))]
-            yield RealPatches(image, keys, [bicubic_lr(patch, self.scale) for patch in hr], hr)
+        size, picture, positions = self.patch_size, read_image(self.files[image]), self.positions(image)
+        hr = [np.ascontiguousarray(modcrop(picture[x : x + size, y : y + size], self.scale)) for x, y in positions]
+        keys = [name.removesuffix(".png") for name in subimage_names(image, len(positions))]
+        return RealPatches(image, keys, [bicubic_lr(patch, self.scale) for patch in hr], hr)

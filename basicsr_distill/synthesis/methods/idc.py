@@ -72,7 +72,7 @@ class IDC(SynthesisMethod):
     name = "idc"
     summary = "instance data condensation, Peng et al. 2025: r x N synthetic LR patches per image, HR by a teacher"
     stages = (STAGE,)
-    keys = frozenset({"name", "root", "device", "data", "teacher", "condense"})
+    keys = frozenset({"name", "root", "device", "workers", "data", "teacher", "condense"})
     scale_key = ("data", "scale")
 
     def __init__(self, options: dict[str, Any], source: str) -> None:
@@ -84,7 +84,10 @@ class IDC(SynthesisMethod):
             if not options.get(key):
                 raise OptionsError(source, key, "required")
             check_type(options[key], str, source, key)
-        self.device = check_type(options.get("device", "auto"), str, source, "device")
+        self.device = check_type(options.get("device", "cpu"), str, source, "device")
+        self.workers = check_type(options.get("workers", 1), int, source, "workers")
+        if self.workers < 1 or (self.workers > 1 and self.device != "cpu"):
+            raise OptionsError(source, "workers", f"{self.workers}: must be >= 1, and 1 unless device: cpu")
         self.data = build_config(IDCData, section(options, "data", source), source, "data")
         self.teacher_options = build_config(IDCTeacher, section(options, "teacher", source), source, "teacher")
         self.config = build_config(CondenseConfig, section(options, "condense", source), source, "condense")
@@ -202,7 +205,14 @@ class IDC(SynthesisMethod):
         logger = method_logger(self.root, str(self.options["name"]))
         self.teacher.to(resolve_device(self.device))
         manifest = condense(
-            self.patches, self.teacher, self.config, self.data.color, self.folder, self._inputs(), overwrite
+            self.patches,
+            self.teacher,
+            self.config,
+            self.data.color,
+            self.folder,
+            self._inputs(),
+            overwrite,
+            self.workers,
         )
         record = write_record(self.root, self.options, self.source, {STAGE: manifest})
         logger.info(f"distill: {self.options['name']} (idc) done; record -> {self.root / 'record.json'}")
@@ -220,6 +230,6 @@ class IDC(SynthesisMethod):
         image = image or images[0]
         if image not in images:
             raise ValueError(f"--image {image}: not an image of {self.data.dataroot_gt} (e.g. {', '.join(images[:3])})")
-        real = next(patches for patches in self.patches if patches.image == image)
+        real = self.patches.read(image)
         lr, hr, _ = condensed_patches(self.folder / WORK_DIR / image)
         return plot_condensed(real, lr, hr, out_png, self.data.color, columns)
