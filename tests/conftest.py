@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -122,3 +122,15 @@ def train_briefly(gt: Path, lq: Path, scale: int, workdir: Path, gt_size: int, c
         "dist_params": {"backend": "nccl", "port": 29500},
     }
     return run_training(options, workdir, in_process=True) / "models" / "net_g_latest.pth"
+
+
+def refused_in_one_line(command: Callable[[], object], folder: Path, capsys: pytest.CaptureFixture) -> str:
+    """Run ``command`` (a console command in this process), check that it exits 2 with one line on stderr and
+    leaves ``folder`` as it was; return that line."""
+    before = sorted(folder.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1, lines
+    assert sorted(folder.rglob("*")) == before
+    return lines[0]

@@ -1,5 +1,6 @@
-"""The whole distillation (Cho et al., IEEE SPL 2025) from one YAML through scripts/distill.py: record, per-stage
-resume, parameter guard, per-scale synthesis, bad input; the shipped option files. Tiny random-weight models."""
+"""The whole distillation (Cho et al., IEEE SPL 2025), the ``srdd`` synthesis method, from one YAML through
+scripts/distill.py: record, per-stage resume, parameter guard, per-scale synthesis, a pair BasicSR trains on, bad
+input; the shipped option files. Tiny random-weight models."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from basicsr.data.paired_image_dataset import PairedImageDataset
+from conftest import train_briefly
 
 from basicsr_distill.distillation.synthesize import HR_LMDB, lr_lmdb_name
 from basicsr_distill.jobs import sha256_file
@@ -101,6 +103,8 @@ def test_end_to_end_from_one_yaml_with_resume_and_guard(
     with LmdbReader(root / "synthesize_x2" / HR_LMDB) as hr2:  # x4's HR LMDB is held open by the dataset
         assert all(np.array_equal(read_image(x4 / "work" / f"{key}.png"), hr2.get(key)) for key in keys)
     assert read_lmdb_keys(root / "synthesize_x2" / lr_lmdb_name(2)) == keys
+    x2 = root / "synthesize_x2"  # BasicSR's SRModel trains on a pair the shared export wrote (x4's is held open)
+    assert train_briefly(x2 / HR_LMDB, x2 / lr_lmdb_name(2), 2, tmp_path / "train", gt_size=16).is_file()
 
     # Other parameters are refused with a one-line error; --overwrite redoes only that stage.
     changed = with_relative_root(write_config(tmp_path, noise_images(), synthesize={"ipc": 3}))

@@ -36,7 +36,7 @@ def _methods_help() -> str:
     from basicsr_distill.synthesis import SYNTHESIS_METHODS
 
     return "; ".join(
-        f"{name}: {method.summary} (stages: {' '.join(method.stages)})" for name, method in SYNTHESIS_METHODS
+        f"{name}: {method.summary} (stages: {' '.join(method.stages)})" for name, method in sorted(SYNTHESIS_METHODS)
     )
 
 

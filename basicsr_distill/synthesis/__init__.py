@@ -91,16 +91,15 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 def method_class(options: dict[str, Any], source: str) -> type[SynthesisMethod]:
     """The method class the YAML's ``method:`` names (``srdd`` without one)."""
-    from basicsr_distill.registry import UnknownNameError
     from basicsr_distill.training.validation import OptionsError
 
     name = options.get("method", DEFAULT_METHOD)
     if not isinstance(name, str):
         raise OptionsError(source, "method", f"expected a method name ({', '.join(SYNTHESIS_METHODS.names())})")
-    try:
-        return SYNTHESIS_METHODS.get(name)
-    except UnknownNameError as error:
-        raise OptionsError(source, "method", str(error)) from None
+    if name not in SYNTHESIS_METHODS:
+        known = ", ".join(sorted(SYNTHESIS_METHODS.names()))
+        raise OptionsError(source, "method", f"unknown synthesis method {name!r} (registered: {known})")
+    return SYNTHESIS_METHODS.get(name)
 
 
 def check_keys(options: dict[str, Any], method: type[SynthesisMethod], source: str) -> None:
@@ -110,7 +109,7 @@ def check_keys(options: dict[str, Any], method: type[SynthesisMethod], source: s
     for key in options:
         if key == "method" or key in method.keys:
             continue
-        owners = [name for name, other in SYNTHESIS_METHODS if key in other.keys]
+        owners = sorted(name for name, other in SYNTHESIS_METHODS if key in other.keys)
         if owners:
             problem = f"a key of method {' and '.join(owners)}; this file's method is {method.name}"
         else:
