@@ -119,6 +119,33 @@ def test_ratio_one_without_iterations_returns_the_real_patches(tmp_path: Path) -
     assert stored == sorted(grey[..., 0].tobytes() for grey in to_bgr(to_tensor(real, "y"), "y"))
 
 
+def test_any_registered_arch_with_a_checkpoint_teaches_rgb_data(tmp_path: Path) -> None:
+    from basicsr.archs.edsr_arch import EDSR
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "edsr_x2.pth"
+    torch.save({"params": EDSR(3, 3, num_feat=8, num_block=1, upscale=2).state_dict()}, checkpoint)
+    teacher = {"arch": "EDSR", "checkpoint": str(checkpoint), "arch_args": {"num_feat": 8, "num_block": 1}}
+    config = write_options(
+        tmp_path / "idc.yml",
+        root=str(tmp_path / "run"),
+        data={"dataroot_gt": str(write_images(tmp_path / "hr", SIZES[:2])), "color": "rgb"},
+        teacher={**teacher, "feature_layer": "conv_after_body"},
+        condense={"iterations": 2},
+    )
+    run_cli("-opt", str(config))
+    out = tmp_path / "run" / "condense_x2"
+    recorded = json.loads((out / "manifest.json").read_text())["teacher"]
+    assert (recorded["arch"]["type"], recorded["feature_layer"], recorded["features"]) == (
+        "EDSR",
+        "conv_after_body",
+        "output",
+    )
+    assert recorded["checkpoint_sha256"] == sha256_file(checkpoint) and recorded["channels"] == 3
+    with LmdbReader(out / lr_lmdb_name(2)) as reader:
+        assert not all((patch == patch[..., :1]).all() for _, patch in reader)  # colour, not grey
+
+
 def test_synthetic_count_is_r_n_rounded_half_up_and_at_least_one() -> None:
     assert [synthetic_count(n, 0.1) for n in (1, 4, 5, 14, 15, 25, 60)] == [1, 1, 1, 1, 2, 3, 6]
     assert synthetic_count(7, 1.0) == 7 and synthetic_count(10, 0.25) == 3
