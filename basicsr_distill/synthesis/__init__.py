@@ -174,11 +174,14 @@ def check_type(value: T, hint: Any, source: str, key: str) -> T:
     return value
 
 
-def section(options: dict[str, Any], key: str, source: str) -> dict[str, Any]:
-    """A copy of the YAML section ``key`` (a mapping), or a one-line error naming it."""
+def section(options: dict[str, Any], key: str, source: str, required: bool = True) -> dict[str, Any]:
+    """A copy of the YAML section ``key`` (a mapping; empty when it is absent and not ``required``), or a one-line
+    error naming it."""
     from basicsr_distill.training.validation import OptionsError
 
     value = options.get(key)
+    if value is None and not required:
+        return {}
     if not isinstance(value, dict):
         raise OptionsError(source, key, "missing section (a mapping of its keys)" if value is None else "not a mapping")
     return dict(value)
@@ -191,12 +194,16 @@ def build_config(kind: type[T], values: dict[str, Any], source: str, key: str) -
 
     from basicsr_distill.training.validation import OptionsError
 
-    fields = {field.name for field in dataclasses.fields(kind) if field.init}
+    fields = {field.name: field for field in dataclasses.fields(kind) if field.init}
     hints = typing.get_type_hints(kind)
     for name, value in values.items():
         if name not in fields:
             raise OptionsError(source, f"{key}.{name}", f"unknown key (known: {', '.join(sorted(fields))})")
         check_type(value, hints[name], source, f"{key}.{name}")
+    for name, field in fields.items():
+        missing = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        if missing and name not in values:
+            raise OptionsError(source, f"{key}.{name}", "required")
     try:
         return kind(**values)
     except ValueError as error:  # a value the stage refuses (e.g. IPC 0)

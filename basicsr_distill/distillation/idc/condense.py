@@ -69,12 +69,12 @@ def lr_lmdb_name(scale: int) -> str:
 
 @dataclass(frozen=True)
 class CondenseConfig:
-    """The condensation's settings (YAML section ``condense``). ``frequencies: None`` is ``c k^2``, the paper's
-    ``C'`` for ``c``-channel features and ``k`` x ``k`` windows."""
+    """The condensation's settings (YAML section ``condense``; defaults: ``options/distill/idc_div2k.yml``'s).
+    ``frequencies: None`` is ``c k^2``, the paper's ``C'`` for ``c``-channel features and ``k`` x ``k`` windows."""
 
     ratio: float = 0.1
-    iterations: int = 200
-    lr: float = 0.01
+    iterations: int = 1000
+    lr: float = 0.003
     local_weight: float = 1.0
     kernel_size: int = 3
     stride: int = 1

@@ -3,10 +3,11 @@ Data Condensation for Image Super-Resolution" (arXiv 2505.21099), from one YAML 
 
 Sections: ``data`` (the HR training images: a folder, cut into patches here, or a sub-image LMDB pair whose keys
 ``<image>_s<NNN>`` group the patches by image), ``teacher`` (a registered BasicSR arch with a checkpoint; without
-one, the shipped Y-channel scorer of the arch), ``condense`` (:class:`~basicsr_distill.distillation.idc.condense.
-CondenseConfig`). Everything, the teacher included, is checked before anything is created; the one stage
-``condense`` writes ``<root>/condense_x<scale>/`` (resumable per image, :mod:`basicsr_distill.distillation.idc`)
-and ``<root>/record.json``.
+one, the shipped Y-channel scorer of the arch; default: FSRCNN), ``condense``
+(:class:`~basicsr_distill.distillation.idc.condense.CondenseConfig`; defaults: ``idc_div2k.yml``'s). Everything,
+the teacher included, is checked before anything is created; the one stage ``condense`` writes
+``<root>/condense_x<scale>/`` (resumable per image, :mod:`basicsr_distill.distillation.idc`) and
+``<root>/record.json``.
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ class IDC(SynthesisMethod):
         if self.workers < 1 or (self.workers > 1 and self.device != "cpu"):
             raise OptionsError(source, "workers", f"{self.workers}: must be >= 1, and 1 unless device: cpu")
         self.data = build_config(IDCData, section(options, "data", source), source, "data")
-        self.teacher_options = build_config(IDCTeacher, section(options, "teacher", source), source, "teacher")
-        self.config = build_config(CondenseConfig, section(options, "condense", source), source, "condense")
+        teacher = section(options, "teacher", source, required=False)
+        self.teacher_options = build_config(IDCTeacher, teacher, source, "teacher")
+        condense = section(options, "condense", source, required=False)
+        self.config = build_config(CondenseConfig, condense, source, "condense")
         self.root = Path(options["root"])
         self.patches = self._patches()
         self.teacher = self._teacher()
