@@ -10,7 +10,7 @@ from pathlib import Path
 EPILOG = """\
 examples:
   basicsr-distill distill figure -opt options/distill/idc_study.yml --image bsd200_100075 \\
-      --out docs/figures/idc_condensed_patches.png
+      --columns 6 --out docs/figures/idc_condensed_patches.png
 """
 
 
