@@ -5,8 +5,9 @@ It imports nothing heavy (no torch): it only puts a finder on ``sys.meta_path`` 
 
 1. aliases ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17, still imported
    by ``basicsr.data.degradations``) to ``torchvision.transforms.functional``, and
-2. imports ``basicsr_distill`` right after ``basicsr`` has been imported, so that BasicSR's own
-   ``train.py``/``test.py`` find this package's archs, datasets and models in its registries.
+2. imports ``basicsr_distill.register`` right after ``basicsr`` has been imported, so that BasicSR's own
+   ``train.py``/``test.py`` (and every module of this package that reads a registry) find this package's archs,
+   datasets and models in BasicSR's registries.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _RegisterAfterLoader(importlib.abc.Loader):
-    """Wraps the real ``basicsr`` loader and imports ``basicsr_distill`` once it has run."""
+    """Wraps the real ``basicsr`` loader and imports ``basicsr_distill.register`` once it has run."""
 
     def __init__(self, wrapped: importlib.abc.Loader) -> None:
         self.wrapped = wrapped
@@ -44,7 +45,7 @@ class _RegisterAfterLoader(importlib.abc.Loader):
 
     def exec_module(self, module) -> None:  # noqa: ANN001 - importlib protocol
         self.wrapped.exec_module(module)
-        importlib.import_module("basicsr_distill")
+        importlib.import_module("basicsr_distill.register")
 
 
 class BasicsrDistillFinder(importlib.abc.MetaPathFinder):

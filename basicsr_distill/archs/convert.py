@@ -97,6 +97,8 @@ def convert_pretrained(
     """
     if arch not in PORTS:
         raise ValueError(f"{src}: no pretrained port for arch {arch!r} (supported: {', '.join(PORTS)})")
+    if scale is not None and int(scale) < 1:
+        raise ValueError(f"{dst}: scale must be >= 1, got {scale}")
     state_dict = map_port_keys(load_port_state_dict(src), arch)
     model = ARCH_REGISTRY.get(arch)(**arch_kwargs)
     described = ", ".join(f"{key}={value}" for key, value in arch_kwargs.items())

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from basicsr.utils import get_root_logger
 
 from basicsr_distill.jobs import (
     STAGE_MANIFEST,
@@ -51,6 +50,7 @@ from basicsr_distill.jobs import (
     sha256_file,
     write_json,
 )
+from basicsr_distill.utils import get_root_logger
 
 if TYPE_CHECKING:  # imported where used: clustering and synthesis import sklearn, open_clip, diffusers
     from basicsr_distill.distillation.clustering import ClusterConfig

@@ -8,6 +8,7 @@ an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -26,11 +27,18 @@ from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import DistContext, distributed_context, read_manifest, remove_stale_temps, reuse
+from basicsr_distill.jobs import (
+    DistContext,
+    distributed_context,
+    output_lock,
+    read_manifest,
+    remove_stale_temps,
+    resolve_device,
+    reuse,
+)
+from basicsr_distill.scoring import HIGHER_IS_HARDER, SCORERS
 from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
 from basicsr_distill.scoring.scorers import (
-    HIGHER_IS_HARDER,
-    SCORERS,
     BicubicPsnrScorer,
     LossScorer,
     Preparation,
@@ -148,9 +156,7 @@ def default_workers(device: torch.device, local_world: int = 1) -> int:
 
 def _init_distributed(device_name: str) -> tuple[DistContext, torch.device]:
     """The distributed context and this rank's device (``cuda`` -> the ``LOCAL_RANK``-th GPU under ``torchrun``)."""
-    device = torch.device(device_name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
+    device = torch.device(resolve_device(device_name))
     env = distributed_context(device)
     if device.type == "cuda":
         device = torch.device("cuda", env.local_rank if env.active else (device.index or 0))
@@ -386,6 +392,8 @@ def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint:
         where, stored, complete = csv_path, record.get("fingerprint") or {}, csv_path.exists()
     decision = reuse(where, stored, fingerprint, complete, overwrite)
     if decision == "skip":
+        if partial.exists():  # of a run that died after another had finished (this process holds the output's lock)
+            _remove_tree(partial)
         get_root_logger().info(f"{csv_path}: already complete with these arguments; nothing to do")
         return "done"
     if partial.exists():  # of other arguments (refused above unless overwrite) or unreadable
@@ -460,6 +468,8 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
         raise ValueError("batch size and chunk size must be positive")
     if config.crop_border < 0:
         raise ValueError(f"crop border must be >= 0, not {config.crop_border}")
+    if config.workers is not None and config.workers < 0:
+        raise ValueError(f"workers (decoding processes) must be >= 0, got {config.workers}")
     if config.scorer == "loss" and config.lq is None:
         raise ValueError("the loss scorer needs LR sub-images: pass --lq")
     env, device = _init_distributed(config.device)
@@ -472,7 +482,9 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
         for source in (config.gt, config.lq if config.scorer == "loss" else None):
             if source is not None:
                 stores.append(source if isinstance(source, ImageStore) else open_store(source))
-        return _score(config, env, device, stores[0], stores[1] if len(stores) > 1 else None, started)
+        # one writer per output: rank 0 holds the lock, the other ranks of its torchrun job write parts under it
+        with output_lock(config.out, "score") if env.rank == 0 else contextlib.nullcontext():
+            return _score(config, env, device, stores[0], stores[1] if len(stores) > 1 else None, started)
     finally:
         for store in stores:
             store.close()

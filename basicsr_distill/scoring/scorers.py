@@ -21,9 +21,6 @@ from torch import nn
 
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
 
-SCORERS = ("loss", "sobel", "bicubic_psnr", "random")
-#: Direction of each score: ``True`` where a higher score means a harder (more informative) sub-image.
-HIGHER_IS_HARDER = {"loss": True, "sobel": True, "bicubic_psnr": False, "random": True}
 #: ``bicubic_psnr`` of a sub-image its down-up reproduces exactly (MSE floored at 1e-10).
 MAX_PSNR = 100.0
 
