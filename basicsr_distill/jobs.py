@@ -198,7 +198,7 @@ def _remove_empty(folders: list[Path]) -> None:
 def _holder(text: str) -> str:
     try:
         record = json.loads(text)
-        return f"PID {record['pid']}: {record['what']}, {record['command']}, since {record['started']}"
+        return f"PID {record['pid']}, {record['what']} since {record['started']}: {record['command']}"
     except (ValueError, TypeError, KeyError):
         return "holder unknown"
 
@@ -235,7 +235,7 @@ def _acquire(lock: Path, output: Path, what: str) -> int:
         record = {
             "pid": os.getpid(),
             "what": what,
-            "command": " ".join(sys.argv)[:300],
+            "command": _command_line(),
             "started": datetime.datetime.now().isoformat(timespec="seconds"),
         }
         try:
@@ -246,6 +246,15 @@ def _acquire(lock: Path, output: Path, what: str) -> int:
             raise naming(error, lock) from None
         return descriptor
     raise OutputLockedError(f"{output}: its lock file {lock} keeps being replaced by other processes; try again")
+
+
+def _command_line(limit: int = 160) -> str:
+    """This process's command line as its user typed it (``basicsr-distill score ...``), cut to ``limit`` characters."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program == "__main__.py":
+        program = f"python -m {Path(sys.argv[0]).parent.name}"
+    line = " ".join([program, *sys.argv[1:]])
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _release(key: str, lock: Path) -> None:

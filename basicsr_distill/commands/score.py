@@ -38,13 +38,14 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from basicsr_distill.cli import int_range
     from basicsr_distill.scoring import SCORERS
 
     parser.add_argument("--scorer", required=True, choices=SCORERS, help="what to score (see below)")
     parser.add_argument("--gt", required=True, help="HR sub-images: BasicSR LMDB or folder")
     parser.add_argument("--lq", help="LR sub-images (LMDB or folder, same names); needed by --scorer loss")
     parser.add_argument("--out", required=True, help="output folder (scores.csv + scores.json) or FILE.csv")
-    parser.add_argument("--scale", type=int, help="SR scale; inferred from the HR/LR sizes when omitted")
+    parser.add_argument("--scale", type=int_range(1), help="SR scale; inferred from the HR/LR sizes when omitted")
     model = parser.add_argument_group("loss scorer")
     model.add_argument("--arch-opt", help="YAML: arch opt (type: SRCNN, ...) or BasicSR options file (network_g)")
     model.add_argument("--arch", help="registered arch name, e.g. SRCNN (default SRCNN)")
@@ -76,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="sub-images per model batch (default: 32 on GPU; on CPU ~36,864 HR pixels, e.g. 4 at 96x96, 1 at 480x480)",
     )
-    run.add_argument("--workers", type=int, help="decoding processes (default: cores/4 on CPU, cores-1 on GPU)")
+    run.add_argument(
+        "--workers",
+        type=int_range(0),
+        help="decoding processes (0: none, decode here; default: cores/4 on CPU, cores-1 on GPU)",
+    )
     run.add_argument("--device", default="cpu", help="cpu or cuda (torchrun: one GPU per rank)")
     run.add_argument(
         "--precision",

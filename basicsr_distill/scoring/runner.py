@@ -468,6 +468,8 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
         raise ValueError("batch size and chunk size must be positive")
     if config.crop_border < 0:
         raise ValueError(f"crop border must be >= 0, not {config.crop_border}")
+    if config.scale is not None and config.scale < 1:
+        raise ValueError(f"scale must be >= 1, got {config.scale}")
     if config.workers is not None and config.workers < 0:
         raise ValueError(f"workers (decoding processes) must be >= 0, got {config.workers}")
     if config.scorer == "loss" and config.lq is None:

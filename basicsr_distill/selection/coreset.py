@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basicsr_distill.jobs import remove_stale_temps, reuse
+from basicsr_distill.jobs import output_lock, remove_stale_temps, reuse
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
 from basicsr_distill.selection.strategies import SelectionConfig, SelectionError, select
-from basicsr_distill.utils import sha256_file
+from basicsr_distill.utils import get_root_logger, sha256_file
 
 
 @dataclass
@@ -50,15 +50,24 @@ class CoreSet:
 
 def check_scores_scale(scores_path: str | os.PathLike, scale: int | None) -> None:
     """Refuse scores whose manifest (``scores.json`` next to ``scores.csv``) records another SR scale than the data's:
-    a loss scorer of x3 ranks x2 sub-images by the wrong difficulty."""
+    a loss scorer of x3 ranks x2 sub-images by the wrong difficulty. Scores without a manifest are used with a
+    warning (as a scorer checkpoint that records no scale is)."""
     manifest = Path(scores_path).with_suffix(".json")
-    if scale is None or not manifest.is_file():
+    if scale is None:
+        return
+    if not manifest.is_file():
+        get_root_logger().warning(
+            f"scores {scores_path}: records no scale (no {manifest.name} beside it): the scale could not be checked "
+            f"against the data's x{scale}"
+        )
         return
     try:
         recorded = json.loads(manifest.read_text()).get("scale")
     except (ValueError, AttributeError):
         raise SelectionError(f"{manifest}: not a scores manifest (invalid JSON)") from None
-    if recorded is not None and int(recorded) != int(scale):
+    if recorded is not None and (type(recorded) is not int or recorded < 1):  # NaN, "abc", 2.5, true, 0
+        raise SelectionError(f"{manifest}: scale: expected an integer >= 1, got {json.dumps(recorded)}")
+    if recorded is not None and recorded != int(scale):
         raise SelectionError(
             f"{manifest}: scale: the scores were computed on x{recorded} data, the selection's data is x{scale}"
         )
@@ -170,6 +179,18 @@ def save_coreset(
     unless ``overwrite`` (:func:`~basicsr_distill.jobs.reuse`).
     """
     outputs = coreset_outputs(out_dir, gt, lq)
+    with output_lock(out_dir, "select"):
+        return _save_coreset(coreset, outputs, out_dir, gt, lq, overwrite)
+
+
+def _save_coreset(
+    coreset: CoreSet,
+    outputs: dict[str, Path],
+    out_dir: str | os.PathLike,
+    gt: DatasetIndex,
+    lq: DatasetIndex | None,
+    overwrite: bool,
+) -> dict[str, Path]:
     remove_stale_temps(out_dir)  # what a killed run left: the LMDB pair's staging folder, temp keep-list / record
     record = dict(coreset.record)
     if lq is not None:
