@@ -35,8 +35,8 @@ import torch
 from basicsr_distill.preparation.image_io import list_images
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.lmdb_io import read_lmdb_keys
-from basicsr_distill.utils import available_cpus
 from basicsr_distill.preparation.subimages import extract_subimages
+from basicsr_distill.utils import available_cpus
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.6
