@@ -91,8 +91,15 @@ class Registry(Generic[T]):
         if not self._loaded:
             self._loaded = True
             package = importlib.import_module(self.builtins)
-            for module in pkgutil.iter_modules(package.__path__):
-                importlib.import_module(f"{self.builtins}.{module.name}")
+            modules = [f"{self.builtins}.{module.name}" for module in pkgutil.iter_modules(package.__path__)]
+            for module in modules:
+                importlib.import_module(module)
+            # built-ins in module order, whatever imported them first; then the others in registration order
+            rank = {module: position for position, module in enumerate(modules)}
+            order = sorted(
+                self._entries.items(), key=lambda item: rank.get(getattr(item[1], "__module__", ""), len(rank))
+            )
+            self._entries = dict(order)
         load_plugins()
 
     def get(self, name: str) -> T:

@@ -32,6 +32,7 @@ from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
 from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
 from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+from basicsr_distill.scoring.scorers.loss import LossScorer
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.training.launch import run_training
@@ -185,25 +186,11 @@ def prepare_data(config: StudyConfig) -> dict[str, Path]:
 def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
     """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``."""
     common = {"gt": str(paths["gt"]), "progress": config.progress, "workers": config.workers}
-    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale, "loss": "mse", "color": "y"}
-    loss = score_dataset(
-        ScoreConfig(
-            scorer="loss",
-            weights=config.scorer_weights,
-            crop_border=config.scorer_crop_border,
-            out=config.out / "scores" / "srcnn_mse",
-            **loss_common,
-        )
-    )
-    bicubic = score_dataset(
-        ScoreConfig(
-            scorer="loss",
-            arch="Bicubic",
-            crop_border=config.scorer_crop_border,
-            out=config.out / "scores" / "bicubic_mse",
-            **loss_common,
-        )
-    )
+    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale}
+    srcnn = LossScorer(weights=config.scorer_weights, loss="mse", color="y", crop_border=config.scorer_crop_border)
+    loss = score_dataset(ScoreConfig(srcnn, out=config.out / "scores" / "srcnn_mse", **loss_common))
+    plain = LossScorer(arch="Bicubic", loss="mse", color="y", crop_border=config.scorer_crop_border)
+    bicubic = score_dataset(ScoreConfig(plain, out=config.out / "scores" / "bicubic_mse", **loss_common))
     sobel = score_dataset(ScoreConfig(scorer="sobel", out=config.out / "scores" / "sobel", **common))
     return {"loss": loss.csv_path, "bicubic": bicubic.csv_path, "sobel": sobel.csv_path}
 
