@@ -98,6 +98,20 @@ class StudyRow:
     train_options: dict[str, Any] = field(default_factory=dict)
     recipe: LearnerRecipe | None = None  # None: the study's; another one only to compare recipes (bench/)
 
+    def __post_init__(self) -> None:
+        """The row's strategy and data-efficiency method are registered and take these parameters (refused in one
+        line naming the row, before any work)."""
+        from basicsr_distill.efficiency.options import KEY, DataEfficiencyOptions
+        from basicsr_distill.selection.strategy import strategy_from_options
+
+        try:
+            if self.coreset is not None:
+                strategy_from_options({key: value for key, value in self.coreset.items() if key != "scores"})
+            if KEY in self.train_options:
+                DataEfficiencyOptions.from_options(self.train_options[KEY])
+        except ValueError as error:
+            raise ValueError(f"study row {self.name}: {error}") from None
+
     @property
     def data_fraction(self) -> float:
         return 1.0 if self.coreset is None else float(self.coreset.get("ratio", 1.0))
