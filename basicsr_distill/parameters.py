@@ -24,6 +24,7 @@ __all__ = [
     "ParameterError",
     "Parameters",
     "add_parameter_flags",
+    "add_registered_choice",
     "describe_registered",
     "parameters_from_flags",
     "registered_name",
@@ -69,8 +70,9 @@ def _kinds(field: dataclasses.Field) -> tuple[set[str], bool]:
 
 @dataclasses.dataclass(frozen=True)
 class Parameters:
-    """Base of a registered class's parameters: checks every field on construction (types, ``choices``; an integer
-    given for a ``float`` field becomes a float), then :meth:`check`."""
+    """Base of a registered class's parameters: checks every field on construction (types, ``choices``), then
+    :meth:`check`. Values are kept as given (an integer for a ``float`` field stays an integer, as recorded before);
+    a path given for a ``str`` field becomes its string."""
 
     #: The name the class is registered and chosen under.
     name: ClassVar[str]
@@ -84,8 +86,6 @@ class Parameters:
             if kinds and not any(_KINDS[kind][0](value) for kind in kinds):
                 wanted = " or ".join(_KINDS[kind][1] for kind in sorted(kinds))
                 raise ParameterError(field.name, f"must be {wanted}, got {value!r}")
-            if "float" in kinds and _KINDS["int"][0](value):
-                object.__setattr__(self, field.name, float(value))
             if "str" in kinds and isinstance(value, os.PathLike):
                 object.__setattr__(self, field.name, value := os.fspath(value))
             choices = field.metadata.get("choices")
@@ -97,9 +97,10 @@ class Parameters:
         """Constraints beyond each field's type (ranges, relations between fields): raise :class:`ParameterError`."""
 
     @classmethod
-    def from_mapping(cls: type[P], values: Mapping[str, Any], what: str = "key") -> P:
+    def from_mapping(cls: type[P], values: Mapping[str, Any], what: str = "key", as_floats: bool = False) -> P:
         """An instance from ``values`` (a YAML block without its name key), refusing unknown and missing keys;
-        ``what`` names a key in the refusal (``unknown <what>(s) ...``)."""
+        ``what`` names a key in the refusal (``unknown <what>(s) ...``); with ``as_floats`` an integer given for a
+        ``float`` field becomes a float."""
         known = [field.name for field in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -108,7 +109,13 @@ class Parameters:
             required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
             if required and field.name not in values:
                 raise ParameterError(field.name, "is required")
-        return cls(**values)
+        floats = {field.name for field in dataclasses.fields(cls) if "float" in _kinds(field)[0]} if as_floats else ()
+        return cls(
+            **{
+                key: float(value) if key in floats and _KINDS["int"][0](value) else value
+                for key, value in values.items()
+            }
+        )
 
     def parameters(self) -> dict[str, Any]:
         """The parameters as recorded (field order)."""
@@ -149,7 +156,7 @@ def describe_registered(registry: Registry, title: str) -> str:
     width = max(map(len, registry.names()), default=0) + 2
     for name, entry in registry:
         doc = inspect.getdoc(entry) or ""
-        body = textwrap.wrap(" ".join(doc.split()), 110 - width - 2) or [""]
+        body = textwrap.wrap(" ".join(doc.split()), 110 - width - 2, break_on_hyphens=False) or [""]
         lines.append(f"  {name:<{width}}{body[0]}")
         lines += [f"  {'':<{width}}{line}" for line in body[1:]]
     return "\n".join(lines)
@@ -198,6 +205,17 @@ def _owners_help(owners: list[tuple[str, dataclasses.Field]], everyone: set[str]
     if len(texts) == 1 and {name for name, _ in owners} == everyone:
         return next(iter(texts))
     return "; ".join(f"{', '.join(names)}: {text}" for text, names in texts.items())
+
+
+def add_registered_choice(
+    parser: argparse.ArgumentParser, flag: str, registry: Registry, help: str, listing: str
+) -> str:
+    """A required ``flag`` naming one of ``registry``'s classes, then the parameter flags of them all (one group);
+    returns the registered names with their descriptions under the title ``listing``, for the command's epilog."""
+    names = ", ".join(registry.names())
+    parser.add_argument(flag, required=True, type=registered_name(registry), metavar="NAME", help=f"{help}: {names}")
+    add_parameter_flags(parser.add_argument_group(f"parameters of the {listing} (each reads its own)"), registry)
+    return describe_registered(registry, f"{listing} ({flag} NAME)")
 
 
 def parameters_from_flags(args: argparse.Namespace, chosen: type[P], registry: Registry) -> P:

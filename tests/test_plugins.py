@@ -33,7 +33,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> str:
         registry.names()  # built-ins loaded, so that the copy below holds them
         monkeypatch.setattr(registry, "_entries", dict(registry._entries))
     monkeypatch.delitem(sys.modules, "toy_plugin", raising=False)
-    monkeypatch.delenv(PLUGINS_ENV, raising=False)
+    monkeypatch.setenv(PLUGINS_ENV, "")  # recorded, so that what --plugin adds is undone
     return "toy_plugin"
 
 
@@ -199,3 +199,23 @@ def test_registries_import_nothing_heavy() -> None:
             imported = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             imported += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not {name.split(".")[0] for name in imported} & heavy, f"{path}: imports {imported} at start"
+
+
+def test_contributing_shows_the_tested_toy_classes() -> None:
+    """The examples of CONTRIBUTING.md's "Adding a strategy, a scorer, a data-efficiency method" are the classes this
+    file runs (``toy_plugin.py``), line for line from the decorator on."""
+    text = (PACKAGE.parent / "CONTRIBUTING.md").read_text()
+    section = text.split("## Adding a strategy, a scorer, a data-efficiency method")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    plugin = [
+        line.split("  # noqa")[0].rstrip()
+        for line in (Path(__file__).parent / "toy_plugin.py").read_text().splitlines()
+    ]
+    plugin = [line for line in plugin if line.strip()]
+    assert len(blocks) == 3
+    for block in blocks:
+        lines = [line for line in block.splitlines() if line.strip()]
+        start = next(index for index, line in enumerate(lines) if line.startswith("@"))
+        body = lines[start:]
+        first = plugin.index(body[0])
+        assert plugin[first : first + len(body)] == body, block

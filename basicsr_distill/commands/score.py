@@ -24,22 +24,15 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.parameters import add_parameter_flags, describe_registered, registered_name
+    from basicsr_distill.parameters import add_registered_choice
     from basicsr_distill.scoring.scorer import SCORERS
 
-    parser.add_argument(
-        "--scorer",
-        required=True,
-        type=registered_name(SCORERS),
-        metavar="NAME",
-        help=f"what to score: one of {', '.join(SCORERS.names())} (see below)",
-    )
+    scorers = add_registered_choice(parser, "--scorer", SCORERS, "what to score (see below)", "scorers")
     parser.add_argument("--gt", required=True, help="HR sub-images: BasicSR LMDB or folder")
     parser.add_argument("--lq", help="LR sub-images (LMDB or folder, same names); needed by --scorer loss")
     parser.add_argument("--out", required=True, help="output folder (scores.csv + scores.json) or FILE.csv")
     parser.add_argument("--scale", type=int, help="SR scale; inferred from the HR/LR sizes when omitted")
-    add_parameter_flags(parser.add_argument_group("scorer parameters (each scorer reads its own)"), SCORERS)
-    parser.epilog = describe_registered(SCORERS, "scorers") + "\n\n" + EPILOG
+    parser.epilog = scorers + "\n\n" + EPILOG
     run = parser.add_argument_group("execution")
     run.add_argument(
         "--batch-size",

@@ -26,7 +26,7 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.parameters import add_parameter_flags, describe_registered, registered_name
+    from basicsr_distill.parameters import add_registered_choice
     from basicsr_distill.selection.strategy import STRATEGIES
 
     parser.add_argument("--scores", required=True, help="scores.csv ('name,score', one row per sub-image)")
@@ -34,18 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lq", help="LQ (LR) dataset paired with --gt (checked for the same names; needed by --materialize)"
     )
-    parser.add_argument(
-        "--strategy",
-        required=True,
-        type=registered_name(STRATEGIES),
-        metavar="NAME",
-        help=f"one of: {', '.join(STRATEGIES.names())} (see below)",
-    )
-    add_parameter_flags(parser.add_argument_group("strategy parameters (each strategy reads its own)"), STRATEGIES)
+    strategies = add_registered_choice(parser, "--strategy", STRATEGIES, "how to choose (see below)", "strategies")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--materialize", action="store_true", help="also write the core-set GT + LQ LMDB pair")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs of a different earlier selection")
-    parser.epilog = describe_registered(STRATEGIES, "strategies") + "\n" + EPILOG
+    parser.epilog = strategies + "\n" + EPILOG
 
 
 def run(args: argparse.Namespace) -> int:

@@ -89,7 +89,7 @@ class DataEfficiencyOptions(Parameters):
             raise DataEfficiencyError(f"{KEY}:method: {error}") from None
         values.setdefault("seed", default_seed)
         try:
-            return method.from_mapping(values)
+            return method.from_mapping(values, as_floats=True)  # numbers recorded as floats
         except ParameterError as error:
             key = f"{KEY}:{error.key}" if error.key else f"{KEY}:"
             raise DataEfficiencyError(f"{key} {error.problem}") from None
