@@ -26,6 +26,7 @@ LAYERS = {
     "jobs": 0,
     "cli": 0,
     "registry": 0,
+    "parameters": 0,
     "archs": 1,
     "preparation": 1,
     "evaluation": 1,
@@ -208,7 +209,7 @@ def test_no_import_circle_but_the_start_up_hook() -> None:
 def test_the_graph_sees_lazy_imports_and_the_hook() -> None:
     edges = graph()
     assert "basicsr_distill.jobs" in edges["basicsr_distill.preparation.resume"]  # module level
-    assert "basicsr_distill.selection.coreset" in edges["basicsr_distill.efficiency.stream"]  # in a method
+    assert "basicsr_distill.selection.coreset" in edges["basicsr_distill.efficiency.methods.static"]  # in a method
     assert edges[HOOK] == {f"{PACKAGE}.register"} and HOOK in edges[PACKAGE]
     assert "basicsr_distill.archs.srcnn_arch" in edges["basicsr_distill.archs"]  # registered by suffix
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]

@@ -2,7 +2,7 @@
 
 Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution": read the
 per-sub-image scores, check them against the training set's names, apply a strategy
-(:mod:`basicsr_distill.selection.strategies`), and describe the result in a JSON-ready record
+(:mod:`basicsr_distill.selection.strategy`, found by name), and describe the result in a JSON-ready record
 (strategy, parameters, seed, the scores' sha256, count, score range). A keep-list written earlier
 can stand in for the scores (``coreset: {keep_list: ...}``).
 """
@@ -20,7 +20,7 @@ from basicsr_distill.jobs import output_lock, remove_stale_temps, reuse
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
-from basicsr_distill.selection.strategies import SelectionConfig, SelectionError, select
+from basicsr_distill.selection.strategy import SelectionError, SelectionInputs, Strategy, select, strategy_from_options
 from basicsr_distill.utils import get_root_logger, sha256_file
 
 
@@ -75,36 +75,28 @@ def check_scores_scale(scores_path: str | os.PathLike, scale: int | None) -> Non
 
 def select_coreset(
     scores_path: str | os.PathLike,
-    config: SelectionConfig,
+    strategy: Strategy,
     dataset_names: Iterable[str],
     images: DatasetIndex | None = None,
     scale: int | None = None,
 ) -> CoreSet:
-    """Select a core-set of ``dataset_names`` from the scores in ``scores_path``.
+    """Select a core-set of ``dataset_names`` from the scores in ``scores_path`` with ``strategy``.
 
-    ``images`` (the GT images by name) is needed by ``hdc`` only, for its clustering features. ``scale`` (the data's)
-    must match the one the scores' manifest records, if any.
+    ``images`` (the GT images by name) is needed by strategies that read images (``needs_images``: ``hdc``, for
+    its clustering features). ``scale`` (the data's) must match the one the scores' manifest records, if any.
     """
     check_scores_scale(scores_path, scale)
     scores = read_scores(scores_path)
     check_scores_cover(scores, dataset_names, scores_path)
-    features = None
-    if config.strategy == "hdc":
-        if images is None:
-            raise SelectionError("strategy 'hdc' needs the dataset's images for its features")
-        from basicsr_distill.selection.features import dataset_features
-
-        features = dataset_features(images, config.features)
-    details: dict[str, object] = {}
-    names = select(scores, config, features, details)
+    if strategy.needs_images and images is None:
+        raise SelectionError(f"strategy {strategy.name!r} needs the dataset's images for its features")
+    inputs = SelectionInputs(images=images)
+    names = select(scores, strategy, inputs)
     chosen = [scores[name] for name in names]
-    parameters = config.as_dict()
-    seed = parameters.pop("seed")
-    parameters.pop("strategy")
     record = {
-        "strategy": config.strategy,
-        "parameters": parameters,
-        "seed": seed,
+        "strategy": strategy.name,
+        "parameters": strategy.parameters(),
+        "seed": strategy.seed,
         "scores": str(scores_path),
         "scores_sha256": sha256_file(scores_path),
         "dataset": str(images.root) if images is not None else None,
@@ -113,7 +105,7 @@ def select_coreset(
         "fraction": len(names) / len(scores),
         "score_range": [min(chosen), max(chosen)],
         "full_score_range": [min(scores.values()), max(scores.values())],
-        **details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
+        **inputs.details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
     }
     return CoreSet(names=names, total=len(scores), record=record)
 
@@ -126,9 +118,9 @@ def coreset_from_options(
 ) -> CoreSet:
     """The core-set described by a YAML ``coreset:`` block: ``{keep_list: path}`` or ``{scores: path, ...}``.
 
-    The other keys of a ``scores`` block are :class:`SelectionConfig` fields (strategy, ratio, offset,
-    seed, clusters, features, strata). ``image_root`` is the GT dataset, read by ``hdc`` only; ``scale`` is the
-    data's (checked against the scores' manifest).
+    The other keys of a ``scores`` block are ``strategy`` (a registered name) and that strategy's parameters
+    (:func:`~basicsr_distill.selection.strategy.strategy_from_options`). ``image_root`` is the GT dataset, read by
+    strategies that read images only; ``scale`` is the data's (checked against the scores' manifest).
     """
     options = dict(options)
     dataset_names = list(dataset_names)
@@ -143,11 +135,11 @@ def coreset_from_options(
         record = {"keep_list": str(path), "keep_list_sha256": sha256_file(path), "count": len(names)}
         return CoreSet(names=sorted(names), total=len(dataset_names), record=record)
     scores_path = Path(str(options.pop("scores")))
-    config = SelectionConfig.from_options(options)
-    if config.strategy != "hdc" or image_root is None:
-        return select_coreset(scores_path, config, dataset_names, scale=scale)
+    strategy = strategy_from_options(options)
+    if not strategy.needs_images or image_root is None:
+        return select_coreset(scores_path, strategy, dataset_names, scale=scale)
     with DatasetIndex(image_root) as images:
-        return select_coreset(scores_path, config, dataset_names, images, scale)
+        return select_coreset(scores_path, strategy, dataset_names, images, scale)
 
 
 KEEP_LIST_NAME = "meta_info_coreset.txt"
