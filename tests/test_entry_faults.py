@@ -267,7 +267,7 @@ def test_prepare_benchmark_refuses_scale_one_and_an_output_that_cannot_be_made(
 def test_score_refuses_bad_numbers_and_devices_leaving_nothing(
     data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from basicsr_distill.scoring import ScoreConfig, score_dataset
+    from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
 
     before = listing(tmp_path)
     argv = ["score", "--scorer", "sobel", "--gt", str(data[0]), "--out", str(tmp_path / "s_wm1"), "--no-progress"]
