@@ -20,22 +20,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import write_paired_folder
+from conftest import run_command, write_paired_folder
 
-from basicsr_distill.commands import main
 from basicsr_distill.jobs import lock_path
 
 PROG = "basicsr-distill"
-
-
-def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
-    """Exit code, stdout lines and stderr lines of ``basicsr-distill argv`` run in this process."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_info:
-        code = exit_info.code
-    captured = capsys.readouterr()
-    return code, captured.out.splitlines(), captured.err.strip().splitlines()
 
 
 def listing(root: Path) -> list[str]:
