@@ -444,21 +444,24 @@ def test_scorer_convert_refuses_a_scale_below_one(tmp_path: Path, capsys: pytest
 
 # --- distill check-weights -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("config", "problem"),
+    ("option", "file", "config", "problem"),
     [
-        ({"attention_head_dim": 72}, "num_attention_heads: missing"),
+        ("--dit", "transformer/config.json", {"attention_head_dim": 72}, "num_attention_heads: missing"),
         (
+            "--dit",
+            "transformer/config.json",
             {"num_attention_heads": "abc", "attention_head_dim": 72},
             'num_attention_heads: expected an integer, got "abc"',
         ),
+        ("--vae-decode", "config.json", {"block_out_channels": [128]}, "latent_channels: missing, expected 4"),
     ],
-    ids=["missing", "not-an-integer"],
+    ids=["dit-missing", "dit-not-an-integer", "vae-missing"],
 )
-def test_a_dit_config_json_without_its_keys_is_named(
-    tmp_path: Path, config: dict, problem: str, capsys: pytest.CaptureFixture[str]
+def test_a_config_json_without_its_keys_is_named(
+    tmp_path: Path, option: str, file: str, config: dict, problem: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "weights" / "transformer" / "config.json"
+    path = tmp_path / "weights" / file
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(config))
-    code, _, err = run_command(["distill", "check-weights", "--dit", str(tmp_path / "weights")], capsys)
-    assert (code, err[-1:]) == (2, [f"error: {path}: {problem}"])
+    code, _, err = run_command(["distill", "check-weights", option, str(tmp_path / "weights")], capsys)
+    assert code == 2 and err[-1].startswith(f"error: {path}: {problem}"), err

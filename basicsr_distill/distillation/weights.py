@@ -193,8 +193,9 @@ def _check_vae_config(config_path: Path, expected: ExpectedWeights) -> None:
     config = read_json(config_path)
     for key in ("latent_channels", "block_out_channels", "layers_per_block"):
         if config.get(key) != expected.vae.get(key):
+            found = config.get(key, "missing")
             raise WeightsCheckError(
-                f"{config_path}: {key} {config.get(key)}, expected {expected.vae.get(key)} (the SD VAE of DiT)"
+                f"{config_path}: {key}: {found}, expected {expected.vae.get(key)} (the SD VAE of DiT)"
             )
 
 
