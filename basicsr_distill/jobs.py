@@ -135,8 +135,11 @@ _HELD: dict[str, list[int]] = {}
 
 
 def lock_path(output: str | os.PathLike) -> Path:
-    """The lock file of ``output``: ``.<name>.lock`` beside it."""
+    """The lock file of ``output``: ``.<name>.lock`` beside it (``.`` is the current folder, named as its parent
+    lists it)."""
     output = Path(output)
+    if not output.name:
+        output = Path(os.path.abspath(output))
     return output.with_name(f".{output.name}.lock")
 
 
