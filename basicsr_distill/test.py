@@ -21,7 +21,7 @@ from basicsr.models import build_model
 from basicsr.utils import get_env_info, get_root_logger, get_time_str, make_exp_dirs
 from basicsr.utils.options import dict2str, parse_options
 
-import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+import basicsr_distill.register  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import one_line_errors
 
 

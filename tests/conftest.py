@@ -39,6 +39,18 @@ def write_paired_folder(root: Path, count: int, size: int, scale: int) -> tuple[
     return gt_dir, lq_dir
 
 
+def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
+    """Exit code, stdout lines and stderr lines of ``basicsr-distill argv`` run in this process."""
+    from basicsr_distill.commands import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err.strip().splitlines()
+
+
 @pytest.fixture
 def paired_folder(tmp_path: Path) -> tuple[Path, Path]:
     """Six 48x48 HR images with their x2 LR: ``(gt_dir, lq_dir)``."""

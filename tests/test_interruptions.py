@@ -143,10 +143,10 @@ def _score(inputs: dict[str, Path], out: Path) -> None:
 def _select(inputs: dict[str, Path], out: Path) -> None:
     from basicsr_distill.selection.coreset import save_coreset, select_coreset
     from basicsr_distill.selection.dataset_index import DatasetIndex
-    from basicsr_distill.selection.strategies import SelectionConfig
+    from basicsr_distill.selection.strategies.random_subset import Random
 
     with DatasetIndex(inputs["gt"]) as gt, DatasetIndex(inputs["lq"]) as lq:
-        coreset = select_coreset(inputs["scores"], SelectionConfig("random", 0.5, seed=3), gt.names)
+        coreset = select_coreset(inputs["scores"], Random(0.5, seed=3), gt.names)
         save_coreset(coreset, out / "coreset", gt, lq)
 
 

@@ -19,9 +19,10 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
+from basicsr_distill.distillation.configs import INDEX_STRIDE, SAMPLE_PRECISIONS, SynthesisConfig
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
 from basicsr_distill.distillation.export import write_lmdb_pair
-from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
+from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.jobs import (
     StageDir,
     barrier,
@@ -33,45 +34,15 @@ from basicsr_distill.jobs import (
 )
 from basicsr_distill.preparation.image_io import read_image, write_png
 
-#: Sampling precisions: ``fp32`` (TF32 allowed on CUDA, as the authors) or ``bf16`` autocast (speed option).
-SAMPLE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+#: The autocast dtype of each sampling precision (:data:`~basicsr_distill.distillation.configs.SAMPLE_PRECISIONS`).
+SAMPLE_DTYPES = dict(zip(SAMPLE_PRECISIONS, (None, torch.bfloat16)))
 
-#: Seed index of image ``i`` of class ``c``: ``c * INDEX_STRIDE + i`` (IPC must stay below it).
-INDEX_STRIDE = 1_000_000
 WORK_DIR = "work"
 HR_LMDB = "distilled_HR.lmdb"
 
 
 def lr_lmdb_name(scale: int) -> str:
     return f"distilled_LR_bicubic_X{scale}.lmdb"
-
-
-@dataclass(frozen=True)
-class SynthesisConfig:
-    """Sampling and LMDB settings (defaults: the paper's)."""
-
-    ipc: int = 10
-    scale: int = 4
-    num_steps: int = 50
-    guidance_scale: float = 4.0
-    seed: int = 0
-    batch_size: int = 4
-    scheduler: str = "ddpm"
-    cfg_channels: int | None = DIT_CFG_CHANNELS  # guided latent channels: 3 as DiT's forward_with_cfg; None = all
-    compress_level: int = 1
-    vae_decode: str | None = None  # decoding VAE folder (the authors: sd-vae-ft-mse); None = the DiT folder's vae/
-    mixed_precision: str = "fp32"  # fp32 (+ TF32 on CUDA), as the authors' sample.py; bf16: autocast, faster
-
-    def __post_init__(self) -> None:
-        if self.mixed_precision not in SAMPLE_PRECISIONS:
-            raise ValueError(f"mixed_precision must be one of {list(SAMPLE_PRECISIONS)}, got {self.mixed_precision!r}")
-        if not 1 <= self.ipc < INDEX_STRIDE:
-            raise ValueError(f"ipc (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
-        if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"
-            )
-        check_cfg_channels(self.cfg_channels, 4)  # the SD VAE's 4 latent channels (sample_images checks the DiT's)
 
 
 @dataclass
@@ -242,7 +213,7 @@ def synthesize(
         components = components()
         components.check_num_classes(num_classes)
     if dtype is None:
-        dtype = SAMPLE_PRECISIONS[config.mixed_precision]
+        dtype = SAMPLE_DTYPES[config.mixed_precision]
     if next(components.transformer.parameters()).device.type == "cuda":
         set_tf32(True)  # the authors' sample.py; matters for fp32 only
     if rank == 0:

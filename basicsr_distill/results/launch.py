@@ -23,8 +23,8 @@ from functools import partial
 from pathlib import Path
 
 import yaml
-from basicsr.utils import get_root_logger
 
+from basicsr_distill.utils import get_root_logger
 from basicsr_distill.training.launch import TrainingError, run_training
 
 #: A step of a queued row: a command, or a function of (environment, log file, working folder) giving an exit status.

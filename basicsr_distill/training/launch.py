@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from basicsr.utils import get_root_logger
 
 from basicsr_distill.jobs import barrier, remove_stale_temps
 from basicsr_distill.training.progress import PROGRESS_FILE, read_progress
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, get_root_logger
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -45,7 +45,7 @@ from basicsr.utils import (
 )
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
-import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+import basicsr_distill.register  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import USER_ERRORS
 from basicsr_distill.models.checkpoints import (
     keep_last_checkpoints,
