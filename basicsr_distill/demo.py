@@ -21,7 +21,7 @@ import skimage
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.results.pruning_study import StudyConfig, StudyRow
 from basicsr_distill.selection.scores_io import read_scores
-from basicsr_distill.selection.strategies import rank
+from basicsr_distill.selection.strategy import rank
 
 TRAIN_IMAGES = ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg", "ihc.png")
 TEST_IMAGES = ("chelsea.png", "coffee.png")

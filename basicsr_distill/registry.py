@@ -19,10 +19,10 @@ import difflib
 import importlib
 import os
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["PLUGINS_ENV", "PLUGIN_GROUP", "Registry", "UnknownNameError", "load_plugins"]
+__all__ = ["PLUGINS_ENV", "PLUGIN_GROUP", "Registry", "UnknownNameError", "add_plugins", "load_plugins"]
 
 T = TypeVar("T")
 
@@ -52,13 +52,36 @@ def load_plugins() -> None:
 
     for entry in entry_points(group=PLUGIN_GROUP):
         entry.load()
-    for module in filter(None, (name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(","))):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name is None or not module.startswith(error.name):
-                raise
-            raise UnknownNameError(f"{PLUGINS_ENV}: plugin module {module!r} not found") from None
+    for module in _env_plugins():
+        _import_plugin(module, PLUGINS_ENV)
+
+
+def add_plugins(modules: Sequence[str]) -> None:
+    """Import ``modules`` now (their decorators register entries) and add them to :data:`PLUGINS_ENV`, so that the
+    processes this one starts (trainings) import them too: ``basicsr-distill --plugin MODULE``.
+
+    Raises:
+        UnknownNameError: a module cannot be found.
+    """
+    for module in modules:
+        _import_plugin(module, "--plugin")
+    os.environ[PLUGINS_ENV] = ",".join(dict.fromkeys([*_env_plugins(), *modules]))
+
+
+def _env_plugins() -> list[str]:
+    return [name.strip() for name in os.environ.get(PLUGINS_ENV, "").split(",") if name.strip()]
+
+
+def _import_plugin(module: str, where: str) -> None:
+    """Import plugin ``module``; one line naming ``where`` it was named if the module itself does not exist."""
+    if not module:
+        raise UnknownNameError(f"{where}: empty plugin module name")
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is None or not module.startswith(error.name):
+            raise
+        raise UnknownNameError(f"{where}: plugin module {module!r} not found") from None
 
 
 class Registry(Generic[T]):
@@ -91,8 +114,15 @@ class Registry(Generic[T]):
         if not self._loaded:
             self._loaded = True
             package = importlib.import_module(self.builtins)
-            for module in pkgutil.iter_modules(package.__path__):
-                importlib.import_module(f"{self.builtins}.{module.name}")
+            modules = [f"{self.builtins}.{module.name}" for module in pkgutil.iter_modules(package.__path__)]
+            for module in modules:
+                importlib.import_module(module)
+            # built-ins in module order, whatever imported them first; then the others in registration order
+            rank = {module: position for position, module in enumerate(modules)}
+            order = sorted(
+                self._entries.items(), key=lambda item: rank.get(getattr(item[1], "__module__", ""), len(rank))
+            )
+            self._entries = dict(order)
         load_plugins()
 
     def get(self, name: str) -> T:

@@ -26,7 +26,7 @@ from basicsr.models import build_model
 from basicsr.utils import get_root_logger, make_exp_dirs
 from basicsr.utils.options import parse_options
 
-import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+import basicsr_distill.register  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import USER_ERRORS, one_line_errors
 from basicsr_distill.training.data import named_build_dataset
 from basicsr_distill.training.pipeline import HeldOutput, command_line, located_message, read_options

@@ -1,15 +1,18 @@
-"""Small helpers shared by the sub-packages: registry module scanning, atomic output paths, file hashes."""
+"""Small helpers shared by the sub-packages: registry module scanning, atomic output paths, file hashes, the CPU
+count, BasicSR's logger. Imports nothing heavy (the console command's ``--help`` path imports this module)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import importlib
+import logging
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 
 def import_modules_with_suffix(package: str, package_dir: str | os.PathLike, suffix: str) -> list[ModuleType]:
@@ -33,6 +36,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     _remove(tmp)
     try:
         yield tmp
+    except OSError as error:
+        _remove(tmp)
+        raise naming(error, final) from None
     except BaseException:
         _remove(tmp)
         raise
@@ -45,6 +51,36 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         _remove(old)
     else:  # a file is replaced in one atomic rename: a kill never leaves it missing
         os.replace(tmp, final)
+
+
+def naming(error: OSError, path: str | os.PathLike) -> OSError:
+    """``error`` itself if it names a file, else an ``OSError`` of the same errno (so of the same subclass) naming
+    ``path``.
+
+    A ``write()`` that fails (no space left on the device, a file size limit, an I/O error) raises an
+    ``OSError`` without a file name; the writer of ``path`` passes it through here, so that the one-line
+    message the commands print says which output failed.
+    """
+    if error.filename is not None or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
+
+def available_cpus() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def get_root_logger(*args: Any, **kwargs: Any) -> logging.Logger:
+    """BasicSR's root logger (``basicsr.utils.get_root_logger``, same arguments), imported on the first call: modules
+    on the light import path (the job layer, the workflow runners) log through BasicSR without loading it, and torch,
+    when they are imported."""
+    from basicsr.utils import get_root_logger as basicsr_root_logger
+
+    return basicsr_root_logger(*args, **kwargs)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

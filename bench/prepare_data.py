@@ -35,8 +35,8 @@ import torch
 from basicsr_distill.preparation.image_io import list_images
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.lmdb_io import read_lmdb_keys
-from basicsr_distill.preparation.resume import default_workers
 from basicsr_distill.preparation.subimages import extract_subimages
+from basicsr_distill.utils import available_cpus
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.6
@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scales", type=int, nargs="*", default=[2, 3, 4])
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images (default: all)")
     parser.add_argument("--repeats", type=int, default=1, help="alternating 1-worker / all-core rounds")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="the 'all cores' worker count")
+    parser.add_argument("--workers", type=int, default=available_cpus(), help="the 'all cores' worker count")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument(
         "--quiet-cores", type=float, default=None, help="before each run, wait until other processes use fewer cores"
@@ -70,7 +70,7 @@ def wait_for_quiet(args: argparse.Namespace) -> float:
         _, busy, total = cpu_counters()
         time.sleep(5)
         _, busy_end, total_end = cpu_counters()
-        if (busy_end - busy) / max(total_end - total, 1e-9) * default_workers() < args.quiet_cores:
+        if (busy_end - busy) / max(total_end - total, 1e-9) * available_cpus() < args.quiet_cores:
             break
     return round(time.monotonic() - start, 1)
 
@@ -101,7 +101,7 @@ def measure(args: argparse.Namespace, stage: str, workers: int, run: Callable[[]
     images = run()
     seconds = time.perf_counter() - start
     ours_end, busy_end, total_end = cpu_counters()
-    cores = default_workers()
+    cores = available_cpus()
     machine_busy_cores = (busy_end - busy) / max(total_end - total, 1e-9) * cores
     return {
         "stage": stage,
@@ -192,7 +192,7 @@ def main() -> None:
         "lr": "MATLAB bicubic (basicsr.utils.matlab_functions.imresize) of each HR sub-image",
         "lmdb": "HR sub-image folder -> BasicSR LMDB, PNG compress level 1",
         "machine": {
-            "cpus_usable": default_workers(),
+            "cpus_usable": available_cpus(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,

@@ -101,8 +101,7 @@ def scorer_checkpoint(path: Path) -> Path:
 
 def build_model(device: torch.device) -> torch.nn.Module:
     """The scorer's model in the memory format the runner gives it (channels-last where it runs)."""
-    from basicsr_distill.scoring.model import build_scorer_model
-    from basicsr_distill.scoring.runner import prefer_channels_last
+    from basicsr_distill.scoring.model import build_scorer_model, prefer_channels_last
 
     model = build_scorer_model(2, arch_opt_path=SCORER_OPT, seed=0)
     net = model.net.to(device)
@@ -145,17 +144,16 @@ class Timer:
 
 
 def run_project(gt: object, lq: object, ckpt: Path | None, args: argparse.Namespace, out: Path) -> dict:
-    from basicsr_distill.scoring import ScoreConfig, score_dataset
+    from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+    from basicsr_distill.scoring.scorers.loss import LossScorer
 
     with Timer() as timer:
         result = score_dataset(
             ScoreConfig(
-                scorer="loss",
+                scorer=LossScorer(arch_opt=str(SCORER_OPT), weights=str(ckpt) if ckpt else None),
                 gt=gt,
                 lq=lq,
                 out=out,
-                arch_opt=str(SCORER_OPT),
-                weights=str(ckpt) if ckpt else None,
                 batch_size=args.batch_size,
                 workers=args.workers,
                 device=args.device,
@@ -175,7 +173,7 @@ def run_project(gt: object, lq: object, ckpt: Path | None, args: argparse.Namesp
 
 
 def _to_y(images: torch.Tensor) -> torch.Tensor:
-    from basicsr_distill.scoring.scorers import to_color
+    from basicsr_distill.scoring.measures import to_color
 
     return to_color(images.float() / 255.0, "y")
 
@@ -275,18 +273,17 @@ def measure_peak_rss(gt: Path, lq: Path, ckpt: Path, args: argparse.Namespace) -
 
 
 def rss_child(args: argparse.Namespace) -> None:
-    from basicsr_distill.scoring import ScoreConfig, score_dataset
+    from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+    from basicsr_distill.scoring.scorers.loss import LossScorer
 
     gt, lq, ckpt = args.rss_child
     with tempfile.TemporaryDirectory() as tmp:
         result = score_dataset(
             ScoreConfig(
-                scorer="loss",
+                scorer=LossScorer(arch_opt=str(SCORER_OPT), weights=ckpt),
                 gt=gt,
                 lq=lq,
                 out=Path(tmp) / "scores",
-                arch_opt=str(SCORER_OPT),
-                weights=ckpt,
                 batch_size=args.batch_size,
                 workers=args.workers,
                 device=args.device,

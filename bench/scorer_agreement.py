@@ -30,8 +30,9 @@ import torch
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
-from basicsr_distill.scoring import ScoreConfig, score_dataset
+from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
 from basicsr_distill.scoring.runner import spearman as runner_spearman
+from basicsr_distill.scoring.scorers.loss import LossScorer
 from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.utils import atomic_output
 
@@ -65,8 +66,9 @@ def prepare(images: list[Path], out: Path, crop: int) -> tuple[Path, Path]:
     )
 
 
-def scores_of(gt: Path, lq: Path, out: Path, **kwargs: object) -> np.ndarray:
-    result = score_dataset(ScoreConfig(scorer="loss", gt=str(gt), lq=str(lq), out=out, scale=2, color="y", **kwargs))
+def scores_of(gt: Path, lq: Path, out: Path, **loss: object) -> np.ndarray:
+    """The ``loss`` scores (Y channel) of the x2 pair, the scorer's other parameters from ``loss``."""
+    result = score_dataset(ScoreConfig(LossScorer(color="y", **loss), gt=str(gt), lq=str(lq), out=out, scale=2))
     scores = read_scores(result.csv_path)
     return np.array([scores[name] for name in sorted(scores)])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -37,6 +37,18 @@ def write_paired_folder(root: Path, count: int, size: int, scale: int) -> tuple[
         cv2.imwrite(str(gt_dir / f"{index:04d}.png"), hr)
         cv2.imwrite(str(lq_dir / f"{index:04d}.png"), np.clip(np.round(lr * 255), 0, 255).astype(np.uint8))
     return gt_dir, lq_dir
+
+
+def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
+    """Exit code, stdout lines and stderr lines of ``basicsr-distill argv`` run in this process."""
+    from basicsr_distill.commands import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err.strip().splitlines()
 
 
 @pytest.fixture
@@ -80,3 +92,57 @@ def stopped_extraction(tmp_path: Path) -> Path:
     with pytest.raises(ValueError):
         extract_subimages(hr, out, lr_folders={2: lr}, crop_size=16, step=16, workers=1)
     return out
+
+
+def train_briefly(gt: Path, lq: Path, scale: int, workdir: Path, gt_size: int, color: str = "rgb") -> Path:
+    """Train BasicSR's ``SRModel`` (SRCNN, L1) for 2 iterations on an LMDB pair through the training layer, in this
+    process; return the final network's checkpoint."""
+    from basicsr_distill.training.launch import run_training
+
+    channels = 1 if color == "y" else 3
+    train = {
+        "name": "pair",
+        "type": "PairedImageDataset",
+        "dataroot_gt": str(gt),
+        "dataroot_lq": str(lq),
+        "io_backend": {"type": "lmdb"},
+        "gt_size": gt_size,
+        "use_hflip": True,
+        "use_rot": True,
+        "num_worker_per_gpu": 0,
+        "batch_size_per_gpu": 2,
+        "dataset_enlarge_ratio": 1,
+        **({"color": "y"} if color == "y" else {}),
+    }
+    options = {
+        "name": "briefly",
+        "model_type": "SRModel",
+        "scale": scale,
+        "num_gpu": 0,
+        "manual_seed": 0,
+        "datasets": {"train": train},
+        "network_g": {"type": "SRCNN", "num_in_ch": channels, "num_out_ch": channels, "upscale": scale},
+        "path": {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None},
+        "train": {
+            "optim_g": {"type": "Adam", "lr": 1e-4},
+            "scheduler": {"type": "MultiStepLR", "milestones": [100], "gamma": 0.5},
+            "total_iter": 2,
+            "warmup_iter": -1,
+            "pixel_opt": {"type": "L1Loss", "loss_weight": 1.0},
+        },
+        "logger": {"print_freq": 1, "save_checkpoint_freq": 2, "use_tb_logger": False},
+        "dist_params": {"backend": "nccl", "port": 29500},
+    }
+    return run_training(options, workdir, in_process=True) / "models" / "net_g_latest.pth"
+
+
+def refused_in_one_line(command: Callable[[], object], folder: Path, capsys: pytest.CaptureFixture) -> str:
+    """Run ``command`` (a console command in this process), check that it exits 2 with one line on stderr and
+    leaves ``folder`` as it was; return that line."""
+    before = sorted(folder.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1, lines
+    assert sorted(folder.rglob("*")) == before
+    return lines[0]

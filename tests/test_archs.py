@@ -21,7 +21,7 @@ from basicsr.utils.matlab_functions import imresize as basicsr_imresize
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 
-import basicsr_distill  # noqa: F401  (registers the archs)
+import basicsr_distill.register  # noqa: F401  (registers the archs)
 from basicsr_distill.archs.convert import convert_pretrained, map_port_keys
 from basicsr_distill.archs.drrn_arch import DRRN
 from basicsr_distill.archs.fsrcnn_arch import FSRCNN

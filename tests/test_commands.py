@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import write_paired_folder
+from conftest import run_command, write_paired_folder
 
 from basicsr_distill.commands import COMMANDS, build_parser, command_module, main
 from basicsr_distill.version import __version__
@@ -27,16 +27,6 @@ def leaves(table: dict = COMMANDS, words: tuple[str, ...] = ()) -> list[tuple[tu
     for name, entry in table.items():
         found += leaves(entry, (*words, name)) if isinstance(entry, dict) else [((*words, name), entry[0])]
     return found
-
-
-def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
-    """Exit code, stdout lines and stderr lines of ``basicsr-distill argv`` run in this process."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_info:
-        code = exit_info.code
-    captured = capsys.readouterr()
-    return code, captured.out.splitlines(), captured.err.strip().splitlines()
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,9 @@ def test_logs_size_strategy_and_score_range(data: dict, basicsr_log: list[str]) 
         ({"scores": "MISSING", "strategy": "descending", "ratio": 0.5}, "scores file not found"),
         ({"scores": "PARTIAL", "strategy": "descending", "ratio": 0.5}, r"2 of 8 dataset names have no score"),
         ({"scores": "FULL", "strategy": "descending", "ratio": 0.5, "offset": 0.6}, r"offset \+ ratio must be <= 1"),
-        ({"scores": "FULL", "ratio": 0.5}, "needs 'strategy' and 'ratio'"),
+        ({"scores": "FULL", "ratio": 0.5}, "coreset: strategy: missing; name one of ascending, ccs, descending"),
+        ({"scores": "FULL", "strategy": "descending"}, "coreset: ratio is required"),
+        ({"scores": "FULL", "strategy": "hardest", "ratio": 0.5}, "coreset: strategy: unknown selection strategy"),
         ({"scores": "FULL", "keep_list": "x", "strategy": "random", "ratio": 0.5}, "exactly one of"),
     ],
 )

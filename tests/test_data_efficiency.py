@@ -253,7 +253,8 @@ def test_self_scored_rescoring_counts_its_passes(data: tuple[Path, Path]) -> Non
         dataset = model._scoring_dataset
         expected = [model.per_sample_losses(model.net_g(d["lq"][None]), d["gt"][None]) for d in dataset]
     hardest = set(torch.tensor([float(e) for e in expected]).argsort(descending=True)[:6].tolist())
-    assert set(model.stream.hardest_first(torch.tensor([float(e) for e in expected])).tolist()) == hardest
+    chosen = model.data_efficiency.hardest_first(model.stream.names, torch.tensor([float(e) for e in expected]))
+    assert set(chosen.tolist()) == hardest
 
 
 # --- workers and ranks --------------------------------------------------------------------------------------------
@@ -415,7 +416,11 @@ def test_bad_prune_ratio_is_one_line_naming_the_key(
         ({"method": "infobatch", "prune_ratio": -0.1}, r"data_efficiency:prune_ratio must be in \[0, 1\), got -0.1"),
         ({"method": "infobatch", "anneal": 1.5}, r"data_efficiency:anneal must be in \[0, 1\], got 1.5"),
         ({"method": "self_scored", "anneal": -1}, r"data_efficiency:anneal must be in \[0, 1\]"),
-        ({"method": "prune"}, "data_efficiency:method must be one of infobatch, static, self_scored"),
+        (
+            {"method": "prune"},
+            r"data_efficiency:method: unknown data-efficiency method 'prune' "
+            r"\(registered: infobatch, self_scored, static\)",
+        ),
         ({"method": "static"}, "data_efficiency:coreset is required for method static"),
         ({"method": "infobatch", "ratio": 0.5}, "data_efficiency: unknown key"),
         (None, "data_efficiency: missing"),

@@ -171,7 +171,8 @@ def test_paper_options_build_clip_with_quickgelu_and_cluster_raw_features(name: 
     import open_clip
     from open_clip.transformer import QuickGELU
 
-    from basicsr_distill.distillation.pipeline import load_yaml, parse_config
+    from basicsr_distill.synthesis import load_yaml
+    from basicsr_distill.synthesis.methods.srdd import parse_config
 
     options = Path(__file__).resolve().parents[1] / "options" / "distill" / name
     config = parse_config(load_yaml(options)).cluster_config

@@ -227,7 +227,8 @@ def blurred_noise(rng: np.random.Generator, shape: tuple[int, int], blur: float,
 def test_paper_options_keep_the_same_patches_as_the_authors_opencv_filter(tmp_path: Path) -> None:
     """The paper option files' filter (512 windows, stride 256, x4, 23 dB, cv2) on hand-made colour images keeps
     exactly the windows the authors' OpenCV INTER_CUBIC code keeps, with their PSNR; MATLAB bicubic would not."""
-    from basicsr_distill.distillation.pipeline import load_yaml, parse_config
+    from basicsr_distill.synthesis import load_yaml
+    from basicsr_distill.synthesis.methods.srdd import parse_config
 
     options = Path(__file__).resolve().parents[1] / "options" / "distill"
     config = parse_config(load_yaml(options / "distill_ost.yml")).patch_config

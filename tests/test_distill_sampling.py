@@ -16,10 +16,11 @@ import torch
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
 
 from basicsr_distill.distillation.dit import DiTComponents, load_dit_components
-from basicsr_distill.distillation.pipeline import load_yaml, parse_config
 from basicsr_distill.distillation.sampling import classifier_free_guidance, denoise_latents, sample_images
 from basicsr_distill.distillation.synthesize import SynthesisConfig, sample_shard
 from basicsr_distill.preparation.image_io import read_image
+from basicsr_distill.synthesis import load_yaml
+from basicsr_distill.synthesis.methods.srdd import parse_config
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_CLASSES = 3  # real classes 0..2; the null class is 3

@@ -21,9 +21,9 @@ from basicsr.utils.matlab_functions import imresize
 from basicsr_distill.commands import build_parser
 from basicsr_distill.distillation import synthesize as synthesize_module
 from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
+from basicsr_distill.distillation.export import bicubic_lr
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
-    bicubic_lr,
     finetuned_generator,
     image_names,
     missing_images,

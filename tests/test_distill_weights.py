@@ -161,7 +161,8 @@ def test_script_refuses_a_wrong_file_with_one_line(tmp_path: Path, capsys: pytes
 
 
 def test_pipeline_checks_the_weights_before_any_stage(tmp_path: Path) -> None:
-    from basicsr_distill.distillation.pipeline import load_yaml, run_pipeline
+    from basicsr_distill.synthesis import load_yaml
+    from basicsr_distill.synthesis.methods.srdd import run_pipeline
 
     finetune = load_yaml(REPO / "options" / "distill" / "finetune_dit_tiny.yml")
     finetune["network_g"]["pretrained"] = str(save_dit_folder(tmp_path / "dit", attention_head_dim=12))

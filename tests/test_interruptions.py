@@ -143,10 +143,10 @@ def _score(inputs: dict[str, Path], out: Path) -> None:
 def _select(inputs: dict[str, Path], out: Path) -> None:
     from basicsr_distill.selection.coreset import save_coreset, select_coreset
     from basicsr_distill.selection.dataset_index import DatasetIndex
-    from basicsr_distill.selection.strategies import SelectionConfig
+    from basicsr_distill.selection.strategies.random_subset import Random
 
     with DatasetIndex(inputs["gt"]) as gt, DatasetIndex(inputs["lq"]) as lq:
-        coreset = select_coreset(inputs["scores"], SelectionConfig("random", 0.5, seed=3), gt.names)
+        coreset = select_coreset(inputs["scores"], Random(0.5, seed=3), gt.names)
         save_coreset(coreset, out / "coreset", gt, lq)
 
 
@@ -166,7 +166,8 @@ def _clusters(inputs: dict[str, Path], out: Path) -> None:
 def _finetune(inputs: dict[str, Path], out: Path) -> None:
     """The tiny DiT on the 12 sub-images (2 classes), batch 2: 6 iterations an epoch, 8 in all, a checkpoint and a
     validation every 3, so runs resume inside an epoch (3) and at an epoch's end (6)."""
-    from basicsr_distill.distillation.pipeline import load_yaml, run_finetune
+    from basicsr_distill.synthesis import load_yaml
+    from basicsr_distill.synthesis.methods.srdd import run_finetune
 
     opt = load_yaml(REPO / "options" / "distill" / "finetune_dit_tiny.yml")
     opt["name"] = "tiny_finetune"

@@ -86,8 +86,8 @@ def test_readers_refuse_a_stopped_extraction(tmp_path: Path, stopped_extraction:
 
 
 def test_no_distillation_stage_imports_the_pipeline() -> None:
-    # patches/clustering/synthesize imported pipeline.py (for StageDir, hashes, the distributed helpers)
-    # while pipeline.py imported them: a circle. They now import basicsr_distill.jobs; jobs imports no stage.
+    # patches/clustering/synthesize imported the SRDD pipeline (for StageDir, hashes, the distributed helpers)
+    # while the pipeline imported them: a circle. They now import basicsr_distill.jobs; jobs imports no stage.
     def imports(path: Path) -> set[str]:
         tree = ast.parse(path.read_text())
         return {
@@ -95,7 +95,7 @@ def test_no_distillation_stage_imports_the_pipeline() -> None:
         } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
 
     for name in ("patches", "clustering", "synthesize", "sampling", "dit", "losses", "weights"):  # lazy ones too
-        assert "basicsr_distill.distillation.pipeline" not in imports(
+        assert "basicsr_distill.synthesis.methods.srdd" not in imports(
             REPO / "basicsr_distill/distillation" / f"{name}.py"
         )
     below = imports(REPO / "basicsr_distill/jobs.py")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from basicsr.models import build_model
 
-import basicsr_distill  # noqa: F401  (registers RecipeSRModel, DRRN, IDN)
+import basicsr_distill.register  # noqa: F401  (registers RecipeSRModel, DRRN, IDN)
 from basicsr_distill.models.recipe_sr_model import check_grad_clip
 from basicsr_distill.results.table_options import Row, tables, train_option
 

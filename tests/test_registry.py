@@ -70,14 +70,17 @@ def test_builtins_and_plugins_in_a_fresh_process(tmp_path: Path) -> None:
     )
     script = textwrap.dedent(
         """
+        import sys
+
         from toy_builtins import THINGS
         print(THINGS.names())
         print(THINGS.get("extra").__module__)
+        print(sorted({"torch", "basicsr", "cv2"} & set(sys.modules)))
         """
     )
     env = {"PYTHONPATH": str(tmp_path), "BASICSR_DISTILL_PLUGINS": "my_plugin", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.split("\n")[:2] == ["['a_first', 'b_second', 'extra']", "my_plugin"]
+    assert result.stdout.split("\n")[:3] == ["['a_first', 'b_second', 'extra']", "my_plugin", "[]"]
 
     env["BASICSR_DISTILL_PLUGINS"] = "no_such_plugin"
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)

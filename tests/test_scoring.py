@@ -31,10 +31,11 @@ import torch
 from basicsr.utils.matlab_functions import imresize as np_imresize
 
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
-from basicsr_distill.scoring import MAX_PSNR, ScoreConfig, SobelScorer, random_score, runner, score_dataset
+from basicsr_distill.scoring import runner
+from basicsr_distill.scoring.measures import MAX_PSNR, BicubicPsnr, SobelTexture, random_score, to_color
 from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
-from basicsr_distill.scoring.runner import output_paths, spearman
-from basicsr_distill.scoring.scorers import BicubicPsnrScorer, to_color
+from basicsr_distill.scoring.runner import ScoreConfig, output_paths, score_dataset, spearman
+from basicsr_distill.scoring.scorer import SCORERS
 from basicsr_distill.scoring.sources import SyntheticStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,8 +100,14 @@ def _arch_opt(path: Path, num_ch: int = 3) -> Path:
     return path
 
 
-def _run(tmp_path: Path, name: str, **kwargs) -> tuple[dict[str, float], dict]:
-    config = ScoreConfig(out=tmp_path / name, progress=False, **{"workers": 0, "batch_size": 4, **kwargs})
+#: ScoreConfig's fields besides the scorer; every other keyword of ``_run`` is a parameter of the scorer.
+RUN_KEYS = {"gt", "lq", "scale", "batch_size", "workers", "device", "precision", "chunk_size", "overwrite"}
+
+
+def _run(tmp_path: Path, name: str, scorer: str, **kwargs) -> tuple[dict[str, float], dict]:
+    run = {key: kwargs.pop(key) for key in RUN_KEYS & set(kwargs)}
+    config = ScoreConfig(SCORERS.get(scorer)(**kwargs), out=tmp_path / name, progress=False,
+                         **{"workers": 0, "batch_size": 4, **run})  # fmt: skip
     result = score_dataset(config)
     lines = result.csv_path.read_text().splitlines()
     assert lines[0] == "name,score"
@@ -172,15 +179,15 @@ def test_sobel_ramp_step_and_patches_exact() -> None:
     width, d = 16, 5
     ramp = np.tile(10 + d * np.arange(width), (8, 1))
     expected = 4 * (d / 255) * (width - 2) / width
-    assert SobelScorer()(_gray_tensor(ramp)).item() == pytest.approx(expected, rel=1e-5)
+    assert SobelTexture()(_gray_tensor(ramp)).item() == pytest.approx(expected, rel=1e-5)
     step = np.zeros((8, width))
     step[:, width // 2 :] = 255
-    assert SobelScorer()(_gray_tensor(step)).item() == pytest.approx(2 * 2 / width, rel=1e-5)
+    assert SobelTexture()(_gray_tensor(step)).item() == pytest.approx(2 * 2 / width, rel=1e-5)
     # two 8x8 patches, each a ramp scored with its own borders; the 4 extra columns are dropped
     wide = np.tile(10 + d * np.arange(20), (8, 1))
-    assert SobelScorer(patch_size=8)(_gray_tensor(wide)).item() == pytest.approx(4 * (d / 255) * 6 / 8, rel=1e-5)
+    assert SobelTexture(patch_size=8)(_gray_tensor(wide)).item() == pytest.approx(4 * (d / 255) * 6 / 8, rel=1e-5)
     flat = np.full((8, width), 77)
-    assert SobelScorer()(_gray_tensor(flat)).item() == 0.0
+    assert SobelTexture()(_gray_tensor(flat)).item() == 0.0
 
 
 def test_sobel_matches_opencv_and_ranks_flat_lowest(data: dict[str, Path], tmp_path: Path) -> None:
@@ -191,7 +198,7 @@ def test_sobel_matches_opencv_and_ranks_flat_lowest(data: dict[str, Path], tmp_p
         np.mean(0.5 * np.abs(cv2.Sobel(g, cv2.CV_64F, 1, 0, ksize=3)) + 0.5 * np.abs(cv2.Sobel(g, cv2.CV_64F, 0, 1)))
         for g in gray
     ]
-    assert SobelScorer()(torch.from_numpy(img)).tolist() == pytest.approx(expected, rel=1e-5)
+    assert SobelTexture()(torch.from_numpy(img)).tolist() == pytest.approx(expected, rel=1e-5)
     scores, manifest = _run(tmp_path, "sobel", scorer="sobel", gt=data["gt"], patch_size=8)
     assert manifest["patch_size"] == 8 and manifest["higher_is_harder"] is True
     assert scores["0000_s001"] == 0.0 < min(v for k, v in scores.items() if k != "0000_s001")
@@ -213,7 +220,7 @@ def test_bicubic_psnr_exact_and_capped(data: dict[str, Path], tmp_path: Path) ->
         assert score == pytest.approx(10 * np.log10(1 / mse), abs=1e-6)
         assert score == pytest.approx(bicubic_psnr(pil_grayscale(bgr)[None], resize="matlab")[0], abs=1e-6)
     assert scores["0000_s001"] == MAX_PSNR > max(v for k, v in scores.items() if k != "0000_s001")
-    rgb = BicubicPsnrScorer(color="rgb")(torch.full((1, 3, 16, 16), 0.5))
+    rgb = BicubicPsnr(color="rgb")(torch.full((1, 3, 16, 16), 0.5))
     assert rgb.item() == MAX_PSNR
     assert to_color(torch.tensor([[[[1.0]], [[0.0]], [[0.0]]]]), "gray").item() == pytest.approx(76 / 255)
 
@@ -247,8 +254,8 @@ def test_lmdb_and_folder_identical_and_streaming_workers(data: dict[str, Path], 
 
 def test_worker_preparation_equals_device_preparation(data: dict[str, Path]) -> None:
     """CPU runs convert in the DataLoader workers, GPU runs on the device after a uint8 transfer: same tensors."""
+    from basicsr_distill.scoring.measures import Preparation
     from basicsr_distill.scoring.runner import _to_device
-    from basicsr_distill.scoring.scorers import Preparation
     from basicsr_distill.scoring.sources import PairDataset, collate, open_store
 
     gt, lq = open_store(data["gt_lmdb"]), open_store(data["lq_lmdb"])
@@ -319,7 +326,7 @@ def test_spearman() -> None:
 
 def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reference, _ = _run(tmp_path, "ref", scorer="sobel", gt=data["gt"])
-    original = SobelScorer.__call__
+    original = SobelTexture.__call__
     calls = {"n": 0}
 
     def flaky(self, gt, lq=None, names=()):  # noqa: ANN001, ANN202
@@ -328,12 +335,12 @@ def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkey
             raise KeyboardInterrupt
         return original(self, gt, lq, names)
 
-    monkeypatch.setattr(SobelScorer, "__call__", flaky)
+    monkeypatch.setattr(SobelTexture, "__call__", flaky)
     monkeypatch.setattr(runner, "MIN_LOADER_BATCH", 1)  # loader batches = model batches of 2
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "res", scorer="sobel", gt=data["gt"], batch_size=2, chunk_size=2)
     assert not (tmp_path / "res").exists() and len(list((tmp_path / ".res.partial").glob("part-*.csv"))) == 2
-    monkeypatch.setattr(SobelScorer, "__call__", original)
+    monkeypatch.setattr(SobelTexture, "__call__", original)
     resumed, manifest = _run(tmp_path, "res", scorer="sobel", gt=data["gt"], batch_size=2)
     assert resumed == reference and manifest["resumed_from"] == 4 and manifest["scored_this_run"] == 2
     assert not (tmp_path / ".res.partial").exists()

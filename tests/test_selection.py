@@ -18,12 +18,15 @@ from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.features import EXTRACTORS, dataset_features
 from basicsr_distill.selection.keep_list import read_keep_list, write_keep_list
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
-from basicsr_distill.selection.strategies import (
-    SelectionConfig,
+from basicsr_distill.selection.strategies.ccs import ccs_strata
+from basicsr_distill.selection.strategies.descending import Descending
+from basicsr_distill.selection.strategies.hdc import FEATURES, Hdc
+from basicsr_distill.selection.strategy import (
     SelectionError,
-    ccs_strata,
+    SelectionInputs,
     fraction_count,
     select,
+    strategy_from_options,
 )
 from basicsr_distill.utils import sha256_file
 
@@ -32,7 +35,8 @@ KNOWN = {"a": 5.0, "b": 1.0, "c": 9.0, "d": 3.0, "e": 9.0, "f": 7.0, "g": 2.0, "
 
 
 def pick(strategy: str, ratio: float, offset: float = 0.0, seed: int = 0, scores: dict | None = None) -> list:
-    return select(scores or KNOWN, SelectionConfig(strategy, ratio, offset, seed))
+    options = {"strategy": strategy, "ratio": ratio, "seed": seed} | ({"offset": offset} if offset else {})
+    return select(scores or KNOWN, strategy_from_options(options))
 
 
 def write_scores(path: Path, scores: dict[str, float]) -> Path:
@@ -170,13 +174,13 @@ def test_hdc_keeps_above_median_and_samples_evenly_per_cluster() -> None:
         requested.append(list(names))
         return np.stack([vectors[name] for name in names])
 
-    config = SelectionConfig("hdc", 0.25, clusters=3, seed=0)  # budget 10: 2 | 10//3=3 -> 2, 8//2 -> 4, 4
-    chosen = select(scores, config, features)
+    hdc = Hdc(0.25, clusters=3, seed=0)  # budget 10: 2 | 10//3=3 -> 2, 8//2 -> 4, 4
+    chosen = select(scores, hdc, SelectionInputs(features=features))
     assert requested == [sorted(name for name in scores if name.startswith("hi"))]  # only the pool is featurized
     assert len(chosen) == 10 and all(name.startswith("hi") for name in chosen)
     blob_of = {name: 0 if int(name[2:]) < 2 else 1 if int(name[2:]) < 8 else 2 for name in chosen}
     assert Counter(blob_of.values()) == {0: 2, 1: 4, 2: 4}
-    assert select(scores, config, features) == chosen
+    assert select(scores, hdc, SelectionInputs(features=features)) == chosen
 
 
 def test_hdc_equal_clusters_get_equal_shares() -> None:
@@ -185,26 +189,28 @@ def test_hdc_equal_clusters_get_equal_shares() -> None:
     def features(names: list[str]) -> np.ndarray:
         return np.stack([vectors[name] for name in names])
 
-    chosen = select(scores, SelectionConfig("hdc", 0.3, clusters=3), features)  # 9 = 3 per cluster
+    chosen = select(scores, Hdc(0.3, clusters=3), SelectionInputs(features=features))  # 9 = 3 per cluster
     assert Counter(int(name[2:]) // 5 for name in chosen) == {0: 3, 1: 3, 2: 3}
 
 
 def test_hdc_half_of_an_odd_count_is_the_whole_upper_half() -> None:
     scores = {f"s{index}": float(index) for index in range(7)}  # upper half by rank: s3..s6 (round(3.5) = 4)
-    chosen = select(scores, SelectionConfig("hdc", 0.5, clusters=2), lambda names: np.zeros((len(names), 2)))
+    flat = SelectionInputs(features=lambda names: np.zeros((len(names), 2)))
+    chosen = select(scores, Hdc(0.5, clusters=2), flat)
     assert chosen == ["s3", "s4", "s5", "s6"]
 
 
 def test_hdc_refuses_more_than_the_above_median_pool() -> None:
     scores, vectors = blob_features((5, 5))
     with pytest.raises(SelectionError, match=r"upper half .*\(use ratio <= 0.5000\)"):
-        select(scores, SelectionConfig("hdc", 0.6, clusters=2), lambda names: np.zeros((len(names), 2)))
-    with pytest.raises(SelectionError, match="needs image features"):
-        select(scores, SelectionConfig("hdc", 0.2))
+        select(scores, Hdc(0.6, clusters=2), SelectionInputs(features=lambda names: np.zeros((len(names), 2))))
+    with pytest.raises(SelectionError, match="strategy 'hdc' needs the dataset's images"):
+        select(scores, Hdc(0.2))
 
 
 @pytest.mark.parametrize("kind", sorted(EXTRACTORS))
 def test_hdc_features_from_images(tmp_path: Path, kind: str) -> None:
+    assert tuple(EXTRACTORS) == FEATURES  # hdc's choices name every extractor
     gt_dir, _ = write_paired_folder(tmp_path, count=4, size=16, scale=2)
     index = DatasetIndex(gt_dir)
     matrix = dataset_features(index, kind, workers=2)(index.names)
@@ -302,24 +308,36 @@ def test_scores_must_match_the_dataset_names() -> None:
         ({"strategy": "descending", "ratio": float("nan")}, r"ratio must be a finite number"),
         ({"strategy": "descending", "ratio": 0.6, "offset": 0.5}, r"offset \+ ratio must be <= 1"),
         ({"strategy": "ascending", "ratio": 0.5, "offset": -0.1}, r"offset must be in \[0, 1\)"),
-        ({"strategy": "random", "ratio": 0.5, "offset": 0.1}, r"offset is not used by strategy 'random'"),
-        ({"strategy": "hdc", "ratio": 0.5, "offset": 0.1}, r"offset is not used by strategy 'hdc'"),
-        ({"strategy": "hardest", "ratio": 0.5}, r"unknown strategy 'hardest'"),
-        ({"strategy": "hdc", "ratio": 0.5, "features": "vgg"}, r"unknown hdc features 'vgg'"),
-        ({"strategy": "ccs", "ratio": 0.5, "strata": 0}, r"clusters and strata must be >= 1"),
-        ({"strategy": "random", "ratio": 0.5, "seed": 1.5}, r"seed must be an integer"),
+        (
+            {"strategy": "random", "ratio": 0.5, "offset": 0.1},
+            r"unknown selection option\(s\) offset; known: ratio, seed$",
+        ),
+        ({"strategy": "hdc", "ratio": 0.5, "offset": 0.1}, r"unknown selection option\(s\) offset"),
+        (
+            {"strategy": "hardest", "ratio": 0.5},
+            r"^strategy: unknown selection strategy 'hardest' \(registered: ascending, ccs, descending, hdc, random",
+        ),
+        (
+            {"strategy": "hdc", "ratio": 0.5, "features": "vgg"},
+            r"features must be one of sobel_hist, pixels, got 'vgg'",
+        ),
+        ({"strategy": "hdc", "ratio": 0.5, "clusters": 0}, r"clusters must be >= 1, got 0"),
+        ({"strategy": "ccs", "ratio": 0.5, "strata": 0}, r"strata must be >= 1, got 0"),
+        ({"strategy": "random", "ratio": 0.5, "seed": 1.5}, r"seed must be an integer, got 1.5"),
+        ({"strategy": "random"}, r"^ratio is required$"),
+        ({"ratio": 0.5}, r"^strategy: missing; name one of ascending, ccs, descending, hdc, random"),
     ],
 )
 def test_bad_selection_parameters(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        SelectionConfig(**kwargs)
+        strategy_from_options(kwargs)
 
 
 def test_empty_selection_and_unknown_options_are_refused() -> None:
     with pytest.raises(SelectionError, match=r"ratio 0.04 of 10 scored names selects nothing"):
         pick("descending", 0.04)
     with pytest.raises(SelectionError, match="unknown selection option"):
-        SelectionConfig.from_options({"strategy": "random", "ratio": 0.5, "ratios": 0.5})
+        strategy_from_options({"strategy": "random", "ratio": 0.5, "ratios": 0.5})
     with pytest.raises(SelectionError, match="exactly one of 'scores' or 'keep_list'"):
         coreset_from_options({"strategy": "random", "ratio": 0.5}, ["a"])
 
@@ -350,7 +368,7 @@ def test_keep_list_option_checks_names(tmp_path: Path) -> None:
 
 def test_selection_record(tmp_path: Path) -> None:
     scores_path = write_scores(tmp_path / "scores.csv", KNOWN)
-    coreset = select_coreset(scores_path, SelectionConfig("descending", 0.3, 0.1), sorted(KNOWN))
+    coreset = select_coreset(scores_path, Descending(0.3, offset=0.1), sorted(KNOWN))
     assert coreset.names == ["e", "f", "h"]
     record = coreset.record
     assert record["strategy"] == "descending" and record["seed"] == 0

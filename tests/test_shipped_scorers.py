@@ -11,9 +11,10 @@ import pytest
 import torch
 from conftest import write_paired_folder
 
-from basicsr_distill.scoring import ScoreConfig, score_dataset
 from basicsr_distill.scoring.model import CheckpointMismatchError, build_scorer_model
 from basicsr_distill.scoring.pretrained import WEIGHTS_DIR, shipped_checkpoint, shipped_record
+from basicsr_distill.scoring.runner import ScoreConfig, score_dataset
+from basicsr_distill.scoring.scorers.loss import LossScorer
 from basicsr_distill.utils import sha256_file
 
 SHIPPED = [(arch, scale) for arch in ("SRCNN", "FSRCNN") for scale in (2, 3, 4)]
@@ -87,8 +88,8 @@ def test_default_loss_scorer_is_the_shipped_srcnn(tmp_path: Path, basicsr_log: l
 
 def test_bicubic_scorer_is_the_plain_bicubic_mse(tmp_path: Path) -> None:
     gt_dir, lq_dir = write_paired_folder(tmp_path, count=2, size=48, scale=2)
-    common = {"scorer": "loss", "gt": str(gt_dir), "lq": str(lq_dir), "workers": 0, "progress": False, "color": "y"}
-    result = score_dataset(ScoreConfig(arch="Bicubic", out=tmp_path / "b", **common))
+    common = {"gt": str(gt_dir), "lq": str(lq_dir), "workers": 0, "progress": False}
+    result = score_dataset(ScoreConfig(LossScorer(arch="Bicubic", color="y"), out=tmp_path / "b", **common))
     import cv2
     from basicsr.utils.matlab_functions import imresize
 

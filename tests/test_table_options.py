@@ -12,7 +12,9 @@ import yaml
 
 from basicsr_distill.results.table_options import generated_files as _generated_files
 from basicsr_distill.results.table_options import stale_files, tables, train_option
-from basicsr_distill.selection.strategies import SelectionConfig, select
+from basicsr_distill.selection.strategies.descending import Descending
+from basicsr_distill.selection.strategies.hdc import Hdc
+from basicsr_distill.selection.strategy import SelectionInputs, select
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,7 +127,7 @@ def test_every_file_parses_and_its_network_builds_with_tiny_data() -> None:
     from basicsr.archs import build_network
     from basicsr.utils.registry import MODEL_REGISTRY
 
-    import basicsr_distill  # noqa: F401  (registers archs and models)
+    import basicsr_distill.register  # noqa: F401  (registers archs and models)
 
     networks: dict[str, dict] = {}
     for rel, text in generated_files().items():
@@ -195,8 +197,8 @@ def test_hdc_at_half_equals_sobel_des_half() -> None:
     for total in (40, 41):
         scores = {f"{i:03d}": float(v) for i, v in enumerate(rng.integers(0, 12, total))}  # with ties
         features = lambda names: rng.normal(size=(len(names), 4))  # noqa: E731
-        hdc = select(scores, SelectionConfig("hdc", 0.5), features=features)
-        assert hdc == select(scores, SelectionConfig("descending", 0.5))
+        hdc = select(scores, Hdc(0.5), SelectionInputs(features=features))
+        assert hdc == select(scores, Descending(0.5))
 
 
 def test_row_names_are_unique_per_configuration() -> None:

@@ -173,7 +173,7 @@ def test_valid_options_pass_as_loaded_and_as_parsed(paired_folder: tuple[Path, P
         ),
         (
             {"model_type": "DataEfficientSRModel"},
-            "opt.yml: data_efficiency: missing; DataEfficientSRModel needs {method: infobatch | static | self_scored}",
+            "opt.yml: data_efficiency: missing; DataEfficientSRModel needs {method: infobatch | self_scored | static}",
         ),
         (
             {

@@ -7,6 +7,7 @@ The archs use the ports' module names and shapes, so a port state dict loads str
 
 from __future__ import annotations
 
+import io
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -97,6 +98,8 @@ def convert_pretrained(
     """
     if arch not in PORTS:
         raise ValueError(f"{src}: no pretrained port for arch {arch!r} (supported: {', '.join(PORTS)})")
+    if scale is not None and int(scale) < 1:
+        raise ValueError(f"{dst}: scale must be >= 1, got {scale}")
     state_dict = map_port_keys(load_port_state_dict(src), arch)
     model = ARCH_REGISTRY.get(arch)(**arch_kwargs)
     described = ", ".join(f"{key}={value}" for key, value in arch_kwargs.items())
@@ -108,6 +111,9 @@ def convert_pretrained(
         network_g = {"type": arch, **arch_kwargs, "upscale": int(scale)}
         color = "y" if int(arch_kwargs.get("num_in_ch", 3)) == 1 else "rgb"
         checkpoint.update(network_g=network_g, scale=int(scale), color=color)
+    # torch.save into a file on a full disk raises a RuntimeError naming nothing; Python's write an OSError (named)
+    serialized = io.BytesIO()
+    torch.save(checkpoint, serialized)
     with atomic_output(dst) as tmp:
-        torch.save(checkpoint, tmp)
+        tmp.write_bytes(serialized.getvalue())
     return converted

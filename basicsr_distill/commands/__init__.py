@@ -31,11 +31,12 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "select": ("select", "select a core-set from the scores (keep-list, record, optional LMDB pair)"),
     "plot": ("plot", "plot the sorted/cumulative scores and the top-k sub-images"),
     "distill": {
-        "run": ("distill_run", "run the whole distillation (patches -> clusters -> finetune -> synthesize)"),
+        "run": ("distill_run", "make a small training set with a synthesis method (srdd, idc) from one YAML"),
         "patches": ("distill_patches", "select high-gradient patches (step 1)"),
         "cluster": ("distill_cluster", "CLIP pseudo-classes of the patches (step 2)"),
         "sample": ("distill_sample", "sample the distilled HR/LR LMDB pair from the tuned DiT (step 4)"),
         "check-weights": ("distill_check_weights", "check (or convert) the DiT, VAE and CLIP weights"),
+        "figure": ("distill_figure", "real patches of a training image next to its IDC-condensed ones (PNG)"),
     },
     "scorer": {
         "convert": ("scorer_convert", "convert SRCNN/FSRCNN weights of the public PyTorch ports"),
@@ -123,9 +124,35 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    words = [word for word in argv if not word.startswith("-")]
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE first: the selection strategies, scorers and data-efficiency methods it registers can "
+        "be named (repeatable; the trainings a command starts import it too)",
+    )
+    words = [word for word in plugin_options(argv)[1] if not word.startswith("-")]
     _add_level(parser, COMMANDS, (), words)
     return parser
+
+
+def plugin_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The modules of the ``--plugin MODULE`` options in ``argv``, and ``argv`` without those options."""
+    plugins: list[str] = []
+    rest = list(argv)
+    while "--plugin" in rest[:-1]:  # a last --plugin without its module is left to the parser's usage error
+        at = rest.index("--plugin")
+        plugins.append(rest.pop(at + 1))
+        rest.pop(at)
+    plugins += [word.partition("=")[2] for word in rest if word.startswith("--plugin=")]
+    return plugins, [word for word in rest if not word.startswith("--plugin=")]
+
+
+@one_line_errors
+def _use_plugins(modules: list[str]) -> None:
+    from basicsr_distill.registry import add_plugins
+
+    add_plugins(modules)
 
 
 @one_line_errors
@@ -135,7 +162,9 @@ def _run(args: argparse.Namespace) -> int | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``basicsr-distill`` and ``python -m basicsr_distill``; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    plugins, argv = plugin_options(sys.argv[1:] if argv is None else argv)
+    if plugins:  # before the parser is built: the command's flags and choices include what they register
+        _use_plugins(plugins)
     args = build_parser(argv).parse_args(argv)
     return int(_run(args) or 0)
 

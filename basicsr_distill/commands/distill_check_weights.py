@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"converted {args.convert} -> {args.dit}")
     arguments: dict = {}
     if args.opt is not None:
-        from basicsr_distill.distillation.pipeline import load_yaml, parse_config, weights_from_options
+        from basicsr_distill.synthesis import load_yaml
+        from basicsr_distill.synthesis.methods.srdd import parse_config, weights_from_options
 
         arguments = weights_from_options(parse_config(load_yaml(args.opt), str(args.opt)))
     explicit = {

@@ -32,7 +32,7 @@ def _n_init(value: str) -> int | str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from basicsr_distill.cli import add_overwrite_device
-    from basicsr_distill.distillation.clustering import ClusterConfig
+    from basicsr_distill.distillation.configs import ClusterConfig
 
     defaults = ClusterConfig()
     add_overwrite_device(parser, defaults.device)

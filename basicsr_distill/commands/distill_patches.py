@@ -25,7 +25,7 @@ bicubic, as the SR literature's LR images; reads about 1 dB higher, so it keeps 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from basicsr_distill.cli import add_overwrite_device
-    from basicsr_distill.distillation.patches import PatchSelectionConfig
+    from basicsr_distill.distillation.configs import PatchSelectionConfig
 
     defaults = PatchSelectionConfig()
     add_overwrite_device(parser)

@@ -27,7 +27,7 @@ depend on the number of processes.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from basicsr_distill.cli import add_overwrite_device
-    from basicsr_distill.distillation.synthesize import SAMPLE_PRECISIONS, SynthesisConfig
+    from basicsr_distill.distillation.configs import SAMPLE_PRECISIONS, SynthesisConfig
 
     defaults = SynthesisConfig()
     add_overwrite_device(parser, "auto")
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=tuple(SAMPLE_PRECISIONS),
+        choices=SAMPLE_PRECISIONS,
         default=defaults.mixed_precision,
         help="fp32 (+ TF32 on CUDA, the authors') or bf16 autocast (faster) (default: %(default)s)",
     )
@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from basicsr_distill.cli import show_info_logs
-    from basicsr_distill.distillation.pipeline import load_yaml
     from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
     from basicsr_distill.jobs import resolve_device
+    from basicsr_distill.synthesis import load_yaml
 
     show_info_logs()
     opt = load_yaml(args.opt)

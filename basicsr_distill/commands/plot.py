@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
     from basicsr_distill.selection.dataset_index import DatasetIndex
     from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
-    from basicsr_distill.selection.strategies import SelectionConfig
+    from basicsr_distill.selection.strategies.descending import Descending
 
     for ratio in args.ratios:
-        SelectionConfig("descending", ratio)  # the selection's own checks of ratio and offset
-    SelectionConfig("descending", args.refined_ratio, args.offset)
+        Descending(ratio)  # the selection's own checks of ratio and offset
+    Descending(args.refined_ratio, offset=args.offset)
     scores = read_scores(args.scores)
     out = Path(args.out)
     with DatasetIndex(args.images) if args.images else contextlib.nullcontext() as images:

@@ -23,11 +23,11 @@ interrupted run; outputs made with other arguments are refused unless --overwrit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.preparation.resume import add_job_arguments
+    from basicsr_distill.cli import add_job_arguments, int_range
 
     parser.add_argument("--input", required=True, type=Path, help="folder of HR test images")
     parser.add_argument("--output", required=True, type=Path, help="root folder for GTmod{s}/ and LRbicx{s}/")
-    parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="scales")
+    parser.add_argument("--scales", type=int_range(2), nargs="+", default=[2, 3, 4], help="scales")
     add_job_arguments(parser, compress_level=3, overwrite_help="replace outputs made with other arguments")
 
 

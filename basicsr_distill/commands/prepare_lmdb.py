@@ -22,7 +22,7 @@ does nothing; an LMDB made with other arguments is refused unless --overwrite.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.preparation.resume import add_job_arguments
+    from basicsr_distill.cli import add_job_arguments
 
     parser.add_argument("folders", type=Path, nargs="*", help="image folder(s)")
     parser.add_argument("--input", type=Path, nargs="+", default=[], help="image folder(s), same as the positionals")

@@ -25,17 +25,19 @@ An output made with other arguments is refused unless --overwrite.
 def scale_path(text: str) -> tuple[int, Path]:
     """Parse ``SCALE=PATH``."""
     scale, sep, path = text.partition("=")
-    if not sep or not scale.isdigit() or not path:
-        raise argparse.ArgumentTypeError(f"expected SCALE=PATH (e.g. 2=datasets/DIV2K/X2), got {text!r}")
+    if not sep or not scale.isdigit() or int(scale) < 1 or not path:
+        raise argparse.ArgumentTypeError(
+            f"expected SCALE=PATH with a scale >= 1 (e.g. 2=datasets/DIV2K/X2), got {text!r}"
+        )
     return int(scale), Path(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.preparation.resume import add_job_arguments
+    from basicsr_distill.cli import add_job_arguments, int_range
 
     parser.add_argument("--input", required=True, type=Path, help="folder of HR images (png/jpg/bmp/tif)")
     parser.add_argument("--output", required=True, type=Path, help="folder for the HR sub-images")
-    parser.add_argument("--scales", type=int, nargs="*", default=[2, 3, 4], help="LR scales (empty: HR only)")
+    parser.add_argument("--scales", type=int_range(1), nargs="*", default=[2, 3, 4], help="LR scales (empty: HR only)")
     parser.add_argument(
         "--lr-input",
         type=scale_path,
@@ -52,10 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SCALE=FOLDER",
         help="LR sub-image folder for a scale (default: the output name with HR -> LR_bicubic_X{s}); repeatable",
     )
-    parser.add_argument("--crop-size", type=int, default=480, help="sub-image size in HR pixels")
-    parser.add_argument("--step", type=int, default=240, help="sliding step in HR pixels")
+    parser.add_argument("--crop-size", type=int_range(1), default=480, help="sub-image size in HR pixels")
+    parser.add_argument("--step", type=int_range(1), default=240, help="sliding step in HR pixels")
     parser.add_argument(
-        "--thresh-size", type=int, default=0, help="add a border-aligned last window when more pixels remain"
+        "--thresh-size", type=int_range(0), default=0, help="add a border-aligned last window when more pixels remain"
     )
     add_job_arguments(parser, compress_level=3, overwrite_help="replace outputs made with other arguments")
 

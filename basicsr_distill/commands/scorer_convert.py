@@ -1,4 +1,6 @@
-"""Convert pretrained SRCNN/FSRCNN weights of the public PyTorch ports into a BasicSR checkpoint.
+"""Check a pretrained SRCNN/FSRCNN state dict of the public PyTorch ports (SRCNN: yjn870/SRCNN-pytorch, FSRCNN:
+yjn870/FSRCNN-pytorch) key by key against this package's arch and write it as a BasicSR checkpoint
+{'params': state_dict}.
 
 Runs :func:`basicsr_distill.archs.convert.convert_pretrained`; see that module for the key mapping.
 """
@@ -20,37 +22,44 @@ The ports' state dicts hold no scale: give the one in the port's file name (--sc
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.archs.convert import PORTS
+#: The archs of :data:`basicsr_distill.archs.convert.PORTS` (written out: ``--help`` must not import the archs).
+ARCHS = ("FSRCNN", "SRCNN")
 
-    parser.description = (
-        "Check a pretrained SRCNN/FSRCNN state dict of the public PyTorch port ("
-        + ", ".join(f"{arch}: {port}" for arch, port in PORTS.items())
-        + ") key by key against this package's arch and write it as a BasicSR checkpoint {'params': state_dict}."
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from basicsr_distill.cli import int_range
+
     parser.add_argument("src", help="the port's .pth state dict")
     parser.add_argument("dst", help="the BasicSR checkpoint to write (atomically)")
-    parser.add_argument("--arch", required=True, choices=sorted(PORTS), help="architecture of the weights")
+    parser.add_argument("--arch", required=True, choices=ARCHS, help="architecture of the weights")
     parser.add_argument(
-        "--scale", type=int, required=True, help="the scale the weights were trained for (recorded in the checkpoint)"
+        "--scale",
+        type=int_range(1),
+        required=True,
+        help="the scale the weights were trained for (recorded in the checkpoint)",
     )
     parser.add_argument(
-        "--num-channels", type=int, default=1, help="image channels of the model (the ports train on Y: 1)"
+        "--num-channels", type=int_range(1), default=1, help="image channels of the model (the ports train on Y: 1)"
     )
     parser.add_argument(
         "--kernel-sizes",
-        type=int,
+        type=int_range(1),
         nargs=3,
         metavar=("F1", "F2", "F3"),
         default=(9, 5, 5),
         help="SRCNN kernel sizes (default 9 5 5; 9 1 5 for the base network)",
     )
     parser.add_argument(
-        "--filters", type=int, nargs=2, metavar=("N1", "N2"), default=(64, 32), help="SRCNN filters (default 64 32)"
+        "--filters",
+        type=int_range(1),
+        nargs=2,
+        metavar=("N1", "N2"),
+        default=(64, 32),
+        help="SRCNN filters (default 64 32)",
     )
-    parser.add_argument("--d", type=int, default=56, help="FSRCNN feature dimension d (default 56)")
-    parser.add_argument("--s", type=int, default=12, help="FSRCNN shrinking dimension s (default 12)")
-    parser.add_argument("--m", type=int, default=4, help="FSRCNN mapping layers m (default 4)")
+    parser.add_argument("--d", type=int_range(1), default=56, help="FSRCNN feature dimension d (default 56)")
+    parser.add_argument("--s", type=int_range(1), default=12, help="FSRCNN shrinking dimension s (default 12)")
+    parser.add_argument("--m", type=int_range(0), default=4, help="FSRCNN mapping layers m (default 4)")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -11,15 +11,8 @@ import json
 from pathlib import Path
 
 EPILOG = """
-strategies (ties broken by name; sizes round(ratio*N) and round(offset*N), rounded half up):
-  ascending    the lowest scores (easiest); --offset skips the easiest first
-  descending   the highest scores (hardest); --offset skips the hardest first: the study's
-               refined 50% is --ratio 0.5 --offset 0.05 (rank percentiles 5%..55% from the top)
-  random       uniform without replacement (--seed)
-  hdc          Ding et al. 2023: above-median scores (use Sobel scores), k-means on image
-               features (--clusters, --features), budget spread evenly over the clusters
-  ccs          Zheng et al. 2023: drop the hardest --offset, --strata equal-width score strata,
-               budget filled smallest-stratum-first, random within a stratum
+sizes: round(ratio*N) kept and round(offset*N) skipped, rounded half up; ties broken by name.
+plugins: `basicsr-distill --plugin MODULE select ...` adds the strategies MODULE registers (CONTRIBUTING.md).
 
 outputs in --out: meta_info_coreset.txt (BasicSR meta_info format: usable as meta_info_file for folders,
 or as coreset: {keep_list: ...} of CoreSetPairedImageDataset), selection.json (strategy, parameters,
@@ -33,51 +26,35 @@ example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from basicsr_distill.selection.strategies import HDC_FEATURES, STRATEGIES
+    from basicsr_distill.parameters import add_registered_choice
+    from basicsr_distill.selection.strategy import STRATEGIES
 
     parser.add_argument("--scores", required=True, help="scores.csv ('name,score', one row per sub-image)")
     parser.add_argument("--gt", required=True, help="GT (HR) dataset the scores belong to: BasicSR LMDB or folder")
     parser.add_argument(
         "--lq", help="LQ (LR) dataset paired with --gt (checked for the same names; needed by --materialize)"
     )
-    parser.add_argument("--strategy", required=True, choices=STRATEGIES)
-    parser.add_argument("--ratio", type=float, required=True, help="fraction r of the N sub-images to keep, in (0, 1]")
-    parser.add_argument(
-        "--offset",
-        type=float,
-        default=0.0,
-        help="ascending/descending: fraction of the ranking skipped first; ccs: hardest fraction dropped (default 0)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of random, hdc and ccs draws (default 0)")
-    parser.add_argument("--clusters", type=int, default=15, help="hdc: k-means clusters (default 15)")
-    parser.add_argument("--features", choices=HDC_FEATURES, default="sobel_hist", help="hdc: image features")
-    parser.add_argument("--strata", type=int, default=50, help="ccs: equal-width score strata (default 50)")
+    strategies = add_registered_choice(parser, "--strategy", STRATEGIES, "how to choose (see below)", "strategies")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--materialize", action="store_true", help="also write the core-set GT + LQ LMDB pair")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs of a different earlier selection")
+    parser.epilog = strategies + "\n" + EPILOG
 
 
 def run(args: argparse.Namespace) -> int:
+    from basicsr_distill.parameters import parameters_from_flags
     from basicsr_distill.selection.coreset import save_coreset, select_coreset
     from basicsr_distill.selection.dataset_index import DatasetIndex, check_same_names, pair_scale
-    from basicsr_distill.selection.strategies import SelectionConfig
+    from basicsr_distill.selection.strategy import STRATEGIES
 
     if args.materialize and not args.lq:
         raise ValueError("--materialize needs --lq (the paired LR dataset)")
-    config = SelectionConfig(
-        strategy=args.strategy,
-        ratio=args.ratio,
-        offset=args.offset,
-        seed=args.seed,
-        clusters=args.clusters,
-        features=args.features,
-        strata=args.strata,
-    )
+    strategy = parameters_from_flags(args, STRATEGIES.get(args.strategy), STRATEGIES)
     with DatasetIndex(args.gt) as gt, DatasetIndex(args.lq) if args.lq else contextlib.nullcontext() as lq:
         if lq is not None:
             check_same_names(gt, lq)
         scale = pair_scale(gt, lq) if lq is not None else None
-        coreset = select_coreset(args.scores, config, gt.names, images=gt, scale=scale)
+        coreset = select_coreset(args.scores, strategy, gt.names, images=gt, scale=scale)
         outputs = save_coreset(coreset, args.out, gt, lq if args.materialize else None, overwrite=args.overwrite)
     print(coreset.summary())
     if args.materialize:

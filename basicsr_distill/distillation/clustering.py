@@ -25,6 +25,7 @@ from PIL import Image
 from sklearn.cluster import KMeans
 from tqdm import tqdm
 
+from basicsr_distill.distillation.configs import DEFAULT_CLIP_MODEL, ClusterConfig
 from basicsr_distill.distillation.patches import PATCHES_CSV, read_patch_csv
 from basicsr_distill.jobs import StageDir, require_complete, resolve_device, sha256_file, write_json
 from basicsr_distill.preparation.image_io import list_images, read_image
@@ -33,9 +34,6 @@ from basicsr_distill.utils import atomic_output
 LABELS_CSV = "labels.csv"
 CLUSTERS_JSON = "clusters.json"
 EMBEDDINGS = "embeddings.npy"
-
-#: open_clip configuration of OpenAI's CLIP ViT-B/32 (the authors' ``openai/clip-vit-base-patch32``): QuickGELU.
-DEFAULT_CLIP_MODEL = "ViT-B-32-quickgelu"
 
 #: A small open_clip model configuration (ViT, 32x32 input) for runs without pretrained weights.
 TINY_CLIP_CONFIG: dict[str, Any] = {
@@ -47,26 +45,6 @@ TINY_CLIP_CONFIG: dict[str, Any] = {
 
 class TooFewPatchesError(ValueError):
     """Fewer patches (or distinct embeddings) than clusters."""
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """k-means and CLIP settings (defaults: the authors' OST setting)."""
-
-    k: int = 7
-    seed: int = 42
-    n_init: int | str = 10  # scikit-learn's default up to 1.3 (the authors' Python 3.8); "auto" = 1 since 1.4
-    clip_model: str = DEFAULT_CLIP_MODEL
-    clip_checkpoint: str | None = None
-    batch_size: int = 64
-    device: str = "auto"
-    normalize: bool = False  # the authors cluster the raw CLIP features
-
-    def __post_init__(self) -> None:
-        if self.n_init != "auto" and (isinstance(self.n_init, bool) or not isinstance(self.n_init, int)):
-            raise ValueError(f"n_init must be a count or 'auto', got {self.n_init!r}")
-        if self.k < 1 or self.batch_size < 1 or (self.n_init != "auto" and self.n_init < 1):
-            raise ValueError(f"k, n_init and batch_size must be >= 1, got {self.k}, {self.n_init}, {self.batch_size}")
 
 
 @dataclass

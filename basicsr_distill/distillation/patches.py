@@ -23,6 +23,7 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
+from basicsr_distill.distillation.configs import PatchSelectionConfig
 from basicsr_distill.jobs import StageDir, require_complete, sha256_file, sha256_files
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
@@ -44,25 +45,6 @@ class NoImageLargeEnoughError(ValueError):
 
 class NoPatchBelowThresholdError(ValueError):
     """No window has a bicubic PSNR below the threshold."""
-
-
-@dataclass(frozen=True)
-class PatchSelectionConfig:
-    """Parameters of the patch filter (defaults: the authors' OST setting)."""
-
-    patch_size: int = 512
-    stride: int = 256
-    psnr_threshold: float = 23.0
-    scale: int = 4
-    resize: str = "cv2"  # "cv2" (default: the authors' OpenCV INTER_CUBIC) or "matlab" (MATLAB's antialiased bicubic)
-
-    def __post_init__(self) -> None:
-        if self.patch_size < 1 or self.stride < 1:
-            raise ValueError(f"patch_size and stride must be >= 1, got {self.patch_size} and {self.stride}")
-        if self.scale < 2:
-            raise ValueError(f"scale must be >= 2, got {self.scale}")
-        if self.resize not in ("matlab", "cv2"):
-            raise ValueError(f"resize must be 'matlab' or 'cv2', got {self.resize!r}")
 
 
 @dataclass

@@ -15,10 +15,8 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 from tqdm import tqdm
 
+from basicsr_distill.distillation.configs import DIT_CFG_CHANNELS, check_cfg_channels
 from basicsr_distill.distillation.dit import DiTComponents
-
-#: Leading latent channels that classifier-free guidance acts on in DiT's ``forward_with_cfg`` (the authors').
-DIT_CFG_CHANNELS = 3
 
 
 def image_generators(seed: int, first_index: int, count: int) -> list[torch.Generator]:
@@ -99,14 +97,6 @@ def sample_images(
         size = components.image_size
         return np.zeros((0, size, size, 3), dtype=np.uint8)
     return np.concatenate(images)
-
-
-def check_cfg_channels(cfg_channels: int | None, in_channels: int) -> None:
-    """Raise ``ValueError`` unless ``cfg_channels`` is ``None`` (all) or in ``1..in_channels``."""
-    if cfg_channels is not None and not 1 <= cfg_channels <= in_channels:
-        raise ValueError(
-            f"cfg_channels must be in 1..{in_channels} (latent channels) or null (all), got {cfg_channels}"
-        )
 
 
 def classifier_free_guidance(

@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,20 @@ def hub_file(name: str, filename: str, subfolder: str | None, what: str) -> Path
         raise weights_not_found(name, what, detail=first_line(error)) from None
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    """A JSON configuration file; a malformed one is one line naming it."""
+def read_json(path: str | os.PathLike, integers: Sequence[str] = ()) -> dict:
+    """A JSON configuration file whose keys ``integers`` hold integers; a malformed one, or one that lacks such a
+    key, is one line naming the file (and the key)."""
     try:
         data = json.loads(Path(path).read_text())
     except (ValueError, UnicodeDecodeError) as error:
         raise WeightsCheckError(f"{path}: not a valid JSON configuration ({first_line(error)})") from None
     if not isinstance(data, dict):
         raise WeightsCheckError(f"{path}: not a JSON configuration (expected an object, got {type(data).__name__})")
+    for key in integers:
+        if key not in data:
+            raise WeightsCheckError(f"{path}: {key}: missing")
+        if type(data[key]) is not int:
+            raise WeightsCheckError(f"{path}: {key}: expected an integer, got {json.dumps(data[key])}")
     return data
 
 

@@ -2,7 +2,8 @@
 
 IPC images per pseudo-class from the fine-tuned DiT (50 steps, guidance 4.0) are the HR images; their LR is MATLAB
 bicubic. Written as BasicSR LMDBs (``distilled_HR.lmdb``, ``distilled_LR_bicubic_X{s}.lmdb``, keys
-``c{class}_i{index}``). Each image's noise depends only on its seed, class and index; resumable, shardable.
+``c{class}_i{index}``) by the synthesis methods' shared export (:mod:`.export`). Each image's noise depends only
+on its seed, class and index; resumable, shardable.
 Details and differences from the authors' ``sample.py``: ``docs/design.md``.
 """
 
@@ -18,8 +19,10 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
+from basicsr_distill.distillation.configs import INDEX_STRIDE, SAMPLE_PRECISIONS, SynthesisConfig
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
-from basicsr_distill.distillation.sampling import DIT_CFG_CHANNELS, check_cfg_channels, sample_images
+from basicsr_distill.distillation.export import write_lmdb_pair
+from basicsr_distill.distillation.sampling import sample_images
 from basicsr_distill.jobs import (
     StageDir,
     barrier,
@@ -29,49 +32,17 @@ from basicsr_distill.jobs import (
     sha256_file,
     sha256_files,
 )
-from basicsr_distill.ops.matlab_resize import imresize
 from basicsr_distill.preparation.image_io import read_image, write_png
-from basicsr_distill.preparation.lmdb_io import LmdbWriter
 
-#: Sampling precisions: ``fp32`` (TF32 allowed on CUDA, as the authors) or ``bf16`` autocast (speed option).
-SAMPLE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+#: The autocast dtype of each sampling precision (:data:`~basicsr_distill.distillation.configs.SAMPLE_PRECISIONS`).
+SAMPLE_DTYPES = dict(zip(SAMPLE_PRECISIONS, (None, torch.bfloat16)))
 
-#: Seed index of image ``i`` of class ``c``: ``c * INDEX_STRIDE + i`` (IPC must stay below it).
-INDEX_STRIDE = 1_000_000
 WORK_DIR = "work"
 HR_LMDB = "distilled_HR.lmdb"
 
 
 def lr_lmdb_name(scale: int) -> str:
     return f"distilled_LR_bicubic_X{scale}.lmdb"
-
-
-@dataclass(frozen=True)
-class SynthesisConfig:
-    """Sampling and LMDB settings (defaults: the paper's)."""
-
-    ipc: int = 10
-    scale: int = 4
-    num_steps: int = 50
-    guidance_scale: float = 4.0
-    seed: int = 0
-    batch_size: int = 4
-    scheduler: str = "ddpm"
-    cfg_channels: int | None = DIT_CFG_CHANNELS  # guided latent channels: 3 as DiT's forward_with_cfg; None = all
-    compress_level: int = 1
-    vae_decode: str | None = None  # decoding VAE folder (the authors: sd-vae-ft-mse); None = the DiT folder's vae/
-    mixed_precision: str = "fp32"  # fp32 (+ TF32 on CUDA), as the authors' sample.py; bf16: autocast, faster
-
-    def __post_init__(self) -> None:
-        if self.mixed_precision not in SAMPLE_PRECISIONS:
-            raise ValueError(f"mixed_precision must be one of {list(SAMPLE_PRECISIONS)}, got {self.mixed_precision!r}")
-        if not 1 <= self.ipc < INDEX_STRIDE:
-            raise ValueError(f"ipc (images per class) must be in 1..{INDEX_STRIDE - 1}, got {self.ipc}")
-        if self.scale < 1 or self.num_steps < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"scale, num_steps and batch_size must be >= 1, got {self.scale}, {self.num_steps}, {self.batch_size}"
-            )
-        check_cfg_channels(self.cfg_channels, 4)  # the SD VAE's 4 latent channels (sample_images checks the DiT's)
 
 
 @dataclass
@@ -146,33 +117,6 @@ def sample_shard(
         bar.update(len(batch))
     bar.close()
     return done
-
-
-def bicubic_lr(hr_bgr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-bicubic x1/``scale`` LR of a uint8 HR (float32 in [0, 1], rounded and clipped to uint8)."""
-    hr = torch.from_numpy(np.ascontiguousarray(hr_bgr.transpose(2, 0, 1))).float() / 255.0
-    lr = imresize(hr, 1.0 / scale)
-    return (lr * 255.0).round().clamp(0, 255).to(torch.uint8).numpy().transpose(1, 2, 0)
-
-
-def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
-    """Crop the bottom/right so that both sides are multiples of ``scale`` (BasicSR's ``mod_crop``)."""
-    height, width = img.shape[:2]
-    return img[: height - height % scale, : width - width % scale]
-
-
-def write_pair(work_dir: Path, out_dir: Path, keys: list[str], config: SynthesisConfig) -> tuple[Path, Path]:
-    """Write the HR and LR LMDBs of the PNGs in ``work_dir`` (overwriting a pair of an interrupted run)."""
-    hr_path, lr_path = out_dir / HR_LMDB, out_dir / lr_lmdb_name(config.scale)
-    with (
-        LmdbWriter(hr_path, config.compress_level, overwrite=True) as hr_writer,
-        LmdbWriter(lr_path, config.compress_level, overwrite=True) as lr_writer,
-    ):
-        for key in tqdm(keys, desc="LMDB pair", unit="img"):
-            hr = mod_crop(read_image(work_dir / f"{key}.png"), config.scale)
-            hr_writer.put(key, hr)
-            lr_writer.put(key, bicubic_lr(hr, config.scale))
-    return hr_path, lr_path
 
 
 def finetuned_generator(
@@ -269,7 +213,7 @@ def synthesize(
         components = components()
         components.check_num_classes(num_classes)
     if dtype is None:
-        dtype = SAMPLE_PRECISIONS[config.mixed_precision]
+        dtype = SAMPLE_DTYPES[config.mixed_precision]
     if next(components.transformer.parameters()).device.type == "cuda":
         set_tf32(True)  # the authors' sample.py; matters for fp32 only
     if rank == 0:
@@ -293,12 +237,10 @@ def synthesize(
         return None
     if missing := missing_images(work_dir, items):
         raise RuntimeError(f"{work_dir}: {len(missing)} images missing after sampling, e.g. {missing[0][2]}")
-    hr_path, lr_path = write_pair(work_dir, stage.path, keys, config)
-    outputs = {
-        "hr_lmdb": {"path": str(hr_path), "sha256": sha256_files([hr_path / "data.mdb", hr_path / "meta_info.txt"])},
-        "lr_lmdb": {"path": str(lr_path), "sha256": sha256_files([lr_path / "data.mdb", lr_path / "meta_info.txt"])},
-        "work_dir": {"path": str(work_dir), "sha256": sha256_files(work_dir / f"{key}.png" for key in keys)},
-    }
+    hr_path, lr_path = stage.path / HR_LMDB, stage.path / lr_lmdb_name(config.scale)
+    pairs = ((key, read_image(work_dir / f"{key}.png"), None) for key in keys)
+    outputs = write_lmdb_pair(pairs, hr_path, lr_path, config.scale, "srdd", config.compress_level, len(keys))
+    outputs["work_dir"] = {"path": str(work_dir), "sha256": sha256_files(work_dir / f"{key}.png" for key in keys)}
     summary = {"images": len(keys), "per_class": config.ipc, "keys": keys}
     stage.finish(outputs, summary, random_weights=components.random_weights)
     logger.info(f"synthesize: wrote {len(keys)} HR/LR pairs -> {hr_path}, {lr_path}")
@@ -314,12 +256,10 @@ __all__ = [
     "INDEX_STRIDE",
     "SynthesisConfig",
     "SynthesisResult",
-    "bicubic_lr",
     "finetuned_generator",
     "image_names",
     "lr_lmdb_name",
     "missing_images",
     "sample_shard",
     "synthesize",
-    "write_pair",
 ]

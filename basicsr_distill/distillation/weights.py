@@ -20,7 +20,7 @@ file the options name and compares it with the expected architecture (:data:`PAP
 ``basicsr-distill distill check-weights`` runs it from a pipeline YAML or explicit paths, and converts the original
 facebookresearch checkpoint ``DiT-XL-2-512x512.pt`` into a diffusers folder (:func:`convert_dit_checkpoint`;
 diffusers ships its conversion only as a repository script, for its old ``DiT`` class, so the key mapping is
-written here). The pipeline (:func:`basicsr_distill.distillation.pipeline.run_pipeline`) runs the check at its
+written here). The pipeline (:func:`basicsr_distill.synthesis.methods.srdd.run_pipeline`) runs the check at its
 start.
 
 Paths and hub ids are resolved by :mod:`.sources`.
@@ -155,7 +155,7 @@ def check_dit(folder: str | os.PathLike, expected: ExpectedWeights, num_classes:
     config_path = config_file(folder, "transformer", what)
     if not config_path.is_file():
         raise WeightsCheckError(f"{folder}: no transformer/config.json (expected a diffusers DiT folder)")
-    config = read_json(config_path)
+    config = read_json(config_path, integers=("num_attention_heads", "attention_head_dim"))
     if differences := _dit_config_differences(config, expected.dit):
         raise WeightsCheckError(f"{config_path}: not {expected.name.split(',')[0]}: {'; '.join(differences)}")
     vae_config = config_file(folder, "vae", what)
@@ -193,8 +193,9 @@ def _check_vae_config(config_path: Path, expected: ExpectedWeights) -> None:
     config = read_json(config_path)
     for key in ("latent_channels", "block_out_channels", "layers_per_block"):
         if config.get(key) != expected.vae.get(key):
+            found = config.get(key, "missing")
             raise WeightsCheckError(
-                f"{config_path}: {key} {config.get(key)}, expected {expected.vae.get(key)} (the SD VAE of DiT)"
+                f"{config_path}: {key}: {found}, expected {expected.vae.get(key)} (the SD VAE of DiT)"
             )
 
 

@@ -42,14 +42,7 @@ import torch
 from torch.utils.data import Sampler
 
 from basicsr_distill.efficiency.options import DataEfficiencyError, DataEfficiencyOptions
-from basicsr_distill.efficiency.plans import (
-    UNSEEN_SCORE,
-    Plan,
-    epoch_generator,
-    full_plan,
-    infobatch_plan,
-    subset_plan,
-)
+from basicsr_distill.efficiency.plans import UNSEEN_SCORE, Plan, epoch_generator, full_plan
 
 #: What the stream adds to each sample of a batch: ``(dataset index, {"weight": w, "batch": global batch})``.
 StreamItem = tuple[int, dict[str, Any]]
@@ -82,7 +75,7 @@ class PruningStream(Sampler):
         world_size, rank: the distributed layout.
         total_iter: the full-data run's iterations (``train.total_iter``), which fix the budget.
         options: the parsed ``data_efficiency`` block.
-        subset: the static core-set's dataset indices (method static only).
+        subset: the dataset indices the method fixed before training (``options.fixed_subset``), if any.
         dataset: the training set the indices refer to (kept for the model's scoring passes).
     """
 
@@ -125,14 +118,7 @@ class PruningStream(Sampler):
         dataset_opt = opt["datasets"]["train"]
         options = DataEfficiencyOptions.from_options(opt.get("data_efficiency"), int(opt.get("manual_seed") or 0))
         names = sample_names(dataset, str(dataset_opt.get("type")))
-        subset = None
-        if options.method == "static":
-            from basicsr_distill.selection.coreset import coreset_from_options
-
-            coreset = coreset_from_options(options.coreset, names, image_root=getattr(dataset, "gt_folder", None))
-            position = {name: index for index, name in enumerate(names)}
-            subset = torch.tensor([position[name] for name in coreset.names], dtype=torch.int64)
-            get_root_logger().info(f"DataEfficientSRModel static: {coreset.summary()}")
+        subset = options.fixed_subset(names, dataset)
         rank, world_size = get_dist_info()
         total_iter = int(opt["train"]["total_iter"])
         batch_size = int(batch_size or dataset_opt["batch_size_per_gpu"])
@@ -153,29 +139,11 @@ class PruningStream(Sampler):
         return epoch < (1.0 - self.options.anneal_fraction) * self.epochs
 
     def make_plan(self, epoch: int) -> Plan:
-        """The plan of ``epoch`` from the scores known now."""
+        """The plan of ``epoch`` from the scores known now: the method's, or every sample in an annealing epoch."""
         generator = epoch_generator(self.options.seed, epoch)
-        method = self.options.method
         if not self.pruned_epoch(epoch):
             return full_plan(self.count, generator)
-        if method == "infobatch":
-            return infobatch_plan(self.scores, self.options.prune_ratio, generator)
-        if method == "static":
-            return subset_plan(self.subset, generator)
-        if self.pass_scores is None:  # self_scored before its first scoring pass
-            return full_plan(self.count, generator)
-        return subset_plan(self.hardest_first(self.pass_scores), generator)
-
-    def hardest_first(self, scores: torch.Tensor) -> torch.Tensor:
-        """The study's refined descending core-set of ``1 - prune_ratio``, skipping the hardest ``offset``."""
-        from basicsr_distill.selection.strategies import SelectionConfig, select
-
-        config = SelectionConfig(
-            strategy="descending", ratio=1.0 - self.options.prune_ratio, offset=self.options.offset
-        )
-        by_name = dict(zip(self.names, scores.tolist()))
-        position = {name: index for index, name in enumerate(self.names)}
-        return torch.tensor([position[name] for name in select(by_name, config)], dtype=torch.int64)
+        return self.options.plan(self, generator)
 
     def locate(self, position: int, create: bool = True) -> tuple[int, int]:
         """``(epoch, offset in its plan)`` of a stream position, making the plans up to it if ``create``.

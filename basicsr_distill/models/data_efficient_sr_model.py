@@ -240,9 +240,7 @@ class DataEfficientSRModel(SRModel):
             losses = losses.detach()
         self._account_step(losses)
         self.log_dict["kept"] = self.stream.kept_fraction()
-        rescore_every = self.data_efficiency.rescore_every or self.full_epoch_iters()
-        if self.data_efficiency.method == "self_scored" and current_iter % rescore_every == 0:
-            self.rescore()
+        self.data_efficiency.after_step(self, current_iter)  # self_scored: rescore when due
 
     def _account_step(self, losses: torch.Tensor | None) -> None:
         """Gather (index, loss) of all ranks into the scores; count the step's sample-passes."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from basicsr.utils import get_root_logger
 
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, mark_done
+from basicsr_distill.preparation.resume import FolderJob, check_job_arguments, mark_done
 from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
 
 TOOL = "prepare_benchmark"
@@ -83,6 +83,7 @@ def prepare_benchmark(
     scales = sorted({int(s) for s in scales})
     if not scales or scales[0] < 2:
         raise ValueError(f"scales must be integers >= 2, got {scales}")
+    check_job_arguments(compress_level, workers)
     files = list(unique_stems(list_images(hr_folder)).values())
     root = Path(output_root)
     if canonical_benchmark(root.name) != root.name:

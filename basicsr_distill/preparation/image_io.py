@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from basicsr.utils import get_root_logger
 
+from basicsr_distill.utils import atomic_output
+
 #: Extensions (lower case) that :func:`list_images` picks up.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -133,10 +135,15 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return images
 
 
-def encode_png(img: np.ndarray, compress_level: int = 1) -> bytes:
-    """PNG-encode a ``uint8`` image (BGR or gray) with zlib ``compress_level`` 0..9, as BasicSR's LMDB tools do."""
+def check_compress_level(compress_level: int) -> None:
+    """Refuse a PNG compression level outside zlib's 0..9 (the tools check it before making any folder)."""
     if not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level must be in 0..9, got {compress_level}")
+
+
+def encode_png(img: np.ndarray, compress_level: int = 1) -> bytes:
+    """PNG-encode a ``uint8`` image (BGR or gray) with zlib ``compress_level`` 0..9, as BasicSR's LMDB tools do."""
+    check_compress_level(compress_level)
     ok, buffer = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
     if not ok:
         raise ValueError(f"cannot PNG-encode an image of shape {img.shape} and type {img.dtype}")
@@ -149,11 +156,5 @@ def write_png(path: str | os.PathLike, img: np.ndarray, compress_level: int = 1)
     A reader never sees a half-written file, and an interrupted write leaves only a hidden
     ``.<name>.tmp-<pid>`` file, which :func:`list_images` ignores.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_output(path) as tmp:
         tmp.write_bytes(encode_png(img, compress_level))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -23,13 +23,14 @@ from basicsr_distill.jobs import (
     MANIFEST,
     check_reusable,
     manifest_record,
+    output_lock,
     read_manifest,
     remove_stale_temps,
     require_complete,
 )
 from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, check_same_keys, read_lmdb_meta, validate_key
-from basicsr_distill.preparation.resume import pool_map
+from basicsr_distill.preparation.resume import check_job_arguments, pool_map
 from basicsr_distill.preparation.subimages import unique_stems
 
 TOOL = "create_lmdb"
@@ -77,6 +78,7 @@ def create_lmdb(
     Returns:
         The LMDB path.
     """
+    check_job_arguments(compress_level, workers)
     require_complete(folder, "image folder")  # an extraction that stopped must not become a short LMDB
     files = list(unique_stems(list_images(folder)).values())
     for path in files:
@@ -93,19 +95,21 @@ def create_lmdb(
         "compress_level": compress_level,
     }
     logger = get_root_logger()
-    # An LMDB is only ever renamed into place complete, so "same arguments" means "done".
-    foreign_lmdb = lmdb_path.is_dir() and read_manifest(lmdb_path) is None and (lmdb_path / "data.mdb").exists()
-    reusable = not (foreign_lmdb and overwrite) and check_reusable(lmdb_path, TOOL, args, overwrite)
-    if reusable and len(read_lmdb_meta(lmdb_path)) == len(files):
-        logger.info(f"{lmdb_path}: complete ({len(files)} images, same arguments), nothing to do")
-        return lmdb_path
-    remove_stale_temps(lmdb_path.parent, lmdb_path.name)
-    estimate = int(1.5 * sum(path.stat().st_size for path in files)) + (1 << 20)
-    with LmdbWriter(lmdb_path, compress_level, overwrite=True, map_size=estimate) as writer:
-        encoded = pool_map(partial(_encode_one, compress_level=compress_level), files, workers, "lmdb", ordered=True)
-        for key, value, shape in encoded:
-            writer.put(key, value, shape)
-        writer.attach(MANIFEST, json.dumps(manifest_record(TOOL, args, True, count=len(files)), indent=1) + "\n")
+    with output_lock(lmdb_path, TOOL):
+        # An LMDB is only ever renamed into place complete, so "same arguments" means "done".
+        foreign_lmdb = lmdb_path.is_dir() and read_manifest(lmdb_path) is None and (lmdb_path / "data.mdb").exists()
+        reusable = not (foreign_lmdb and overwrite) and check_reusable(lmdb_path, TOOL, args, overwrite)
+        if reusable and len(read_lmdb_meta(lmdb_path)) == len(files):
+            logger.info(f"{lmdb_path}: complete ({len(files)} images, same arguments), nothing to do")
+            return lmdb_path
+        remove_stale_temps(lmdb_path.parent, lmdb_path.name)
+        estimate = int(1.5 * sum(path.stat().st_size for path in files)) + (1 << 20)
+        encode = partial(_encode_one, compress_level=compress_level)
+        with LmdbWriter(lmdb_path, compress_level, overwrite=True, map_size=estimate) as writer:
+            for key, value, shape in pool_map(encode, files, workers, "lmdb", ordered=True):
+                writer.put(key, value, shape)
+            manifest = manifest_record(TOOL, args, True, count=len(files))
+            writer.attach(MANIFEST, json.dumps(manifest, indent=1) + "\n")
     logger.info(f"{lmdb_path}: {len(files)} images written from {folder}")
     return lmdb_path
 

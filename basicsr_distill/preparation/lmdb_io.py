@@ -94,8 +94,9 @@ class LmdbWriter:
         self.tmp_path = stack.enter_context(atomic_output(self.lmdb_path))
         try:
             self.tmp_path.mkdir(parents=True)
-            self._env = lmdb.open(str(self.tmp_path), map_size=self.map_size)
-            self._txn = self._env.begin(write=True)
+            with self._storage_errors():
+                self._env = lmdb.open(str(self.tmp_path), map_size=self.map_size)
+                self._txn = self._env.begin(write=True)
             self._meta = open(self.tmp_path / META_INFO, "w", encoding="ascii")  # noqa: SIM115
         except BaseException:
             self._close_handles()
@@ -120,19 +121,30 @@ class LmdbWriter:
             value = bytes(img)
         h, w, c = (int(v) for v in shape)
         record = (key.encode("ascii"), value)
-        self._put(record)
+        with self._storage_errors():
+            self._put(record)
         self._pending.append(record)
         self._pending_bytes += len(value)
         self._meta.write(f"{key}.png ({h},{w},{c}) {self.compress_level}\n")
         self.count += 1
         if self._pending_bytes >= self.commit_bytes or len(self._pending) >= self.commit_every:
-            self._commit()
+            with self._storage_errors():
+                self._commit()
 
     def attach(self, name: str, text: str) -> None:
         """Write a small side file (e.g. a JSON manifest) into the LMDB folder; it appears with the LMDB."""
         if self.tmp_path is None:
             raise RuntimeError("LmdbWriter.attach outside its 'with' block")
         (self.tmp_path / name).write_text(text)
+
+    @contextlib.contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """LMDB's own errors (no space left on the device, an I/O error: not a full map, which grows) as a one-line
+        ``OSError`` naming the LMDB being written."""
+        try:
+            yield
+        except lmdb.Error as error:
+            raise OSError(f"{self.lmdb_path}: {str(error).rsplit(': ', 1)[-1]}") from None
 
     def _put(self, record: tuple[bytes, bytes]) -> None:
         while True:
@@ -191,10 +203,12 @@ class LmdbWriter:
         stack, self._stack = self._stack, None
         try:
             if exc_type is None:
-                self._commit()
+                with self._storage_errors():
+                    self._commit()
                 self._meta.flush()
                 os.fsync(self._meta.fileno())
-                self._env.sync(True)
+                with self._storage_errors():
+                    self._env.sync(True)
         except BaseException:
             self._close_handles()
             stack.__exit__(*sys.exc_info())

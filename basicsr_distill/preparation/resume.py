@@ -7,12 +7,10 @@ Each output folder holds a hidden manifest (tool, arguments, complete, per-image
 
 from __future__ import annotations
 
-import argparse
 import collections
 import contextlib
 import multiprocessing
 import multiprocessing.pool
-import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,21 +28,16 @@ from basicsr_distill.jobs import (
     PROGRESS,
     check_reusable,
     manifest_record,
+    output_lock,
     read_manifest,
     remove_stale_temps,
     write_json,
 )
+from basicsr_distill.preparation.image_io import check_compress_level
+from basicsr_distill.utils import atomic_output, available_cpus
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def default_workers() -> int:
-    """The number of CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -101,21 +94,25 @@ class FolderJob:
     def run(
         self, tasks: Mapping[str, T], func: Callable[[T], tuple[str, int]], workers: int | None, desc: str
     ) -> dict[str, int]:
-        """Open the outputs, run ``func`` (which writes its files and calls :func:`mark_done`) on each input
-        image not done yet, record completion; return stem -> number of files."""
-        self.open()
-        counts = {stem: self.counts[stem] for stem in tasks if self.is_done(stem)}
-        todo = [task for stem, task in tasks.items() if stem not in counts]
-        if todo:
-            if counts:
-                get_root_logger().info(f"{self.folders[0]}: {len(counts)} of {len(tasks)} images done, resuming")
-            for folder, args in self.outputs.items():  # recognisable (and resumable) while incomplete
-                write_json(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts), 1, True)
-            self.progress_dir.mkdir(exist_ok=True)
-        # One input image per task: heavy tasks, so no chunking (better balance, live progress).
-        for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts), chunksize=1):
-            counts[stem] = count
-        self.finish(counts)
+        """Lock the outputs (one writer each, :func:`~basicsr_distill.jobs.output_lock`), open them, run ``func``
+        (which writes its files and calls :func:`mark_done`) on each input image not done yet, record completion;
+        return stem -> number of files."""
+        with contextlib.ExitStack() as locks:
+            for folder in self.outputs:
+                locks.enter_context(output_lock(folder, self.tool))
+            self.open()
+            counts = {stem: self.counts[stem] for stem in tasks if self.is_done(stem)}
+            todo = [task for stem, task in tasks.items() if stem not in counts]
+            if todo:
+                if counts:
+                    get_root_logger().info(f"{self.folders[0]}: {len(counts)} of {len(tasks)} images done, resuming")
+                for folder, args in self.outputs.items():  # recognisable (and resumable) while incomplete
+                    write_json(folder / MANIFEST, manifest_record(self.tool, args, False, counts=self.counts), 1, True)
+                self.progress_dir.mkdir(exist_ok=True)
+            # One input image per task: heavy tasks, so no chunking (better balance, live progress).
+            for stem, count in pool_map(func, todo, workers, desc=desc, initial=len(counts), chunksize=1):
+                counts[stem] = count
+            self.finish(counts)
         return counts
 
     def finish(self, counts: Mapping[str, int]) -> None:
@@ -129,11 +126,22 @@ class FolderJob:
         shutil.rmtree(self.progress_dir, ignore_errors=True)
 
 
+def check_workers(workers: int | None) -> None:
+    """Refuse a process count below 1 (``None``: all cores)."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+
+
+def check_job_arguments(compress_level: int, workers: int | None) -> None:
+    """The checks of the options every preparation tool shares, run before any output is made."""
+    check_compress_level(compress_level)
+    check_workers(workers)
+
+
 def mark_done(progress_dir: Path, stem: str, count: int) -> None:
     """Record (atomically) that input image ``stem`` produced ``count`` files, all in place."""
-    tmp = progress_dir / f".{stem}.tmp-{os.getpid()}"
-    tmp.write_text(str(count))
-    os.replace(tmp, progress_dir / stem)
+    with atomic_output(progress_dir / stem) as tmp:
+        tmp.write_text(str(count))
 
 
 @contextlib.contextmanager
@@ -173,9 +181,8 @@ def pool_map(
     may be large, e.g. encoded images for an LMDB) are requested ``2 * workers`` chunks ahead of the
     consumer, so memory stays bounded however long ``tasks`` is and however slow the consumer.
     """
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_workers(workers)
+    workers = available_cpus() if workers is None else workers
     workers = min(workers, max(len(tasks), 1))
     # delay: short runs (and bad input found at once) print no bar; a failed run clears its bar, so the
     # scripts' one-line error is all that is left on stderr.
@@ -220,14 +227,3 @@ def _bounded_ordered(
             yield from window.popleft().get()
     while window:
         yield from window.popleft().get()
-
-
-def add_job_arguments(parser: argparse.ArgumentParser, compress_level: int, overwrite_help: str) -> None:
-    """The ``--compress-level``, ``--workers`` and ``--overwrite`` options shared by the preparation scripts."""
-    parser.add_argument(
-        "--compress-level", type=int, default=compress_level, help=f"PNG compression 0-9 (default: {compress_level})"
-    )
-    parser.add_argument(
-        "--workers", type=int, default=None, help=f"processes (default: all cores, {default_workers()})"
-    )
-    parser.add_argument("--overwrite", action="store_true", help=overwrite_help)

@@ -19,7 +19,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.matlab_functions import imresize
 
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, mark_done
+from basicsr_distill.preparation.resume import FolderJob, check_job_arguments, mark_done
 
 TOOL = "extract_subimages"
 
@@ -181,8 +181,11 @@ def extract_subimages(
     lr_folders = {int(s): Path(p) for s, p in (lr_folders or {}).items()}
     if crop_size < 1 or step < 1 or thresh_size < 0:
         raise ValueError(f"need crop_size >= 1, step >= 1, thresh_size >= 0; got {crop_size}, {step}, {thresh_size}")
+    check_job_arguments(compress_level, workers)
+    if scales and scales[0] < 1:
+        raise ValueError(f"scales must be >= 1, got {scales}")
     for scale in scales:
-        if scale < 1 or crop_size % scale:
+        if crop_size % scale:
             raise ValueError(f"crop_size {crop_size} is not a multiple of scale x{scale}: LR sub-images would not pair")
         if scale in lr_folders and step % scale:
             raise ValueError(f"step {step} is not a multiple of scale x{scale}: official LR crops would not align")

@@ -50,7 +50,6 @@ from typing import Any
 
 import yaml
 
-from basicsr_distill.preparation.benchmark import canonical_benchmark
 from basicsr_distill.results.table_options import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
@@ -67,6 +66,8 @@ _TOTAL = re.compile(r"^\s+total_iter: (\d+)\s*$")
 
 def canonical(test_set: str) -> str:
     """The benchmark's folder name of ``scripts/prepare_benchmark.py`` (``BSD100`` -> ``B100``)."""
+    from basicsr_distill.preparation.benchmark import canonical_benchmark  # (imports OpenCV and torch)
+
     return canonical_benchmark(test_set)
 
 

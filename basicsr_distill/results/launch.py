@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from basicsr.utils import get_root_logger
-
 from basicsr_distill.jobs import ArgumentsChangedError
 from basicsr_distill.training.launch import TrainingError, check_experiment, run_training
 from basicsr_distill.training.validation import load_options_file, validate_options
+from basicsr_distill.utils import get_root_logger
 
 #: A step of a queued row: a command, or a function of (environment, log file, working folder) giving an exit status.
 Step = Sequence[str] | Callable[[Mapping[str, str], Path, Path], int]

@@ -32,6 +32,7 @@ from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
 from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
 from basicsr_distill.scoring.runner import ScoreConfig, output_paths, score_dataset
+from basicsr_distill.scoring.scorers.loss import LossScorer
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.training.launch import check_experiment, run_training
@@ -96,6 +97,20 @@ class StudyRow:
     iter_fraction: float = 1.0
     train_options: dict[str, Any] = field(default_factory=dict)
     recipe: LearnerRecipe | None = None  # None: the study's; another one only to compare recipes (bench/)
+
+    def __post_init__(self) -> None:
+        """The row's strategy and data-efficiency method are registered and take these parameters (refused in one
+        line naming the row, before any work)."""
+        from basicsr_distill.efficiency.options import KEY, DataEfficiencyOptions
+        from basicsr_distill.selection.strategy import strategy_from_options
+
+        try:
+            if self.coreset is not None:
+                strategy_from_options({key: value for key, value in self.coreset.items() if key != "scores"})
+            if KEY in self.train_options:
+                DataEfficiencyOptions.from_options(self.train_options[KEY])
+        except ValueError as error:
+            raise ValueError(f"study row {self.name}: {error}") from None
 
     @property
     def data_fraction(self) -> float:
@@ -202,22 +217,12 @@ def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
     """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``
     (:func:`score_paths`)."""
     common = {"gt": str(paths["gt"]), "progress": config.progress, "workers": config.workers}
-    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale, "loss": "mse", "color": "y"}
+    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale}
     folders = {key: config.out / "scores" / folder for key, folder in SCORE_FOLDERS.items()}
-    loss = score_dataset(
-        ScoreConfig(
-            scorer="loss",
-            weights=config.scorer_weights,
-            crop_border=config.scorer_crop_border,
-            out=folders["loss"],
-            **loss_common,
-        )
-    )
-    bicubic = score_dataset(
-        ScoreConfig(
-            scorer="loss", arch="Bicubic", crop_border=config.scorer_crop_border, out=folders["bicubic"], **loss_common
-        )
-    )
+    srcnn = LossScorer(weights=config.scorer_weights, loss="mse", color="y", crop_border=config.scorer_crop_border)
+    loss = score_dataset(ScoreConfig(srcnn, out=folders["loss"], **loss_common))
+    plain = LossScorer(arch="Bicubic", loss="mse", color="y", crop_border=config.scorer_crop_border)
+    bicubic = score_dataset(ScoreConfig(plain, out=folders["bicubic"], **loss_common))
     sobel = score_dataset(ScoreConfig(scorer="sobel", out=folders["sobel"], **common))
     return {"loss": loss.csv_path, "bicubic": bicubic.csv_path, "sobel": sobel.csv_path}
 

@@ -10,7 +10,7 @@ sub-image before choosing a core-set:
 - :func:`plot_topk_montage` (their Fig. 2): the top-k sub-images under ASC (lowest scores) and DES
   (highest scores), read from the LMDB or folder.
 
-Cuts use the selection's own ranking and rounding (:mod:`basicsr_distill.selection.strategies`).
+Cuts use the selection's own ranking and rounding (:mod:`basicsr_distill.selection.strategy`).
 PNG output through matplotlib's Agg canvas (no pyplot state, no display), written atomically.
 """
 
@@ -26,7 +26,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from basicsr_distill.selection.dataset_index import DatasetIndex
-from basicsr_distill.selection.strategies import fraction_count, rank
+from basicsr_distill.selection.strategy import fraction_count, rank
 from basicsr_distill.utils import atomic_output
 
 #: Longest side of a montage tile, in pixels.

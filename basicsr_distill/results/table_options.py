@@ -132,6 +132,14 @@ class Selection:
     offset: float = 0.0
     scores: str = "srcnn"  # srcnn (the study's SRCNN loss) or sobel (HDC's texture score)
 
+    def __post_init__(self) -> None:
+        """The strategy is registered and takes these parameters (refused in one line when a table is built)."""
+        from basicsr_distill.selection.strategy import strategy_from_options
+
+        block = self.block(2)
+        block.pop("scores")
+        strategy_from_options(block)
+
     def block(self, scale: int) -> dict[str, Any]:
         path = SRCNN_SCORES.format(scale=scale) if self.scores == "srcnn" else SOBEL_SCORES
         out: dict[str, Any] = {"scores": path, "strategy": self.strategy, "ratio": self.ratio}
@@ -148,12 +156,8 @@ class Selection:
         return text
 
 
-def _sel(strategy: str, ratio: float, offset: float = 0.0, scores: str = "srcnn") -> Selection:
-    short = {"ascending": "asc", "descending": "des", "random": "random", "hdc": "hdc", "ccs": "ccs"}[strategy]
-    if strategy == "descending" and offset:
-        short = "ref"
-    if scores == "sobel" and strategy == "descending":
-        short = "sobeldes"
+def _sel(short: str, strategy: str, ratio: float, offset: float = 0.0, scores: str = "srcnn") -> Selection:
+    """The selection named ``<short><percent>`` in experiment names (``des50``, ``ref50``, ``sobeldes50``...)."""
     return Selection(f"{short}{round(ratio * 100)}", strategy, ratio, offset, scores)
 
 
@@ -276,12 +280,12 @@ def _table1_rows(budget: str | None = None) -> tuple[TableRow, ...]:
 
         add("full", None, 1.0)
         for ratio in (0.75, 0.5, 0.25):
-            add(f"ASC {ratio:.0%}", _sel("ascending", ratio), ratio)
+            add(f"ASC {ratio:.0%}", _sel("asc", "ascending", ratio), ratio)
         for ratio in (0.75, 0.5, 0.25):
-            add(f"DES {ratio:.0%}", _sel("descending", ratio), ratio)
-        add("DES 25%, 2x steps", _sel("descending", 0.25), 0.5, "DES, more steps")
-        add("DES 25%, 4x steps", _sel("descending", 0.25), 1.0, "DES, more steps")
-        add("DES 50%, full steps", _sel("descending", 0.5), 1.0, "DES, more steps")
+            add(f"DES {ratio:.0%}", _sel("des", "descending", ratio), ratio)
+        add("DES 25%, 2x steps", _sel("des", "descending", 0.25), 0.5, "DES, more steps")
+        add("DES 25%, 4x steps", _sel("des", "descending", 0.25), 1.0, "DES, more steps")
+        add("DES 50%, full steps", _sel("des", "descending", 0.5), 1.0, "DES, more steps")
     return tuple(rows)
 
 
@@ -343,8 +347,8 @@ def _table2() -> TableSpec:
         "Pruning study, Table 2: SwinIR x2, 50% core-sets, loss- vs Sobel-based (DES, full steps)",
         TEST_SETS,
         (
-            TableRow("loss-based (SRCNN MSE), DES 50%", "SwinIR", _swinir(2, _sel("descending", 0.5))),
-            TableRow("Sobel-based, DES 50%", "SwinIR", _swinir(2, _sel("descending", 0.5, scores="sobel"))),
+            TableRow("loss-based (SRCNN MSE), DES 50%", "SwinIR", _swinir(2, _sel("des", "descending", 0.5))),
+            TableRow("Sobel-based, DES 50%", "SwinIR", _swinir(2, _sel("sobeldes", "descending", 0.5, scores="sobel"))),
         ),
         (HDC_NOTE,),
     )
@@ -355,8 +359,8 @@ def _table3() -> TableSpec:
     for scale in SCALES:
         rows += [
             TableRow("full", f"x{scale}", _swinir(scale, None)),
-            TableRow("DES 50%", f"x{scale}", _swinir(scale, _sel("descending", 0.5))),
-            TableRow("refined 50% (skip top 5%)", f"x{scale}", _swinir(scale, _sel("descending", 0.5, 0.05))),
+            TableRow("DES 50%", f"x{scale}", _swinir(scale, _sel("des", "descending", 0.5))),
+            TableRow("refined 50% (skip top 5%)", f"x{scale}", _swinir(scale, _sel("ref", "descending", 0.5, 0.05))),
         ]
     return TableSpec(
         "table3",
@@ -401,12 +405,20 @@ def _distill() -> TableSpec:
     )
 
 
+#: The rows beyond the studies, per ratio: (name prefix, label, strategy, scores).
+BEYOND_SELECTIONS = (
+    ("des", "DES", "descending", "srcnn"),
+    ("ccs", "CCS", "ccs", "srcnn"),
+    ("random", "random", "random", "srcnn"),
+    ("hdc", "HDC (Sobel)", "hdc", "sobel"),
+)
+
+
 def _beyond() -> TableSpec:
     rows = []
     for ratio in (0.1, 0.25):
-        for strategy in ("descending", "ccs", "random", "hdc"):
-            sel = _sel(strategy, ratio, scores="sobel" if strategy == "hdc" else "srcnn")
-            label = {"descending": "DES", "ccs": "CCS", "random": "random", "hdc": "HDC (Sobel)"}[strategy]
+        for short, label, strategy, scores in BEYOND_SELECTIONS:
+            sel = _sel(short, strategy, ratio, scores=scores)
             rows.append(TableRow(f"{label} {ratio:.0%}", "SwinIR", _swinir(2, sel, ratio)))
     return TableSpec(
         "beyond",

@@ -289,3 +289,21 @@ def build_scorer_model(
         logger.info(f"Scorer {arch_opt['type']} loaded from {checkpoint} (param key {record.param_key}).")
     record.net.eval().requires_grad_(False)
     return record
+
+
+def prefer_channels_last(net: torch.nn.Module, in_channels: int, device: torch.device) -> str:
+    """Switch ``net`` to channels-last (faster convolutions with oneDNN and cuDNN) if a trial forward works.
+
+    Archs that ``view`` their feature maps cannot run channels-last; they keep the default format.
+    """
+    trial = torch.rand(1, in_channels, 12, 12, device=device)
+    try:
+        with torch.no_grad():
+            shape = net(trial).shape
+            net.to(memory_format=torch.channels_last)
+            if net(trial).shape == shape:
+                return "channels_last"
+    except RuntimeError:
+        pass
+    net.to(memory_format=torch.contiguous_format)
+    return "contiguous"

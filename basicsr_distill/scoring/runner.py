@@ -1,13 +1,14 @@
 """Score every sub-image of an SR training set, streaming, batched, resumable, on CPU, GPU or several GPUs.
 
-The scoring stage of Moser, Raue, Dengel 2024 (Sec. 3: ``s_i = ||M(x_i) - y_i||^2``, or another scorer of
-:mod:`basicsr_distill.scoring.scorers`). Writes ``scores.csv`` (``name,score``) and ``scores.json`` atomically;
+The scoring stage of Moser, Raue, Dengel 2024 (Sec. 3: ``s_i = ||M(x_i) - y_i||^2``, or another registered scorer,
+:mod:`basicsr_distill.scoring.scorer`). Writes ``scores.csv`` (``name,score``) and ``scores.json`` atomically;
 an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs.reuse`). Execution details
 (batching, precision, several GPUs): ``docs/design.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -16,27 +17,27 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import DistContext, distributed_context, read_manifest, remove_stale_temps, reuse
-from basicsr_distill.scoring.model import ScorerModel, build_scorer_model
-from basicsr_distill.scoring.scorers import (
-    HIGHER_IS_HARDER,
-    SCORERS,
-    BicubicPsnrScorer,
-    LossScorer,
-    Preparation,
-    RandomScorer,
-    SobelScorer,
+from basicsr_distill.jobs import (
+    DistContext,
+    distributed_context,
+    output_lock,
+    read_manifest,
+    remove_stale_temps,
+    resolve_device,
+    reuse,
 )
+from basicsr_distill.scoring.measures import Preparation
+from basicsr_distill.scoring.scorer import SCORERS, BatchScore, Scorer
 from basicsr_distill.scoring.sources import (
     ImageStore,
     PairDataset,
@@ -73,33 +74,19 @@ def default_batch_size(device: torch.device, height: int, width: int) -> int:
 MIN_LOADER_BATCH = 32
 FORMAT_VERSION = 1
 
-Scorer = Callable[..., torch.Tensor]
-
 
 @dataclass
 class ScoreConfig:
-    """Everything :func:`score_dataset` needs; mirrors ``scripts/score_dataset.py``'s options."""
+    """Everything :func:`score_dataset` needs; mirrors ``basicsr-distill score``'s options.
 
-    scorer: str
+    ``scorer``: a registered scorer with its parameters, or a registered name (that scorer with its defaults).
+    """
+
+    scorer: Scorer | str
     gt: str | ImageStore
     out: str | os.PathLike
     lq: str | ImageStore | None = None
     scale: int | None = None
-    # loss
-    arch_opt: str | None = None
-    arch: str | None = None
-    arch_args: dict[str, Any] = field(default_factory=dict)
-    weights: str | None = None  # None: the shipped scorer of the arch and scale (scoring.pretrained)
-    random_weights: bool = False  # explicit request for a randomly initialised scorer (tests, ablations)
-    param_key: str | None = None
-    scale_check: bool = True
-    loss: str = "mse"
-    color: str | None = None  # None: 'y' for one-channel models, else 'rgb'
-    crop_border: int = 0
-    # sobel / bicubic_psnr / random
-    patch_size: int | None = None
-    psnr_scale: int = 4
-    seed: int = 0
     # execution
     batch_size: int | None = None  # None: default_batch_size(device, h, w)
     workers: int | None = None
@@ -108,6 +95,10 @@ class ScoreConfig:
     chunk_size: int = 2048
     overwrite: bool = False
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scorer, str):
+            self.scorer = SCORERS.get(self.scorer)()
 
 
 @dataclass
@@ -148,9 +139,7 @@ def default_workers(device: torch.device, local_world: int = 1) -> int:
 
 def _init_distributed(device_name: str) -> tuple[DistContext, torch.device]:
     """The distributed context and this rank's device (``cuda`` -> the ``LOCAL_RANK``-th GPU under ``torchrun``)."""
-    device = torch.device(device_name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
+    device = torch.device(resolve_device(device_name))
     env = distributed_context(device)
     if device.type == "cuda":
         device = torch.device("cuda", env.local_rank if env.active else (device.index or 0))
@@ -205,65 +194,23 @@ class _PartWriter:
 # scorer construction
 
 
-def _build_scorer(config: ScoreConfig, scale: int | None, device: torch.device) -> tuple[Scorer, dict[str, Any]]:
-    """The scorer object and its manifest entries (without the precision decision)."""
-    if config.scorer == "loss":
-        model: ScorerModel = build_scorer_model(
-            scale=scale,
-            arch_opt_path=config.arch_opt,
-            arch=config.arch,
-            arch_args=config.arch_args,
-            checkpoint=config.weights,
-            param_key=config.param_key,
-            scale_check=config.scale_check,
-            seed=config.seed,
-            random_weights=config.random_weights,
-        )
-        color = config.color or ("y" if model.in_channels == 1 else "rgb")
-        model.net.to(device)
-        info_format = prefer_channels_last(model.net, model.in_channels, device)
-        scorer = LossScorer(model.net, config.loss, color, config.crop_border, model.in_channels)
-        info = {
-            "loss": config.loss,
-            "color": color,
-            "crop_border": config.crop_border,
-            "arch": model.arch_opt.get("type"),
-            "arch_opt": model.arch_opt,
-            "checkpoint": model.checkpoint,
-            "checkpoint_sha256": model.checkpoint_sha256,
-            "param_key": model.param_key,
-            "checkpoint_training": model.training_options,
-            "random_weights": model.random_weights,
-            "memory_format": info_format,
-        }
-        return scorer, info
-    if config.scorer == "sobel":
-        return SobelScorer(config.patch_size), {"patch_size": config.patch_size, "color": "gray (BT.601, float)"}
-    if config.scorer == "bicubic_psnr":
-        color = config.color or "gray"
-        info = {"psnr_scale": config.psnr_scale, "color": color, "crop_border": config.crop_border, "max_psnr": 100.0}
-        return BicubicPsnrScorer(config.psnr_scale, color, config.crop_border), info
-    if config.scorer == "random":
-        return RandomScorer(config.seed), {"seed": config.seed}
-    raise ValueError(f"unknown scorer {config.scorer!r} (choose from {', '.join(SCORERS)})")
+def _build_scorer(config: ScoreConfig, scale: int | None, device: torch.device) -> tuple[BatchScore, dict[str, Any]]:
+    """The scorer's batch function, with its input ``preparation``, and its manifest entries (without the precision
+    decision)."""
+    function, info = config.scorer.build(scale, device)
+    return function if hasattr(function, "preparation") else _DefaultPreparation(function), info
 
 
-def prefer_channels_last(net: torch.nn.Module, in_channels: int, device: torch.device) -> str:
-    """Switch ``net`` to channels-last (faster convolutions with oneDNN and cuDNN) if a trial forward works.
+class _DefaultPreparation:
+    """A batch function that states no ``preparation``: it gets float32 RGB in [0, 1]."""
 
-    Archs that ``view`` their feature maps cannot run channels-last; they keep the default format.
-    """
-    trial = torch.rand(1, in_channels, 12, 12, device=device)
-    try:
-        with torch.no_grad():
-            shape = net(trial).shape
-            net.to(memory_format=torch.channels_last)
-            if net(trial).shape == shape:
-                return "channels_last"
-    except RuntimeError:
-        pass
-    net.to(memory_format=torch.contiguous_format)
-    return "contiguous"
+    preparation = Preparation()
+
+    def __init__(self, function: BatchScore) -> None:
+        self.function = function
+
+    def __call__(self, *args: Any) -> torch.Tensor:
+        return self.function(*args)
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -292,13 +239,13 @@ def _set_tf32(enabled: bool) -> None:
 
 
 def _choose_precision(
-    scorer: Scorer, config: ScoreConfig, dataset: PairDataset, device: torch.device
+    scorer: BatchScore, config: ScoreConfig, dataset: PairDataset, device: torch.device
 ) -> tuple[torch.dtype | None, dict[str, Any]]:
     """fp32 on CPU; on GPU, fp16/bf16 autocast for the model's forward if it keeps the ranking."""
     wanted = config.precision
     if wanted not in ("auto", "fp32", "fp16", "bf16"):
         raise ValueError(f"unknown precision {wanted!r} (auto, fp32, fp16, bf16)")
-    if not isinstance(scorer, LossScorer) or device.type != "cuda" or wanted == "fp32":
+    if not config.scorer.mixed_precision or device.type != "cuda" or wanted == "fp32":
         _set_tf32(False)
         return None, {"precision": "fp32"}
     dtype = torch.bfloat16 if wanted == "bf16" else torch.float16
@@ -359,12 +306,12 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
     keep = {k: v for k, v in info.items() if k not in ("checkpoint_training", "memory_format")}
     return {
         "format_version": FORMAT_VERSION,
-        "scorer": config.scorer,
+        "scorer": config.scorer.name,
         **keep,
         "gt": os.path.abspath(gt.path) if not gt.path.startswith("synthetic:") else gt.path,
         "lq": None if lq is None else (os.path.abspath(lq.path) if not lq.path.startswith("synthetic:") else lq.path),
         "count": count,
-        "precision_setting": config.precision if config.scorer == "loss" else None,
+        "precision_setting": config.precision if config.scorer.mixed_precision else None,
     }
 
 
@@ -386,6 +333,8 @@ def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint:
         where, stored, complete = csv_path, record.get("fingerprint") or {}, csv_path.exists()
     decision = reuse(where, stored, fingerprint, complete, overwrite)
     if decision == "skip":
+        if partial.exists():  # of a run that died after another had finished (this process holds the output's lock)
+            _remove_tree(partial)
         get_root_logger().info(f"{csv_path}: already complete with these arguments; nothing to do")
         return "done"
     if partial.exists():  # of other arguments (refused above unless overwrite) or unreadable
@@ -401,7 +350,7 @@ def _remove_tree(path: Path) -> None:
 
 
 def _score_batches(
-    scorer: Scorer,
+    scorer: BatchScore,
     loader: Iterator[dict[str, Any]] | DataLoader,
     device: torch.device,
     writer: _PartWriter,
@@ -454,14 +403,14 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
     module docstring of :mod:`basicsr_distill.scoring.model` and :mod:`basicsr_distill.scoring.sources`).
     """
     started = time.time()
-    if config.scorer not in SCORERS:
-        raise ValueError(f"unknown scorer {config.scorer!r} (choose from {', '.join(SCORERS)})")
     if (config.batch_size is not None and config.batch_size < 1) or config.chunk_size < 1:
         raise ValueError("batch size and chunk size must be positive")
-    if config.crop_border < 0:
-        raise ValueError(f"crop border must be >= 0, not {config.crop_border}")
-    if config.scorer == "loss" and config.lq is None:
-        raise ValueError("the loss scorer needs LR sub-images: pass --lq")
+    if config.scale is not None and config.scale < 1:
+        raise ValueError(f"scale must be >= 1, got {config.scale}")
+    if config.workers is not None and config.workers < 0:
+        raise ValueError(f"workers (decoding processes) must be >= 0, got {config.workers}")
+    if config.scorer.needs_lq and config.lq is None:
+        raise ValueError(f"the {config.scorer.name} scorer needs LR sub-images: pass --lq")
     env, device = _init_distributed(config.device)
     if device.type == "cpu":  # every core, shared among the ranks of this machine
         torch.set_num_threads(max(1, available_cpus() // env.local_world))
@@ -469,10 +418,12 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
         torch.backends.cudnn.benchmark = True
     stores: list[ImageStore] = []
     try:
-        for source in (config.gt, config.lq if config.scorer == "loss" else None):
+        for source in (config.gt, config.lq if config.scorer.needs_lq else None):
             if source is not None:
                 stores.append(source if isinstance(source, ImageStore) else open_store(source))
-        return _score(config, env, device, stores[0], stores[1] if len(stores) > 1 else None, started)
+        # one writer per output: rank 0 holds the lock, the other ranks of its torchrun job write parts under it
+        with output_lock(config.out, "score") if env.rank == 0 else contextlib.nullcontext():
+            return _score(config, env, device, stores[0], stores[1] if len(stores) > 1 else None, started)
     finally:
         for store in stores:
             store.close()
@@ -505,7 +456,7 @@ def _score(
     if done and env.rank == 0:
         logger.info(f"Resuming: {len(done)} of {len(keys)} sub-images already scored in {partial}")
     precision_info: dict[str, Any] = {"precision": "fp32"}
-    if isinstance(scorer, LossScorer) and device.type == "cuda" and remaining:
+    if config.scorer.mixed_precision and device.type == "cuda" and remaining:
         sample_set = PairDataset(remaining, gt, lq)
         choice = _choose_precision(scorer, config, sample_set, device) if env.rank == 0 else None
         scorer.autocast_dtype, precision_info = env.broadcast(choice)
@@ -517,12 +468,12 @@ def _score(
     scoring_started = time.time()
     shard = remaining[env.rank :: env.world]
     writer = _PartWriter(partial, env.rank)
-    label = info.get("checkpoint") or config.scorer
+    label = info.get("checkpoint") or config.scorer.name
     bar = tqdm(
-        total=len(remaining), unit="img", desc=f"score[{config.scorer}]", disable=not config.progress or env.rank
+        total=len(remaining), unit="img", desc=f"score[{config.scorer.name}]", disable=not config.progress or env.rank
     )
     with bar:
-        if isinstance(scorer, RandomScorer):  # a function of the name: no image is read
+        if not config.scorer.reads_images:  # a function of the name
             for start in range(0, len(shard), config.chunk_size):
                 names = shard[start : start + config.chunk_size]
                 writer.write(list(zip(names, scorer(None, None, names).tolist())))
@@ -552,8 +503,8 @@ def _score(
     rows = [(key, scores[key]) for key in keys]
     values = torch.tensor([score for _, score in rows], dtype=torch.float64)
     manifest = {
-        "scorer": config.scorer,
-        "higher_is_harder": HIGHER_IS_HARDER[config.scorer],
+        "scorer": config.scorer.name,
+        "higher_is_harder": config.scorer.higher_is_harder,
         **info,
         **precision_info,
         "scale": scale,
@@ -580,7 +531,7 @@ def _score(
     }
     _write_outputs(csv_path, json_path, rows, manifest)
     _remove_tree(partial)
-    logger.info(f"Wrote {len(rows)} {config.scorer} scores to {csv_path} ({manifest['wall_time_s']} s)")
+    logger.info(f"Wrote {len(rows)} {config.scorer.name} scores to {csv_path} ({manifest['wall_time_s']} s)")
     return ScoreResult(csv_path, json_path, manifest)
 
 

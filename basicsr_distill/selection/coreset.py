@@ -2,7 +2,7 @@
 
 Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution": read the
 per-sub-image scores, check them against the training set's names, apply a strategy
-(:mod:`basicsr_distill.selection.strategies`), and describe the result in a JSON-ready record
+(:mod:`basicsr_distill.selection.strategy`, found by name), and describe the result in a JSON-ready record
 (strategy, parameters, seed, the scores' sha256, count, score range). A keep-list written earlier
 can stand in for the scores (``coreset: {keep_list: ...}``).
 """
@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basicsr_distill.jobs import remove_stale_temps, reuse
+from basicsr_distill.jobs import output_lock, remove_stale_temps, reuse
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
-from basicsr_distill.selection.strategies import SelectionConfig, SelectionError, select
-from basicsr_distill.utils import sha256_file
+from basicsr_distill.selection.strategy import SelectionError, SelectionInputs, Strategy, select, strategy_from_options
+from basicsr_distill.utils import get_root_logger, sha256_file
 
 
 @dataclass
@@ -50,15 +50,24 @@ class CoreSet:
 
 def check_scores_scale(scores_path: str | os.PathLike, scale: int | None) -> None:
     """Refuse scores whose manifest (``scores.json`` next to ``scores.csv``) records another SR scale than the data's:
-    a loss scorer of x3 ranks x2 sub-images by the wrong difficulty."""
+    a loss scorer of x3 ranks x2 sub-images by the wrong difficulty. Scores without a manifest are used with a
+    warning (as a scorer checkpoint that records no scale is)."""
     manifest = Path(scores_path).with_suffix(".json")
-    if scale is None or not manifest.is_file():
+    if scale is None:
+        return
+    if not manifest.is_file():
+        get_root_logger().warning(
+            f"scores {scores_path}: records no scale (no {manifest.name} beside it): the scale could not be checked "
+            f"against the data's x{scale}"
+        )
         return
     try:
         recorded = json.loads(manifest.read_text()).get("scale")
     except (ValueError, AttributeError):
         raise SelectionError(f"{manifest}: not a scores manifest (invalid JSON)") from None
-    if recorded is not None and int(recorded) != int(scale):
+    if recorded is not None and (type(recorded) is not int or recorded < 1):  # NaN, "abc", 2.5, true, 0
+        raise SelectionError(f"{manifest}: scale: expected an integer >= 1, got {json.dumps(recorded)}")
+    if recorded is not None and recorded != int(scale):
         raise SelectionError(
             f"{manifest}: scale: the scores were computed on x{recorded} data, the selection's data is x{scale}"
         )
@@ -66,36 +75,28 @@ def check_scores_scale(scores_path: str | os.PathLike, scale: int | None) -> Non
 
 def select_coreset(
     scores_path: str | os.PathLike,
-    config: SelectionConfig,
+    strategy: Strategy,
     dataset_names: Iterable[str],
     images: DatasetIndex | None = None,
     scale: int | None = None,
 ) -> CoreSet:
-    """Select a core-set of ``dataset_names`` from the scores in ``scores_path``.
+    """Select a core-set of ``dataset_names`` from the scores in ``scores_path`` with ``strategy``.
 
-    ``images`` (the GT images by name) is needed by ``hdc`` only, for its clustering features. ``scale`` (the data's)
-    must match the one the scores' manifest records, if any.
+    ``images`` (the GT images by name) is needed by strategies that read images (``needs_images``: ``hdc``, for
+    its clustering features). ``scale`` (the data's) must match the one the scores' manifest records, if any.
     """
     check_scores_scale(scores_path, scale)
     scores = read_scores(scores_path)
     check_scores_cover(scores, dataset_names, scores_path)
-    features = None
-    if config.strategy == "hdc":
-        if images is None:
-            raise SelectionError("strategy 'hdc' needs the dataset's images for its features")
-        from basicsr_distill.selection.features import dataset_features
-
-        features = dataset_features(images, config.features)
-    details: dict[str, object] = {}
-    names = select(scores, config, features, details)
+    if strategy.needs_images and images is None:
+        raise SelectionError(f"strategy {strategy.name!r} needs the dataset's images for its features")
+    inputs = SelectionInputs(images=images)
+    names = select(scores, strategy, inputs)
     chosen = [scores[name] for name in names]
-    parameters = config.as_dict()
-    seed = parameters.pop("seed")
-    parameters.pop("strategy")
     record = {
-        "strategy": config.strategy,
-        "parameters": parameters,
-        "seed": seed,
+        "strategy": strategy.name,
+        "parameters": strategy.parameters(),
+        "seed": strategy.seed,
         "scores": str(scores_path),
         "scores_sha256": sha256_file(scores_path),
         "dataset": str(images.root) if images is not None else None,
@@ -104,7 +105,7 @@ def select_coreset(
         "fraction": len(names) / len(scores),
         "score_range": [min(chosen), max(chosen)],
         "full_score_range": [min(scores.values()), max(scores.values())],
-        **details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
+        **inputs.details,  # what the strategy really used (hdc: clusters_used, which k-means may lower)
     }
     return CoreSet(names=names, total=len(scores), record=record)
 
@@ -117,9 +118,9 @@ def coreset_from_options(
 ) -> CoreSet:
     """The core-set described by a YAML ``coreset:`` block: ``{keep_list: path}`` or ``{scores: path, ...}``.
 
-    The other keys of a ``scores`` block are :class:`SelectionConfig` fields (strategy, ratio, offset,
-    seed, clusters, features, strata). ``image_root`` is the GT dataset, read by ``hdc`` only; ``scale`` is the
-    data's (checked against the scores' manifest).
+    The other keys of a ``scores`` block are ``strategy`` (a registered name) and that strategy's parameters
+    (:func:`~basicsr_distill.selection.strategy.strategy_from_options`). ``image_root`` is the GT dataset, read by
+    strategies that read images only; ``scale`` is the data's (checked against the scores' manifest).
     """
     options = dict(options)
     dataset_names = list(dataset_names)
@@ -134,11 +135,11 @@ def coreset_from_options(
         record = {"keep_list": str(path), "keep_list_sha256": sha256_file(path), "count": len(names)}
         return CoreSet(names=sorted(names), total=len(dataset_names), record=record)
     scores_path = Path(str(options.pop("scores")))
-    config = SelectionConfig.from_options(options)
-    if config.strategy != "hdc" or image_root is None:
-        return select_coreset(scores_path, config, dataset_names, scale=scale)
+    strategy = strategy_from_options(options)
+    if not strategy.needs_images or image_root is None:
+        return select_coreset(scores_path, strategy, dataset_names, scale=scale)
     with DatasetIndex(image_root) as images:
-        return select_coreset(scores_path, config, dataset_names, images, scale)
+        return select_coreset(scores_path, strategy, dataset_names, images, scale)
 
 
 KEEP_LIST_NAME = "meta_info_coreset.txt"
@@ -170,6 +171,18 @@ def save_coreset(
     unless ``overwrite`` (:func:`~basicsr_distill.jobs.reuse`).
     """
     outputs = coreset_outputs(out_dir, gt, lq)
+    with output_lock(out_dir, "select"):
+        return _save_coreset(coreset, outputs, out_dir, gt, lq, overwrite)
+
+
+def _save_coreset(
+    coreset: CoreSet,
+    outputs: dict[str, Path],
+    out_dir: str | os.PathLike,
+    gt: DatasetIndex,
+    lq: DatasetIndex | None,
+    overwrite: bool,
+) -> dict[str, Path]:
     remove_stale_temps(out_dir)  # what a killed run left: the LMDB pair's staging folder, temp keep-list / record
     record = dict(coreset.record)
     if lq is not None:

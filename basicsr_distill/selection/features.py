@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from basicsr_distill.scoring.scorers import sobel_texture_map
+from basicsr_distill.scoring.measures import sobel_texture_map
 from basicsr_distill.selection.dataset_index import DatasetIndex
 
 #: Upper edges of the Sobel-magnitude histogram (magnitudes of a [0, 1] image lie in [0, 4]).

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from basicsr.utils import get_root_logger
 
 from basicsr_distill.jobs import ArgumentsChangedError, Reuse, barrier, remove_stale_temps, reuse
+from basicsr_distill.training.options_record import OPTIONS_RECORD, comparable_options, recorded_options
 from basicsr_distill.training.progress import PROGRESS_FILE, read_progress
-from basicsr_distill.training.resume import OPTIONS_RECORD, comparable_options, recorded_options
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, get_root_logger
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -51,7 +51,7 @@ from basicsr.utils.dist_util import get_dist_info
 from basicsr.utils.logger import initialized_logger
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
-import basicsr_distill  # noqa: F401  (registers archs, datasets and models)
+import basicsr_distill.register  # noqa: F401  (registers archs, datasets and models)
 from basicsr_distill.cli import USER_ERRORS
 from basicsr_distill.models.checkpoints import (
     keep_last_checkpoints,
@@ -67,8 +67,9 @@ from basicsr_distill.training.data import (
     named_build_dataset,
     resolve_total_iter,
 )
+from basicsr_distill.training.options_record import record_options
 from basicsr_distill.training.progress import ProgressLog
-from basicsr_distill.training.resume import check_resumed_options, load_resume_state, record_options
+from basicsr_distill.training.resume import check_resumed_options, load_resume_state
 from basicsr_distill.training.validation import apply_force_yml, load_options_file, validate_options
 
 

@@ -1,6 +1,6 @@
 """The resume rule of the training entry: the latest training state, on GPU or CPU, with the random state of
 the data pipeline, so a resumed run trains exactly as the uninterrupted one; and the options each experiment was
-started with, recorded beside it (:data:`OPTIONS_RECORD`), so a resumed or reused run is compared with them.
+started with, recorded beside it (:mod:`.options_record`), so a resumed or reused run is compared with them.
 
 BasicSR 1.4.2 resumes optimizers, schedulers, epoch and iteration, but re-seeds Python's ``random``, NumPy and
 torch at start-up (``set_random_seed``): its paired datasets draw crops, flips and rotations from ``random``, so
@@ -26,14 +26,9 @@ import torch
 from basicsr.utils import get_root_logger, scandir
 from basicsr.utils.misc import check_resume
 
-from basicsr_distill.jobs import changed_keys, describe_difference, normalised_json, read_manifest, write_json
+from basicsr_distill.jobs import changed_keys, describe_difference
+from basicsr_distill.training.options_record import OPTIONS_RECORD, comparable_options, recorded_options
 from basicsr_distill.training.validation import OptionsError
-
-#: Beside each experiment (``experiments/<name>/``): the options it was last started with, the option file after
-#: ``--force_yml``, as JSON (written by the training entry at every start).
-OPTIONS_RECORD = ".options.json"
-#: Options that change neither what is trained nor a file of the experiment: left out of every comparison.
-UNCOMPARED = ("logger.print_freq", "logger.use_tb_logger", "logger.wandb", "dist_params")
 
 
 def latest_state_path(opt: dict) -> str | None:
@@ -57,29 +52,6 @@ def load_resume_state(opt: dict) -> dict | None:
     resume_state = torch.load(path, map_location=device)
     check_resume(opt, resume_state["iter"])
     return resume_state
-
-
-def comparable_options(options: Mapping[str, Any]) -> dict:
-    """``options`` as JSON (:func:`~basicsr_distill.jobs.normalised_json`) without the :data:`UNCOMPARED` keys."""
-    comparable = normalised_json(dict(options))
-    for dotted in UNCOMPARED:
-        *parents, key = dotted.split(".")
-        target = comparable
-        for parent in parents:
-            target = target.get(parent) if isinstance(target, dict) else None
-        if isinstance(target, dict):
-            target.pop(key, None)
-    return comparable
-
-
-def record_options(experiment: str | Path, options: Mapping[str, Any]) -> None:
-    """Write ``options`` (the option file after ``--force_yml``) beside the experiment (:data:`OPTIONS_RECORD`)."""
-    write_json(Path(experiment) / OPTIONS_RECORD, normalised_json(dict(options)))
-
-
-def recorded_options(experiment: str | Path) -> dict | None:
-    """The options an experiment was last started with, or None (no record: another version or tool made it)."""
-    return read_manifest(experiment, OPTIONS_RECORD)
 
 
 def check_resumed_options(options: Mapping[str, Any], state_path: str, opt_path: str) -> None:

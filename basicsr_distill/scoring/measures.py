@@ -1,4 +1,5 @@
-"""Per-sub-image difficulty scores for SR core-set selection: ``loss``, ``sobel``, ``bicubic_psnr``, ``random``.
+"""The tensor side of the built-in scorers (:mod:`basicsr_distill.scoring.scorers`): a batch of sub-images in, one
+difficulty score per sub-image out, for SR core-set selection.
 
 * ``loss``: ``s_i = ||M(x_i) - y_i||_2^2 / |y_i|`` (Moser, Raue, Dengel 2024, Sec. 3); high = hard;
 * ``sobel``: ``T(p) = mean(0.5 |G_x * g| + 0.5 |G_y * g|)`` (HDC, Ding et al., IEEE SPL 2023); high = textured;
@@ -21,9 +22,6 @@ from torch import nn
 
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
 
-SCORERS = ("loss", "sobel", "bicubic_psnr", "random")
-#: Direction of each score: ``True`` where a higher score means a harder (more informative) sub-image.
-HIGHER_IS_HARDER = {"loss": True, "sobel": True, "bicubic_psnr": False, "random": True}
 #: ``bicubic_psnr`` of a sub-image its down-up reproduces exactly (MSE floored at 1e-10).
 MAX_PSNR = 100.0
 
@@ -100,16 +98,13 @@ def pixel_loss(pred: torch.Tensor, target: torch.Tensor, loss: LossName = "mse")
     raise ValueError(f"unknown loss {loss!r} (expected 'mse' or 'l1')")
 
 
-class LossScorer:
+class ModelLoss:
     """``loss``: per-sub-image MSE/L1 between ``model(lq)`` and the HR sub-image (Moser et al. 2024).
 
     ``model`` maps LR ``(N, C, h, w)`` to HR ``(N, C, s*h, s*w)`` (BasicSR's LR-in/HR-out convention);
     a one-channel model gets the LR's Y channel and is compared on Y. ``autocast_dtype`` runs only the
     forward pass in mixed precision; the loss is always reduced in float32.
     """
-
-    name = "loss"
-    needs_lq = True
 
     def __init__(
         self,
@@ -120,10 +115,6 @@ class LossScorer:
         in_channels: int = 3,
         autocast_dtype: torch.dtype | None = None,
     ) -> None:
-        if loss not in ("mse", "l1"):
-            raise ValueError(f"unknown loss {loss!r} (expected 'mse' or 'l1')")
-        if color not in ("rgb", "y"):
-            raise ValueError(f"unknown color space {color!r} (expected 'rgb' or 'y')")
         if in_channels not in (1, 3):
             raise ValueError(f"scorer models must take 1 (Y) or 3 (RGB) channels, not {in_channels}")
         if in_channels == 1 and color == "rgb":
@@ -173,7 +164,7 @@ def split_patches(img: torch.Tensor, patch_size: int) -> torch.Tensor:
     return patches.reshape(n, rows * cols, c, patch_size, patch_size)
 
 
-class SobelScorer:
+class SobelTexture:
     """``sobel``: HDC's Sobel texture level of the grayscale HR (Ding et al. 2023), whole or per patch.
 
     With ``patch_size`` the sub-image is cut into non-overlapping patches, each scored on its own (its
@@ -181,12 +172,7 @@ class SobelScorer:
     whole.
     """
 
-    name = "sobel"
-    needs_lq = False
-
     def __init__(self, patch_size: int | None = None) -> None:
-        if patch_size is not None and patch_size < 3:
-            raise ValueError(f"sobel patch size must be at least 3 pixels, not {patch_size}")
         self.patch_size = patch_size
         self.preparation = Preparation(gt="gray601")
 
@@ -207,17 +193,10 @@ def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(mse.double().clamp_min(10.0 ** (-MAX_PSNR / 10.0)))
 
 
-class BicubicPsnrScorer:
+class BicubicPsnr:
     """``bicubic_psnr``: PSNR of the HR against its MATLAB-bicubic down-up (Cho et al. 2025), float64. Low = hard."""
 
-    name = "bicubic_psnr"
-    needs_lq = False
-
     def __init__(self, scale: int = 4, color: Color = "gray", crop_border: int = 0) -> None:
-        if scale < 2:
-            raise ValueError(f"bicubic_psnr needs a down-up scale >= 2, not {scale}")
-        if color not in ("rgb", "y", "gray"):
-            raise ValueError(f"unknown color space {color!r} (expected 'gray', 'y' or 'rgb')")
         self.scale, self.color, self.crop_border = scale, color, crop_border
         self.preparation = Preparation(gt=color, dtype=torch.float64)
 
@@ -235,11 +214,8 @@ def random_score(name: str, seed: int) -> float:
     return (int.from_bytes(digest, "big") >> 11) / float(1 << 53)
 
 
-class RandomScorer:
+class SeededUniform:
     """``random``: a seeded uniform score per sub-image name (the random-pruning baseline)."""
-
-    name = "random"
-    needs_lq = False
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

@@ -1,55 +1,55 @@
-"""The whole distillation of Cho, Jung, Cho, Soh, "Dataset Distillation for Super-Resolution Without Class
-Labels and Pre-Trained Models" (IEEE SPL 2025, Fig. 2) from one BasicSR-style YAML, with a record.
+"""The ``srdd`` synthesis method: the whole distillation of Cho, Jung, Cho, Soh, "Dataset Distillation for
+Super-Resolution Without Class Labels and Pre-Trained Models" (IEEE SPL 2025, Fig. 2) from one BasicSR-style YAML,
+with a record.
 
 Stages, each in its own folder under the YAML's ``root``, each resuming from its own outputs:
 
-1. ``patches/``: high-gradient patches, PSNR_bic < 23 dB (Sec. II-A, Eq. 1; :mod:`.patches`);
-2. ``clusters/``: CLIP ViT-B/32 embeddings, k-means pseudo-classes (Sec. II-A; :mod:`.clustering`);
+1. ``patches/``: high-gradient patches, PSNR_bic < 23 dB (Sec. II-A, Eq. 1;
+   :mod:`~basicsr_distill.distillation.patches`);
+2. ``clusters/``: CLIP ViT-B/32 embeddings, k-means pseudo-classes (Sec. II-A;
+   :mod:`~basicsr_distill.distillation.clustering`);
 3. ``finetune/``: DiffFit fine-tuning of DiT-XL/2 with the minimax + SR losses (Sec. II-B, Eqs. 2-5),
    through the training layer (:func:`~basicsr_distill.training.launch.run_training` in this process, so a
    ``torchrun`` rank trains in its group; model ``DiTDiffFitModel``, dataset ``PseudoLabelPatchDataset``) with
    ``--auto_resume``, in that folder (``experiments/{name}_finetune``);
 4. ``synthesize_x{s}/``: IPC images per class with 50-step CFG-4.0 sampling, HR + MATLAB-bicubic LR LMDB
-   pair (Sec. II-C; :mod:`.synthesize`); one folder per scale, all from the same fine-tuning.
+   pair (Sec. II-C; :mod:`~basicsr_distill.distillation.synthesize`, written by the shared
+   :mod:`~basicsr_distill.distillation.export`); one folder per scale, all from the same fine-tuning.
 
 Before any stage, every pretrained file the requested stages will load (CLIP, DiT folder, decoding VAE) is checked
-against the paper's architectures in seconds (:mod:`.weights`; ``check_weights: false`` turns it off), so a
-wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the patches while the
-others wait; every rank fine-tunes (DDP) and samples its share; rank 0 writes the LMDBs and the record.
+against the paper's architectures in seconds (:mod:`~basicsr_distill.distillation.weights`; ``check_weights: false``
+turns it off), so a wrong file fails at once, not after hours. Under ``torchrun`` rank 0 selects and clusters the
+patches while the others wait; every rank fine-tunes (DDP) and samples its share; rank 0 writes the LMDBs and the
+record.
 
-What the stages share lives below them, in :mod:`basicsr_distill.jobs` (:class:`~basicsr_distill.jobs.StageDir`:
-a stage folder whose ``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same
-parameters skips a finished stage or continues an unfinished one, other parameters or inputs are refused unless
-``overwrite``; the sha256 helpers; the distributed context) and :mod:`basicsr_distill.cli` (the scripts' parser),
-so the stage modules never import this one (they used to import each other in a circle). ``record.json`` in
-the root gathers every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``.
+A workflow (it starts a training): the stage modules below never import it. What the stages share lives in
+:mod:`basicsr_distill.jobs` (:class:`~basicsr_distill.jobs.StageDir`: a stage folder whose ``manifest.json`` records
+parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or continues an
+unfinished one, other parameters or inputs are refused unless ``overwrite``). ``record.json`` in the root gathers
+every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``. Heavy
+imports stay inside the functions: ``distill run --help`` lists the methods without loading torch.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from basicsr.utils import get_root_logger
-
-from basicsr_distill.jobs import (
-    STAGE_MANIFEST,
-    StageDir,
-    barrier,
-    distributed_context,
-    from_rank0,
-    normalised_json,
-    require_complete,
-    resolve_device,
-    sha256_file,
-    write_json,
+from basicsr_distill.synthesis import (
+    SYNTHESIS_METHODS,
+    SynthesisMethod,
+    build_config,
+    check_keys,
+    check_stages,
+    check_type,
+    load_yaml,
+    method_logger,
+    options_record,
+    section,
 )
 
 if TYPE_CHECKING:  # imported where used: clustering and synthesis import sklearn, open_clip, diffusers
@@ -68,17 +68,6 @@ STAGES = ("patches", "clusters", "finetune", "synthesize")
 #: Keys of the pipeline YAML and of each stage section (typos are refused).
 _TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize", "check_weights"}
 _FINETUNE_KEYS = {"opt", "force"}
-
-
-def load_yaml(path: str | os.PathLike) -> dict:
-    """A YAML file as plain dicts (BasicSR's ordered loader, then ``dict``s), with a clear error if missing."""
-    from basicsr.utils.options import ordered_yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such option file")
-    with open(path) as handle:
-        return normalised_json(yaml.load(handle, Loader=ordered_yaml()[0]))
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -112,23 +101,6 @@ class DistillConfig:
         dirs = {stage: self.root / stage for stage in STAGES}
         dirs["synthesize"] = self.root / f"synthesize_x{self.synthesis_config.scale}"
         return dirs
-
-
-def _section(options: dict, key: str, source: str) -> dict:
-    section = options.get(key)
-    if not isinstance(section, dict):
-        raise ValueError(f"{source}: missing section {key!r}")
-    return dict(section)
-
-
-def _build(kind: type, values: dict, where: str) -> Any:
-    try:
-        return kind(**values)
-    except TypeError as error:
-        known = ", ".join(f.name for f in dataclasses.fields(kind))
-        raise ValueError(f"{where}: {error} (known keys: {known})") from None
-    except ValueError as error:  # a value the stage refuses: name the file and the section (e.g. IPC 0)
-        raise ValueError(f"{where}: {error}") from None
 
 
 def weights_from_options(config: DistillConfig, stages: Any = None) -> dict[str, Any]:
@@ -168,34 +140,39 @@ def parse_config(options: dict, source: str = "options") -> DistillConfig:
     from basicsr_distill.distillation.clustering import ClusterConfig
     from basicsr_distill.distillation.patches import PatchSelectionConfig
     from basicsr_distill.distillation.synthesize import SynthesisConfig
+    from basicsr_distill.training.validation import OptionsError
 
-    unknown = set(options) - _TOP_KEYS
-    if unknown:
-        raise ValueError(f"{source}: unknown keys {sorted(unknown)} (known: {sorted(_TOP_KEYS)})")
+    check_keys(options, SRDD, source)
     for key in ("name", "root"):
         if not options.get(key):
-            raise ValueError(f"{source}: {key!r} is required")
-    patches = _section(options, "patches", source)
+            raise OptionsError(source, key, "required")
+    top = {"name": str, "root": str, "device": str, "check_weights": bool}
+    for key, kind in top.items():
+        check_type(options.get(key, kind()), kind, source, key)
+    patches = section(options, "patches", source)
     if not patches.get("dataroot"):
-        raise ValueError(f"{source}: patches.dataroot (the HR image folder) is required")
-    dataroot, workers = patches.pop("dataroot"), int(patches.pop("num_workers", 1))
+        raise OptionsError(source, "patches.dataroot", "required (the HR image folder, or a list of folders)")
+    dataroot = check_type(patches.pop("dataroot"), str | list[str], source, "patches.dataroot")
+    workers = check_type(patches.pop("num_workers", 1), int, source, "patches.num_workers")
     folders = [Path(folder) for folder in dataroot] if isinstance(dataroot, list) else Path(dataroot)
-    finetune = _section(options, "finetune", source)
+    finetune = section(options, "finetune", source)
     if set(finetune) - _FINETUNE_KEYS or not finetune.get("opt"):
-        raise ValueError(f"{source}: finetune needs 'opt' (a DiTDiffFitModel option file) and optionally 'force'")
-    clusters = _section(options, "clusters", source)
+        raise OptionsError(source, "finetune", "needs 'opt' (a DiTDiffFitModel option file) and optionally 'force'")
+    check_type(finetune["opt"], str, source, "finetune.opt")
+    check_type(finetune.get("force") or {}, dict, source, "finetune.force")
+    clusters = section(options, "clusters", source)
     clusters.setdefault("device", options.get("device", "auto"))
     return DistillConfig(
         name=str(options["name"]),
         root=Path(options["root"]),
         device=str(options.get("device", "auto")),
         patches_dir=folders,
-        patch_config=_build(PatchSelectionConfig, patches, f"{source}: patches"),
+        patch_config=build_config(PatchSelectionConfig, patches, source, "patches"),
         patch_workers=workers,
-        cluster_config=_build(ClusterConfig, clusters, f"{source}: clusters"),
+        cluster_config=build_config(ClusterConfig, clusters, source, "clusters"),
         finetune_opt=Path(finetune["opt"]),
         finetune_force=dict(finetune.get("force") or {}),
-        synthesis_config=_build(SynthesisConfig, _section(options, "synthesize", source), f"{source}: synthesize"),
+        synthesis_config=build_config(SynthesisConfig, section(options, "synthesize", source), source, "synthesize"),
         check_weights=bool(options.get("check_weights", True)),
     )
 
@@ -241,7 +218,9 @@ def check_class_count(config: DistillConfig) -> None:
 def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict:
     """Stage 3: DiffFit fine-tuning through the training layer (auto-resumed); returns the manifest."""
     import torch.distributed as dist
+    from basicsr.utils import get_root_logger
 
+    from basicsr_distill.jobs import StageDir, barrier, from_rank0, sha256_file
     from basicsr_distill.training.launch import run_training
 
     logger = get_root_logger()
@@ -293,13 +272,20 @@ def run_pipeline(
     from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
     from basicsr_distill.distillation.patches import select_patches
     from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
+    from basicsr_distill.jobs import (
+        STAGE_MANIFEST,
+        barrier,
+        distributed_context,
+        normalised_json,
+        resolve_device,
+        sha256_file,
+        write_json,
+    )
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
     raw = load_yaml(options) if not isinstance(options, dict) else normalised_json(options)
     config = parse_config(raw, source)
-    wanted = list(stages or STAGES)
-    if unknown := [stage for stage in wanted if stage not in STAGES]:
-        raise ValueError(f"unknown stages {unknown} (choose from {', '.join(STAGES)})")
+    wanted = check_stages(SRDD, stages, source)
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
     if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
@@ -310,7 +296,7 @@ def run_pipeline(
             check_weights(**arguments)
     rank = distributed_context().rank
     config.root.mkdir(parents=True, exist_ok=True)
-    logger = _pipeline_logger(config.root, config.name)
+    logger = method_logger(config.root, config.name)
     dirs = config.stage_dirs
     record = _load_record(config.root, raw, source)
 
@@ -361,6 +347,8 @@ def run_pipeline(
 
 
 def _manifest(folder: Path, stage: str) -> dict:
+    from basicsr_distill.jobs import STAGE_MANIFEST, require_complete
+
     require_complete(folder, f"{stage} stage folder")  # names a started-but-unfinished stage as such
     path = folder / STAGE_MANIFEST
     if not path.is_file():
@@ -379,7 +367,7 @@ def _load_record(root: Path, raw: dict, source: str) -> dict:
     path = root / RECORD
     record = json.loads(path.read_text()) if path.is_file() else {"stages": {}}
     record.update(
-        options={"source": source, "sha256": sha256_file(source) if Path(source).is_file() else None, "values": raw},
+        options=options_record(raw, source),
         versions={
             "torch": torch.__version__,
             "basicsr": basicsr.__version__,
@@ -392,11 +380,19 @@ def _load_record(root: Path, raw: dict, source: str) -> dict:
     return record
 
 
-def _pipeline_logger(root: Path, name: str) -> logging.Logger:
-    """BasicSR's root logger, writing to ``{root}/{name}_{time}.log`` when this process sets it up first.
+@SYNTHESIS_METHODS.register()
+class SRDD(SynthesisMethod):
+    """``method: srdd`` (the default): :func:`run_pipeline` on the YAML, validated by :func:`parse_config`."""
 
-    The fine-tuning logs through the same logger (BasicSR keeps the first set-up), so its messages land here.
-    """
-    from basicsr.utils import get_time_str
+    name = "srdd"
+    summary = "dataset distillation, Cho et al. 2025: patches -> CLIP clusters -> DiT fine-tuning -> sampling"
+    stages = STAGES
+    keys = frozenset(_TOP_KEYS)
+    scale_key = ("synthesize", "scale")
 
-    return get_root_logger(log_level=logging.INFO, log_file=str(root / f"{name}_{get_time_str()}.log"))
+    def __init__(self, options: dict[str, Any], source: str) -> None:
+        super().__init__(options, source)
+        self.config = parse_config(options, source)
+
+    def run(self, overwrite: bool = False, stages: Sequence[str] | None = None) -> dict[str, Any]:
+        return run_pipeline(self.options, overwrite, stages, self.source)
