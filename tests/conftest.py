@@ -57,6 +57,16 @@ def paired_folder(tmp_path: Path) -> tuple[Path, Path]:
     return write_paired_folder(tmp_path / "data", count=6, size=48, scale=2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def basicsr_logger_on_the_session_stream() -> None:
+    """BasicSR's logger set up once per test process, before any test captures stderr. Set up inside a test (an
+    in-process training or refusal under ``capsys``), its stream handler would keep that test's capture stream,
+    closed after it, and every later log line of the process would print a logging error into another test."""
+    from basicsr.utils import get_root_logger
+
+    get_root_logger()
+
+
 @pytest.fixture
 def basicsr_log() -> Iterator[list[str]]:
     """Messages of BasicSR's root logger at INFO and above, as its handlers would print them. The logger does not

@@ -18,15 +18,6 @@ from conftest import textured_image
 from test_training_entry import tiny_options, write_options, write_scores_for
 
 
-@pytest.fixture(scope="module", autouse=True)
-def basicsr_logger_on_the_session_stream() -> None:
-    """BasicSR's logger set up before any test of this module captures stderr: its stream handler would otherwise
-    keep a test's capture stream, closed after that test, and any later log line would print a logging error."""
-    from basicsr.utils import get_root_logger
-
-    get_root_logger()
-
-
 def listing(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
