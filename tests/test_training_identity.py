@@ -6,7 +6,8 @@ reference that holds on any CPU (float kernels differ between CPUs, so no final 
   process, gives the same final tensors bit for bit (a fresh, uninterrupted run: BasicSR's resume differences do
   not apply). Measured equal with ``ATEN_CPU_CAPABILITY`` = AVX512 (this machine's), ``avx2`` and ``default``.
 * InfoBatch, which BasicSR's own pipeline cannot train (no pruning stream): the final tensors the reference code
-  trained (``data/infobatch_final_network.pt``, recorded with AVX512 kernels), within :data:`INFOBATCH_TOLERANCE`.
+  trained (``data/infobatch_final_network.json``, the float32 values written exactly, recorded with AVX512
+  kernels), within :data:`INFOBATCH_TOLERANCE`.
   Measured on the 2-core AMD EPYC (one thread): AVX512 vs ``avx2`` 0, AVX512 vs ``default`` 4.9e-7 (largest
   absolute weight 2.0); changes of what is trained move the weights by far more: ``optim_g.lr`` 1e-3 -> 1.001e-3
   1.2e-4, ``prune_ratio`` 0.5 -> 0.4 8.4e-4, one iteration fewer 1.0e-3, no flips 9.8e-3. The tolerance is 20 times
@@ -28,7 +29,7 @@ from test_training_entry import tiny_options
 
 #: Largest absolute difference of an InfoBatch weight from the recorded one (see the module docstring).
 INFOBATCH_TOLERANCE = 1e-5
-INFOBATCH_REFERENCE = Path(__file__).with_name("data") / "infobatch_final_network.pt"
+INFOBATCH_REFERENCE = Path(__file__).with_name("data") / "infobatch_final_network.json"
 
 
 def sr_model(root: Path) -> dict:
@@ -105,8 +106,17 @@ def test_training_gives_basicsr_own_pipelines_network(tmp_path: Path, run) -> No
     assert all(torch.equal(ours[key], reference[key]) for key in reference)
 
 
+def recorded_tensors(record: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a JSON record (``{"tensors": {name: {"dtype", "shape", "values"}}}``)."""
+    tensors = json.loads(record.read_text())["tensors"]
+    return {
+        name: torch.tensor(entry["values"], dtype=getattr(torch, entry["dtype"])).reshape(entry["shape"])
+        for name, entry in tensors.items()
+    }
+
+
 def test_infobatch_gives_the_recorded_network_within_kernel_rounding(tmp_path: Path) -> None:
-    reference = network_tensors(INFOBATCH_REFERENCE)
+    reference = recorded_tensors(INFOBATCH_REFERENCE)
     ours = train_in_process(tmp_path, infobatch(tmp_path))
     assert sorted(ours) == sorted(reference)
     difference = max(float((ours[key].double() - reference[key].double()).abs().max()) for key in reference)
