@@ -79,6 +79,8 @@ def test_tiny_file_from_a_temporary_folder_makes_a_pair_basicsr_trains_on(
     assert teacher["checkpoint_sha256"] == sha256_file(shipped_checkpoint("FSRCNN", 2))
     assert (teacher["arch"]["type"], teacher["scale"], teacher["feature_layer"]) == ("FSRCNN", 2, "last_part")
     assert manifest["summary"]["real_patches"] == 13 and manifest["summary"]["synthetic_patches"] == 4
+    infos = [json.loads((out / "work" / f"img{index}" / "info.json").read_text()) for index in range(3)]
+    assert manifest["summary"]["flops"] == sum(info["flops"] for info in infos) and min(i["flops"] for i in infos) > 0
     record = json.loads((tmp_path / "experiments" / "idc_tiny" / "record.json").read_text())
     assert record["method"] == "idc" and record["options"]["sha256"] == sha256_file(TINY)
 
@@ -117,6 +119,23 @@ def test_ratio_one_without_iterations_returns_the_real_patches(tmp_path: Path) -
         stored = sorted(patch[..., 0].tobytes() for _, patch in reader)
     real = [bicubic_lr(image[x : x + 32, y : y + 32], 2) for x, y in subimage_positions(*SIZES[0], 32, 16)]
     assert stored == sorted(grey[..., 0].tobytes() for grey in to_bgr(to_tensor(real, "y"), "y"))
+
+
+def test_the_flop_count_of_an_image_grows_by_the_same_amount_with_each_iteration(tmp_path: Path) -> None:
+    # Every iteration is one forward and one backward pass of the same synthetic patches: the same flops each time.
+    write_images(tmp_path / "hr", SIZES[:1])
+    counted = []
+    for iterations in (0, 1, 2):
+        config = write_options(
+            tmp_path / "idc.yml",
+            root=str(tmp_path / f"run{iterations}"),
+            data={"dataroot_gt": str(tmp_path / "hr")},
+            condense={"iterations": iterations},
+        )
+        run_cli("-opt", str(config))
+        manifest = json.loads((tmp_path / f"run{iterations}" / "condense_x2" / "manifest.json").read_text())
+        counted.append(manifest["summary"]["flops"])
+    assert counted[2] - counted[1] == counted[1] - counted[0] > 0
 
 
 def test_any_registered_arch_with_a_checkpoint_teaches_rgb_data(tmp_path: Path) -> None:

@@ -68,7 +68,17 @@ def test_two_seed_study_reproduces_its_own_numbers_and_resumes(tmp_path: Path, m
     assert "Number of train images: 6" in log
     assert (out / "table.md").read_text() == markdown_table(table, config)
     assert all(Path(figure).is_file() for figure in record["figures"])
-    assert table[1]["vs_full"]["n"] == 2 and table[1]["vs_full"]["ci95"] is not None
+    assert table[1]["baseline"] == "full" and "baseline" not in table[0]
+    assert table[1]["vs_baseline"]["n"] == 2 and table[1]["vs_baseline"]["ci95"] is not None
+    # Storage: the bytes of the 6 chosen entries of the pair; compute: the SRCNN scorer's pass over all 12 sub-images.
+    assert table[0]["storage_fraction"] == 1.0 and table[0]["preparation"] is None
+    assert table[1]["data_fraction"] == 0.5 and 0.25 < table[1]["storage_fraction"] < 0.75
+    scoring = record["costs"]["preparations"]["scores loss"]
+    counted = {"flops": scoring["flops"], "iterations": scoring["iterations"]}
+    assert table[1]["preparation"] == {"what": "scores loss", **counted}
+    assert scoring["iterations"] == scoring["flops"] / record["costs"]["learner_iteration"]["flops"]
+    assert table[1]["compute_total_fraction"] == (table[1]["compute"] + scoring["iterations"]) / config.iters
+    assert "SRCNN_Y_x2" in next(iter(record["costs"]["networks_training_not_included"]))
 
     # A retrained run gives the same numbers bit for bit; the finished runs are reused.
     shutil.rmtree(out / "experiments" / "ref_s1")
@@ -232,3 +242,97 @@ def test_a_row_keeps_its_iterations_and_a_run_with_other_options_is_refused_or_r
     progress = (out / "experiments" / "half_s0" / "progress.jsonl").read_text().splitlines()
     assert json.loads(progress[-1]) == {"iter": 5, "done": True} and record["train_seconds"] > 0
     assert record["iterations"] == 5 and [point[0] for point in record["curve"]] == [3, 5]
+
+
+#: The instance data condensation of the tiny study's sub-images: 4 per image, r = 0.25 -> one synthetic each.
+TINY_IDC = {
+    "name": "idc",
+    "method": "idc",
+    "data": {"color": "y"},
+    "condense": {"ratio": 0.25, "iterations": 2, "stride": 2, "frequencies": 16},
+}
+
+
+def test_a_synthesized_set_is_a_row_that_trains_on_its_lmdb_pair_and_counts_its_costs(tmp_path: Path) -> None:
+    from basicsr_distill.preparation.lmdb_io import LmdbReader
+    from basicsr_distill.results.pruning_study import data_paths
+    from basicsr_distill.results.study_costs import lmdb_pair_bytes, markdown_costs
+
+    rows = (
+        StudyRow("full"),
+        StudyRow("idc", synthesis=TINY_IDC),
+        StudyRow("idc_half", synthesis=TINY_IDC, iter_fraction=0.5, baseline="idc"),
+        StudyRow("srdd", unavailable="not runnable here: needs its weights"),
+    )
+    config = _tiny_config(tmp_path, tmp_path / "out", rows=rows, seeds=(0,))
+    table = run_study(config)
+    out = tmp_path / "out"
+    record = json.loads((out / "results.json").read_text())
+    assert sorted(record["runs"]) == ["full_s0", "idc_half_s0", "idc_s0"]
+    assert [path.name for path in (out / "synthesis").iterdir()] == ["idc"]  # one condensation for both rows
+    manifest = json.loads((out / "synthesis" / "idc" / "condense_x2" / "manifest.json").read_text())
+    assert manifest["inputs"]["dataroot_gt"]["path"] == str(data_paths(config)["gt"])
+    for run in ("idc_s0", "idc_half_s0"):  # 3 images of 4 sub-images, one synthetic patch each
+        log = "".join(p.read_text() for p in (out / "experiments" / run).glob("train_*.log"))
+        assert "Number of train images: 3" in log and "condensed_HR.lmdb" in log
+
+    full, idc, half, srdd = table
+    assert srdd == {"row": "srdd", "unavailable": "not runnable here: needs its weights"}
+    assert idc["data_fraction"] == 3 / 12 and half["baseline"] == "idc" and half["vs_baseline"]["n"] == 1
+    condensed = out / "synthesis" / "idc" / "condense_x2"
+    paths = data_paths(config)
+    assert idc["storage_bytes"] == lmdb_pair_bytes(condensed / "condensed_HR.lmdb", condensed / "condensed_LR_X2.lmdb")
+    with LmdbReader(paths["gt"]) as gt, LmdbReader(paths["lq"]) as lq:
+        stored = sum(len(reader.get_bytes(key)) for reader in (gt, lq) for key in gt.keys)
+    assert full["storage_bytes"] == stored and idc["storage_fraction"] == idc["storage_bytes"] / stored
+    condensation = record["costs"]["preparations"]["synthesis idc"]
+    assert condensation["flops"] == manifest["summary"]["flops"] > 0
+    assert condensation["seconds"] == manifest["summary"]["seconds"]
+    counted = {"flops": condensation["flops"], "iterations": condensation["iterations"]}
+    assert idc["preparation"] == half["preparation"] == {"what": "synthesis idc", **counted}
+    assert half["compute_total_fraction"] == (half["compute"] + condensation["iterations"]) / config.iters
+    assert "FSRCNN_Y_x2" in next(iter(record["costs"]["networks_training_not_included"]))
+
+    markdown = (out / "table.md").read_text()
+    assert markdown == markdown_table(table, config) and "| srdd | not runnable here: needs its weights |" in markdown
+    assert "(vs idc) |" in markdown and "| vs its baseline, 95% CI |" in markdown
+    assert (out / "costs.md").read_text() == markdown_costs(record["costs"], config.iters)
+
+
+@pytest.mark.parametrize(
+    ("row", "line"),
+    [
+        (
+            {"synthesis": {**TINY_IDC, "method": "srdd"}},
+            "study row x: synthesis method srdd cannot make its set from the study's sub-images",
+        ),
+        ({"synthesis": {**TINY_IDC, "method": "idk"}}, "study row x: synthesis: method: unknown synthesis method"),
+        ({"synthesis": {**TINY_IDC, "patches": {}}}, "study row x: synthesis: patches: a key of method srdd"),
+        ({"synthesis": {"method": "idc"}}, "study row x: synthesis: needs a name"),
+        (
+            {"synthesis": TINY_IDC, "coreset": {"scores": "loss", "strategy": "random", "ratio": 0.5}},
+            "study row x: a training set is a core-set or a synthesized set, not both",
+        ),
+    ],
+)
+def test_a_row_of_a_synthesis_the_study_cannot_run_is_refused_in_one_line(row: dict, line: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        StudyRow("x", **row)
+    assert str(refused.value).startswith(line)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [
+        (
+            (StudyRow("a", synthesis=TINY_IDC), StudyRow("b", synthesis={**TINY_IDC, "condense": {"ratio": 0.5}})),
+            "row b: another row names a different synthesis 'idc'; give it another name",
+        ),
+        ((StudyRow("a", baseline="full_4x"),), "row a: its baseline 'full_4x' is not a row of the study"),
+    ],
+)
+def test_rows_that_disagree_are_refused_before_any_work(tmp_path: Path, rows: tuple, line: str) -> None:
+    with pytest.raises(StudyConfigError) as refused:
+        run_study(_tiny_config(tmp_path, tmp_path / "out", rows=(StudyRow("full"), *rows)))
+    assert str(refused.value) == line
+    assert not (tmp_path / "out").exists()

@@ -31,7 +31,16 @@ from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
 from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
+from basicsr_distill.results.study_costs import (
+    lmdb_pair_bytes,
+    markdown_costs,
+    network_training_cost,
+    network_training_record,
+    scorer_cost,
+    training_iteration_flops,
+)
 from basicsr_distill.scoring.runner import ScoreConfig, output_paths, score_dataset
+from basicsr_distill.scoring.scorer import SCORERS, Scorer
 from basicsr_distill.scoring.scorers.loss import LossScorer
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import read_scores
@@ -86,10 +95,15 @@ class LearnerRecipe:
 
 @dataclass
 class StudyRow:
-    """One row of the table: a training set (``coreset`` None = full data) at ``iter_fraction`` of the iterations.
+    """One row of the table: a training set at ``iter_fraction`` of the iterations.
 
-    ``coreset`` is a ``CoreSetPairedImageDataset`` block whose ``scores`` names one of the study's score
-    files (``loss``, ``bicubic``, ``sobel``); ``train_options`` is merged into the run's BasicSR options.
+    The training set is the full sub-image pair, or a core-set of it (``coreset``: a ``CoreSetPairedImageDataset``
+    block whose ``scores`` names one of the study's score files, ``loss``, ``bicubic``, ``sobel``), or the LMDB
+    pair a synthesis method makes from it (``synthesis``: that method's YAML, :mod:`basicsr_distill.synthesis`,
+    with a ``name`` and without ``root`` and the data paths, which the study fills; rows of one name share one
+    run). ``train_options`` is merged into the run's BasicSR options. ``baseline`` is the row its paired
+    difference and time to quality are measured against. A row that cannot run here is ``unavailable`` (the
+    reason, shown in the table).
     """
 
     name: str
@@ -97,16 +111,23 @@ class StudyRow:
     iter_fraction: float = 1.0
     train_options: dict[str, Any] = field(default_factory=dict)
     recipe: LearnerRecipe | None = None  # None: the study's; another one only to compare recipes (bench/)
+    synthesis: dict[str, Any] | None = None
+    baseline: str = "full"
+    unavailable: str | None = None
 
     def __post_init__(self) -> None:
-        """The row's strategy and data-efficiency method are registered and take these parameters (refused in one
-        line naming the row, before any work)."""
+        """The row's strategy, data-efficiency method and synthesis method are registered and take these
+        parameters (refused in one line naming the row, before any work)."""
         from basicsr_distill.efficiency.options import KEY, DataEfficiencyOptions
         from basicsr_distill.selection.strategy import strategy_from_options
 
         try:
+            if self.coreset is not None and self.synthesis is not None:
+                raise ValueError("a training set is a core-set or a synthesized set, not both")
             if self.coreset is not None:
                 strategy_from_options({key: value for key, value in self.coreset.items() if key != "scores"})
+            if self.synthesis is not None:
+                synthesis_method(self.synthesis, self.name)
             if KEY in self.train_options:
                 DataEfficiencyOptions.from_options(self.train_options[KEY])
         except ValueError as error:
@@ -114,7 +135,22 @@ class StudyRow:
 
     @property
     def data_fraction(self) -> float:
+        """The core-set's ratio (1 for full data); a synthesized set's is counted once it is made."""
         return 1.0 if self.coreset is None else float(self.coreset.get("ratio", 1.0))
+
+
+def synthesis_method(synthesis: dict[str, Any], row: str) -> Any:
+    """The synthesis method class of row ``row``'s ``synthesis`` block, checked to take the study's sub-image pair."""
+    from basicsr_distill.synthesis import check_keys, method_class
+
+    source = "synthesis"
+    if not synthesis.get("name"):
+        raise ValueError("synthesis: needs a name (the folder under out/synthesis that rows of one set share)")
+    method = method_class(synthesis, source)
+    if method.subimage_keys is None:
+        raise ValueError(f"synthesis method {method.name} cannot make its set from the study's sub-images")
+    check_keys(synthesis, method, source)
+    return method
 
 
 @dataclass
@@ -144,6 +180,7 @@ class StudyConfig:
     workers: int | None = None  # data preparation and scoring processes (default: all cores)
     budget_minutes: float | None = None  # refuse before any work if the estimate is longer
     unstable_db: float = 1.0
+    quality_margin_db: float = 0.1  # "reaches its baseline within this margin at (compute with preparation)"
     progress: bool = True
     perturb: bool = (
         False  # nudge every run's initial weights by one unit in the last place (another machine's rounding)
@@ -213,18 +250,62 @@ def prepare_data(config: StudyConfig) -> dict[str, Path]:
     return paths
 
 
+def study_scorers(config: StudyConfig) -> dict[str, Scorer]:
+    """The scorer of each score file: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE),
+    ``sobel``."""
+    return {
+        "loss": LossScorer(weights=config.scorer_weights, loss="mse", color="y", crop_border=config.scorer_crop_border),
+        "bicubic": LossScorer(arch="Bicubic", loss="mse", color="y", crop_border=config.scorer_crop_border),
+        "sobel": SCORERS.get("sobel")(),
+    }
+
+
 def score(config: StudyConfig, paths: dict[str, Path]) -> dict[str, Path]:
-    """Scores of every sub-image: ``loss`` (shipped SRCNN MSE on Y), ``bicubic`` (MATLAB bicubic MSE), ``sobel``
-    (:func:`score_paths`)."""
+    """Scores of every sub-image by each of :func:`study_scorers` (:func:`score_paths`)."""
     common = {"gt": str(paths["gt"]), "progress": config.progress, "workers": config.workers}
-    loss_common = {**common, "lq": str(paths["lq"]), "scale": config.scale}
-    folders = {key: config.out / "scores" / folder for key, folder in SCORE_FOLDERS.items()}
-    srcnn = LossScorer(weights=config.scorer_weights, loss="mse", color="y", crop_border=config.scorer_crop_border)
-    loss = score_dataset(ScoreConfig(srcnn, out=folders["loss"], **loss_common))
-    plain = LossScorer(arch="Bicubic", loss="mse", color="y", crop_border=config.scorer_crop_border)
-    bicubic = score_dataset(ScoreConfig(plain, out=folders["bicubic"], **loss_common))
-    sobel = score_dataset(ScoreConfig(scorer="sobel", out=folders["sobel"], **common))
-    return {"loss": loss.csv_path, "bicubic": bicubic.csv_path, "sobel": sobel.csv_path}
+    scores = {}
+    for key, scorer in study_scorers(config).items():
+        inputs = {**common, "lq": str(paths["lq"]), "scale": config.scale} if scorer.needs_lq else common
+        scores[key] = score_dataset(ScoreConfig(scorer, out=config.out / "scores" / SCORE_FOLDERS[key], **inputs))
+    return {key: result.csv_path for key, result in scores.items()}
+
+
+def synthesis_options(config: StudyConfig, synthesis: dict[str, Any]) -> dict[str, Any]:
+    """A row's ``synthesis`` block as its method's YAML: ``root`` under ``out/synthesis/<name>``, the study's
+    sub-image pair where the method takes it, the study's scale, ``device: cpu``, the study's workers."""
+    method = synthesis_method(synthesis, str(synthesis.get("name")))
+    paths = data_paths(config)
+    options = _deep_merge(synthesis, {"root": str(config.out / "synthesis" / synthesis["name"]), "device": "cpu"})
+    options["workers"] = config.workers or os.cpu_count() or 1
+    for keys, value in (
+        *zip(method.subimage_keys, (str(paths["gt"]), str(paths["lq"]))),
+        (method.scale_key, config.scale),
+    ):
+        *sections, key = keys
+        section = options
+        for name in sections:
+            section = section.setdefault(name, {})
+        section[key] = value
+    return options
+
+
+def synthesized_pair(config: StudyConfig, synthesis: dict[str, Any]) -> tuple[Path, Path]:
+    """The HR/LR LMDB pair a row's synthesis writes (known before it runs)."""
+    options = synthesis_options(config, synthesis)
+    return synthesis_method(synthesis, synthesis["name"]).training_pair(options)
+
+
+def synthesize(config: StudyConfig) -> dict[str, dict[str, Any]]:
+    """Run every rows' synthesis (one run per name, resuming as the method does) on the prepared sub-images;
+    return each name's record."""
+    from basicsr_distill.synthesis import run_synthesis
+
+    records = {}
+    for row in config.rows:
+        if row.synthesis is not None and row.synthesis["name"] not in records:
+            options = synthesis_options(config, row.synthesis)
+            records[row.synthesis["name"]] = run_synthesis(options, source=f"study row {row.name}: synthesis")
+    return records
 
 
 def plot_scores(scores: dict[str, Path], gt_lmdb: Path, out: Path) -> list[Path]:
@@ -403,14 +484,108 @@ def evaluate_run(config: StudyConfig, experiment: Path, iters: int, images: list
 # the study
 
 
-def _train_set(row: StudyRow, paths: dict[str, Path], scores: dict[str, Path]) -> dict[str, Any]:
+def _train_set(config: StudyConfig, row: StudyRow) -> dict[str, Any]:
+    """The row's ``datasets.train`` entries: the sub-image pair, a core-set of it, or its synthesized pair."""
+    paths = data_paths(config)
+    if row.synthesis is not None:
+        gt, lq = synthesized_pair(config, row.synthesis)
+        return {"type": "PairedImageDataset", "dataroot_gt": str(gt), "dataroot_lq": str(lq)}
     train_set: dict[str, Any] = {"dataroot_gt": str(paths["gt"]), "dataroot_lq": str(paths["lq"])}
     if row.coreset is None:
         train_set["type"] = "PairedImageDataset"
     else:
-        coreset = {**row.coreset, "scores": str(scores[row.coreset["scores"]])}
+        coreset = {**row.coreset, "scores": str(score_paths(config)[row.coreset["scores"]])}
         train_set.update(type="CoreSetPairedImageDataset", coreset=coreset)
     return train_set
+
+
+def training_set_costs(
+    config: StudyConfig, synthesized: dict[str, dict[str, Any]], seconds_per_iter: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Per trained row, what its training set holds and cost to make: its entries against full's, the bytes of its
+    LMDB entries against full's (:func:`~basicsr_distill.results.study_costs.lmdb_pair_bytes`), and its preparation
+    (the scoring pass of a strategy that reads scores, a synthesis run) in learner iterations by flops. Also the
+    study's cost record: one learner iteration, each preparation by flops and by single-thread seconds, and the
+    training of the shipped networks they used (stated, not added: trained once for every study)."""
+    from basicsr_distill.preparation.lmdb_io import read_lmdb_keys
+    from basicsr_distill.selection.coreset import coreset_from_options
+    from basicsr_distill.selection.strategy import strategy_from_options
+
+    paths = data_paths(config)
+    full_keys = read_lmdb_keys(paths["gt"])
+    full_bytes = lmdb_pair_bytes(paths["gt"], paths["lq"])
+    channels = 1 if config.color == "y" else 3
+    network = {**config.network, "upscale": config.scale}
+    iteration_flops = training_iteration_flops(network, config.batch_size, config.gt_size // config.scale, channels)
+    preparations: dict[str, dict[str, Any]] = {}
+    networks: dict[str, dict[str, Any]] = {}
+
+    def add(what: str, flops: float | None, seconds: float | None, trained: dict[str, Any] | None) -> None:
+        preparations[what] = {
+            "flops": flops,
+            "iterations": None if flops is None else flops / iteration_flops,
+            "seconds": seconds,
+            "iterations_by_seconds": None if seconds is None else seconds / seconds_per_iter,
+        }
+        if trained is not None and trained["checkpoint"] not in networks:
+            record = network_training_record(trained["checkpoint"])
+            if record is not None:
+                cost = network_training_cost(trained["arch"], record, config.scale, iteration_flops)
+                networks[trained["checkpoint"]] = {"used_by": what, **cost}
+
+    sets = {}
+    for row in trained_rows(config):
+        what = None
+        if row.synthesis is not None:
+            gt, lq = synthesized_pair(config, row.synthesis)
+            entries, stored = len(read_lmdb_keys(gt)), lmdb_pair_bytes(gt, lq)
+            what = f"synthesis {row.synthesis['name']}"
+            if what not in preparations:
+                stages = synthesized[row.synthesis["name"]]["stages"].values()
+                flops = [stage.get("summary", {}).get("flops") for stage in stages]
+                seconds = [stage.get("summary", {}).get("seconds") for stage in stages]
+                teacher = next((stage["teacher"] for stage in stages if "teacher" in stage), None)
+                add(
+                    what,
+                    None if None in flops else float(sum(flops)),
+                    None if None in seconds else float(sum(seconds)),
+                    teacher,
+                )
+        elif row.coreset is not None:
+            scores = score_paths(config)[row.coreset["scores"]]
+            coreset = coreset_from_options({**row.coreset, "scores": str(scores)}, full_keys, paths["gt"], config.scale)
+            entries, stored = len(coreset.names), lmdb_pair_bytes(paths["gt"], paths["lq"], coreset.names)
+            if strategy_from_options({k: v for k, v in row.coreset.items() if k != "scores"}).reads_scores:
+                what = f"scores {row.coreset['scores']}"
+                if what not in preparations:
+                    scorer = study_scorers(config)[row.coreset["scores"]]
+                    cost = scorer_cost(scorer, config.scale, config.crop_size, len(full_keys))
+                    manifest = json.loads(scores.with_suffix(".json").read_text())
+                    trained = {"checkpoint": manifest.get("checkpoint"), "arch": manifest.get("arch_opt")}
+                    add(what, cost["flops"], cost["seconds"], trained if trained["checkpoint"] else None)
+        else:
+            entries, stored = len(full_keys), full_bytes
+        sets[row.name] = {
+            "entries": entries,
+            "data_fraction": entries / len(full_keys),
+            "storage_bytes": stored,
+            "storage_fraction": stored / full_bytes,
+            "preparation": None if what is None else {"what": what, **_counted(preparations[what])},
+        }
+    costs = {
+        "unit": "one learner iteration: forward and backward of the study's network on one batch",
+        "learner_iteration": {"flops": iteration_flops, "seconds": seconds_per_iter},
+        "full_entries": len(full_keys),
+        "full_storage_bytes": full_bytes,
+        "preparations": preparations,
+        "networks_training_not_included": networks,
+    }
+    return sets, costs
+
+
+def _counted(cost: dict[str, Any]) -> dict[str, Any]:
+    """The machine-independent part of a preparation's cost (its seconds stay in the study's cost record)."""
+    return {"flops": cost["flops"], "iterations": cost["iterations"]}
 
 
 def calibrate_seconds_per_iter(config: StudyConfig, steps: int = 8) -> float:
@@ -437,9 +612,14 @@ def calibrate_seconds_per_iter(config: StudyConfig, steps: int = 8) -> float:
         torch.set_num_threads(threads)
 
 
+def trained_rows(config: StudyConfig) -> list[StudyRow]:
+    """The rows the study trains (all but the ``unavailable`` ones)."""
+    return [row for row in config.rows if row.unavailable is None]
+
+
 def check_budget(config: StudyConfig, seconds_per_iter: float) -> float:
     """Estimated wall minutes of the trainings; refuse (one line) if over ``budget_minutes``."""
-    total_iters = sum(row_iters(config, row) for row in config.rows) * len(config.seeds)
+    total_iters = sum(row_iters(config, row) for row in trained_rows(config)) * len(config.seeds)
     total_iters += sum(row_iters(config, row) for row in config.rows if row.name in config.perturb_check)
     minutes = total_iters * seconds_per_iter * 1.25 / max(1, min(config.jobs, os.cpu_count() or 1)) / 60
     if config.budget_minutes is not None and minutes > config.budget_minutes:
@@ -451,15 +631,26 @@ def check_budget(config: StudyConfig, seconds_per_iter: float) -> float:
     return minutes
 
 
-def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per row: mean/sd over seeds, paired difference to ``full`` with its 95% interval, curve, time to quality."""
+def aggregate(
+    config: StudyConfig,
+    runs: dict[tuple[str, int], dict[str, Any]],
+    training_sets: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Per row: mean/sd over seeds, paired difference to its baseline with its 95% interval, curve, time to quality;
+    with ``training_sets`` (:func:`training_set_costs`) also its storage and its compute with the preparation of its
+    training set, and when it reaches its baseline's final PSNR within ``quality_margin_db``."""
     seeds = list(config.seeds)
-    full = next((row for row in config.rows if row.name == "full"), None)
-    full_psnr = [runs[("full", s)]["psnr"] for s in seeds] if full else None
-    full_final = float(np.mean(full_psnr)) if full_psnr else None
+    rows = {row.name: row for row in trained_rows(config)}
+
+    def final_psnr(name: str) -> list[float]:
+        return [runs[(name, s)]["psnr"] for s in seeds]
+
     table = []
     for row in config.rows:
-        psnr = [runs[(row.name, s)]["psnr"] for s in seeds]
+        if row.unavailable is not None:
+            table.append({"row": row.name, "unavailable": row.unavailable})
+            continue
+        psnr = final_psnr(row.name)
         ssim = [runs[(row.name, s)]["ssim"] for s in seeds]
         curves = [runs[(row.name, s)]["curve"] for s in seeds]
         points = min(len(curve) for curve in curves)  # pruned runs of different seeds may differ by a checkpoint
@@ -474,6 +665,7 @@ def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) 
         entry = {
             "row": row.name,
             "coreset": row.coreset,
+            "synthesis": row.synthesis,
             "method": (row.train_options.get("data_efficiency") or {}).get("method"),
             "data_fraction": row.data_fraction,
             "iterations": float(np.mean([runs[(row.name, s)]["iterations"] for s in seeds])),
@@ -486,12 +678,27 @@ def aggregate(config: StudyConfig, runs: dict[tuple[str, int], dict[str, Any]]) 
             "curve_mean": mean_curve,
             "unstable_images": unstable,
         }
-        if full_psnr is not None and row.name != "full":
-            entry["vs_full"] = paired_difference(psnr, full_psnr)
-        if full_final is not None:
-            reached = time_to_quality(mean_curve, full_final)
+        baseline = rows.get(row.baseline)
+        if baseline is not None and row.baseline != row.name:
+            entry["baseline"] = row.baseline
+            entry["vs_baseline"] = paired_difference(psnr, final_psnr(row.baseline))
+        target = float(np.mean(final_psnr(row.baseline))) if baseline is not None else None
+        if target is not None:
+            reached = time_to_quality(mean_curve, target)
             entry["time_to_quality"] = reached
             entry["time_to_quality_fraction"] = None if reached is None else reached / config.iters
+        if training_sets is not None:
+            made = training_sets[row.name]
+            entry["data_fraction"] = made["data_fraction"]
+            entry["storage_bytes"] = made["storage_bytes"]
+            entry["storage_fraction"] = made["storage_fraction"]
+            entry["preparation"] = made["preparation"]
+            preparation = made["preparation"]["iterations"] if made["preparation"] else 0.0
+            known = preparation is not None  # a synthesis that did not count its flops
+            entry["compute_total_fraction"] = (compute + preparation) / config.iters if known else None
+            if target is not None and known:
+                close = time_to_quality(mean_curve, target - config.quality_margin_db)
+                entry["within_margin_total_fraction"] = None if close is None else (close + preparation) / config.iters
         table.append(entry)
     return table
 
@@ -515,14 +722,15 @@ class StudyRun:
 
 def study_runs(config: StudyConfig) -> list[StudyRun]:
     """The perturbation check's runs first (the stability verdict comes early), then every row x seed."""
-    runs = [StudyRun(row, config.seeds[0], True) for row in config.rows if row.name in config.perturb_check]
-    return runs + [StudyRun(row, seed, config.perturb) for seed in config.seeds for row in config.rows]
+    rows = trained_rows(config)
+    runs = [StudyRun(row, config.seeds[0], True) for row in rows if row.name in config.perturb_check]
+    return runs + [StudyRun(row, seed, config.perturb) for seed in config.seeds for row in rows]
 
 
 def run_options(config: StudyConfig, run: StudyRun) -> dict[str, Any]:
     """The BasicSR options of ``run`` (:func:`training_options` on the study's data and scores; a perturbed run
     starts from ``out/init/<name>.pth``, written when it trains)."""
-    train_set = _train_set(run.row, data_paths(config), score_paths(config))
+    train_set = _train_set(config, run.row)
     options = training_options(config, run.name, row_iters(config, run.row), run.seed, train_set, run.row)
     if run.perturbed:
         options["path"]["pretrain_network_g"] = str(config.out / "init" / f"{run.name}.pth")
@@ -556,10 +764,19 @@ def check_study(config: StudyConfig) -> float:
         raise StudyConfigError(f"row names must be unique, got {names}")
     if config.perturb and config.perturb_check:
         raise StudyConfigError("--perturb nudges every run already: a perturbation check beside it compares nothing")
-    if unknown := sorted(set(config.perturb_check) - set(names)):
-        raise StudyConfigError(f"--perturb-check: no such row {unknown[0]!r} (rows: {', '.join(names)})")
-    for row in config.rows:
+    trained = [row.name for row in trained_rows(config)]
+    if unknown := sorted(set(config.perturb_check) - set(trained)):
+        raise StudyConfigError(f"--perturb-check: no such row {unknown[0]!r} (rows: {', '.join(trained)})")
+    synthesis: dict[str, dict[str, Any]] = {}
+    for row in trained_rows(config):
         row_iters(config, row)  # refuses a row of no iterations
+        if row.baseline not in (row.name, "full", *trained):  # a study without full compares nothing by default
+            raise StudyConfigError(f"row {row.name}: its baseline {row.baseline!r} is not a row of the study")
+        if row.synthesis is not None and synthesis.setdefault(row.synthesis["name"], row.synthesis) != row.synthesis:
+            raise StudyConfigError(
+                f"row {row.name}: another row names a different synthesis {row.synthesis['name']!r}; give it another "
+                "name"
+            )
     for run in study_runs(config) if not config.overwrite else ():
         options = run_options(config, run)
         try:
@@ -575,7 +792,8 @@ def check_study(config: StudyConfig) -> float:
 
 
 def run_study(config: StudyConfig) -> list[dict[str, Any]]:
-    """Prepare, score, train every row x seed, evaluate; write ``results.json``, ``table.md`` and the figures."""
+    """Prepare, score, synthesize, train every row x seed, evaluate; write ``results.json``, ``table.md``,
+    ``costs.md`` and the figures."""
     logger = get_root_logger()
     # Trainings run in ``out`` as their working directory: every path handed to them must be absolute.
     config = replace(config, out=config.out.resolve())
@@ -586,6 +804,8 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     config.out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(config)
     scores = score(config, paths)
+    synthesized = synthesize(config)
+    training_sets, costs = training_set_costs(config, synthesized, seconds_per_iter)
     figures = plot_scores(scores, paths["gt"], config.out / "figures")
     images = load_test_set(paths["test_gt"], paths["test_lq"], config.scale, config.color)
 
@@ -627,7 +847,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=len(slots)) as pool:
         for _ in pool.map(one, study_runs(config)):
             pass
-    table = aggregate(config, runs)
+    table = aggregate(config, runs, training_sets)
     for entry in table:
         if (entry["row"], config.seeds[0]) in checks:
             entry["perturbation"] = {
@@ -642,6 +862,7 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         "test_images": [image.name for image in images],
         "bicubic_psnr": bicubic_psnr(config, images),
         "table": table,
+        "costs": costs,
         "runs": {f"{row}_s{seed}": run for (row, seed), run in sorted(runs.items())},
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "seconds_per_iter_calibrated": round(seconds_per_iter, 4),
@@ -651,6 +872,8 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
         tmp.write_text(json.dumps(record, indent=1))
     with atomic_output(config.out / "table.md") as tmp:
         tmp.write_text(markdown_table(table, config))
+    with atomic_output(config.out / "costs.md") as tmp:
+        tmp.write_text(markdown_costs(costs, config.iters))
     return table
 
 
@@ -658,32 +881,80 @@ def run_study(config: StudyConfig) -> list[dict[str, Any]]:
 # reporting
 
 
+def _interval(diff: dict[str, Any] | None) -> str:
+    """A paired difference as ``+0.123 [+0.045, +0.201]`` (its 95% interval), or its mean alone with one seed."""
+    if diff is None:
+        return ""
+    if diff["ci95"] is None:
+        return f"{diff['mean']:+.3f}"
+    return f"{diff['mean']:+.3f} [{diff['mean'] - diff['ci95']:+.3f}, {diff['mean'] + diff['ci95']:+.3f}]"
+
+
 def markdown_table(table: Sequence[dict[str, Any]], config: StudyConfig) -> str:
-    """The study's Table 1 layout at one arch: selection, data, steps, PSNR/SSIM (Y), paired difference to full."""
+    """The study's Table 1 layout at one arch: selection, data, steps, PSNR/SSIM (Y), paired difference to full
+    (to its baseline where a row has another one); with the training sets' costs, their storage, the preparation's
+    compute and the compute with it; an unavailable row with its reason."""
     seeds = len(config.seeds)
     psnr = f"mean +- sd of {seeds} seeds" if seeds > 1 else "one seed"
-    lines = [
-        f"| selection | data | iterations | compute | PSNR (Y), {psnr} | SSIM (Y) "
-        f"| vs full, 95% CI | reaches full's final PSNR at (compute) |",
-        "|---|---|---|---|---|---|---|---|",
+    trained = [entry for entry in table if "unavailable" not in entry]
+    other_baseline = any(entry.get("baseline", "full") != "full" for entry in trained)
+    versus, reach = ("its baseline", "its baseline's") if other_baseline else ("full", "full's")
+    header = [
+        "selection",
+        "data",
+        "iterations",
+        "compute",
+        f"PSNR (Y), {psnr}",
+        "SSIM (Y)",
+        f"vs {versus}, 95% CI",
+        f"reaches {reach} final PSNR at (compute)",
     ]
+    costs = any("storage_fraction" in entry for entry in trained)
+    if costs:
+        header += [
+            "storage",
+            "preparation (compute)",
+            "compute with preparation",
+            f"within {config.quality_margin_db:g} dB of {reach} final PSNR at (compute with preparation)",
+        ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def percent(value: float | None, missing: str) -> str:
+        return missing if value is None else f"{value:.0%}"
+
     for entry in table:
+        if "unavailable" in entry:
+            cells = [entry["row"], entry["unavailable"]] + [""] * (len(header) - 2)
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
         sd = "" if entry["psnr_sd"] is None else f" +- {entry['psnr_sd']:.3f}"
-        diff = entry.get("vs_full")
-        if diff is None:
-            versus = ""
-        elif diff["ci95"] is None:
-            versus = f"{diff['mean']:+.3f}"
-        else:
-            versus = f"{diff['mean']:+.3f} [{diff['mean'] - diff['ci95']:+.3f}, {diff['mean'] + diff['ci95']:+.3f}]"
-        reached = entry.get("time_to_quality")
-        ttq = "not reached" if reached is None else f"{entry['time_to_quality_fraction']:.0%}"
-        lines.append(
-            f"| {entry['row']} | {entry['data_fraction']:.0%} | {entry['iterations']:.0f} | "
-            f"{entry['compute_fraction']:.0%} | {entry['psnr_mean']:.3f}{sd} | {entry['ssim_mean']:.4f} | {versus} "
-            f"| {ttq} |"
-        )
+        diff = _interval(entry.get("vs_baseline"))
+        if diff and other_baseline:
+            diff += f" (vs {entry['baseline']})"
+        cells = [
+            entry["row"],
+            f"{entry['data_fraction']:.0%}",
+            f"{entry['iterations']:.0f}",
+            f"{entry['compute_fraction']:.0%}",
+            f"{entry['psnr_mean']:.3f}{sd}",
+            f"{entry['ssim_mean']:.4f}",
+            diff,
+            percent(entry.get("time_to_quality_fraction"), "not reached"),
+        ]
+        if costs:
+            preparation = entry["preparation"]
+            cells += [
+                f"{entry['storage_fraction']:.1%}",
+                "-" if preparation is None else percent(_fraction(preparation["iterations"], config), "not counted"),
+                percent(entry["compute_total_fraction"], "not counted"),
+                percent(entry.get("within_margin_total_fraction"), "not reached"),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _fraction(iterations: float | None, config: StudyConfig) -> float | None:
+    return None if iterations is None else iterations / config.iters
 
 
 def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -694,7 +965,7 @@ def plot_curves(table: Sequence[dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for entry in table:
+    for entry in (entry for entry in table if "curve_mean" in entry):  # not the rows that cannot run here
         iterations, psnr = zip(*entry["curve_mean"])
         style = {"linewidth": 2.5, "color": "black"} if entry["row"] == "full" else {"linewidth": 1.2}
         ax.plot(iterations, psnr, marker=".", label=entry["row"], **style)
@@ -728,7 +999,7 @@ def collector_records(record: dict[str, Any]) -> tuple[list[dict[str, Any]], lis
     images = record["test_images"]
     sets = sorted({test_set_of(name) for name in images})
     records = []
-    for entry in record["table"]:
+    for entry in (entry for entry in record["table"] if "unavailable" not in entry):
         seeds = [run for run in record["runs"].values() if run["row"] == entry["row"]]
         results = {}
         for test_set in sets:

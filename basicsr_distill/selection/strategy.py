@@ -75,6 +75,8 @@ class Strategy(Parameters):
 
     #: Whether :meth:`choose` reads the dataset's images (``SelectionInputs.images``).
     needs_images: ClassVar[bool] = False
+    #: Whether :meth:`choose` reads the score values (not only the names): a study counts the scoring's compute.
+    reads_scores: ClassVar[bool] = True
 
     ratio: float = field(metadata={"help": "fraction r of the N scored sub-images to keep, in (0, 1]"})
     seed: int = field(default=0, metadata={"help": "seed of the strategy's random draws"})

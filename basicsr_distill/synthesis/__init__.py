@@ -65,6 +65,9 @@ class SynthesisMethod:
     keys: ClassVar[frozenset[str]]
     #: Where ``--scale`` goes in the YAML (a path of keys).
     scale_key: ClassVar[tuple[str, ...]]
+    #: Where a caller's HR and LR sub-image LMDB pair goes in the YAML (two paths of keys), for a method that can
+    #: make its set from one (the CPU study hands it its training sub-images); None: it cannot.
+    subimage_keys: ClassVar[tuple[tuple[str, ...], tuple[str, ...]] | None] = None
 
     def __init__(self, options: dict[str, Any], source: str) -> None:
         self.options = options
@@ -73,6 +76,12 @@ class SynthesisMethod:
     def run(self, overwrite: bool = False, stages: Sequence[str] | None = None) -> dict[str, Any]:
         """Run ``stages`` (all by default); return the run's record."""
         raise NotImplementedError
+
+    @classmethod
+    def training_pair(cls, options: dict[str, Any]) -> tuple[Path, Path]:
+        """The HR and LR LMDB pair a run with ``options`` writes, known before it runs (a method with
+        ``subimage_keys`` says it: its caller trains on the pair)."""
+        raise NotImplementedError(f"synthesis method {cls.name} does not say where it writes its LMDB pair")
 
 
 #: Synthesis methods by name; the built-ins are the modules of :mod:`basicsr_distill.synthesis.methods`.

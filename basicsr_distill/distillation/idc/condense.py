@@ -9,7 +9,8 @@ embeddings), each synthetic patch initialised from its group's medoid patch; Ada
 colour space's range; quantised to uint8 as stored, then up-sampled by the teacher. Every image's result is
 written atomically to ``work/<image>/`` (a rerun after a kill continues with the next image; each image's seed
 depends only on the run's seed and the image's name, so the set does not depend on where it stopped), then the
-shared export writes the LMDB pair and the stage's ``manifest.json``. Choices where the paper is silent:
+shared export writes the LMDB pair and the stage's ``manifest.json`` (with the seconds and torch's flop count of
+every image's work, summed). Choices where the paper is silent:
 ``docs/design.md`` ("Instance data condensation"). Images are condensed by worker processes on one thread each
 (:func:`~basicsr_distill.preparation.resume.pool_map`): the result does not depend on their number, and small
 convolutions run faster so than multi-threaded on a busy machine.
@@ -244,6 +245,9 @@ def condense(
         "synthetic_patches": total_synthetic,
         "achieved_ratio": total_synthetic / total_real,
         "seconds": sum(record["seconds"] for record in records),
+        # torch's flop count (2 per multiply-add) of every image's condensation and up-sampling; None for a set
+        # condensed before it was counted
+        "flops": None if any("flops" not in record for record in records) else sum(r["flops"] for r in records),
         "workers": workers,
     }
     logger.info(
@@ -262,15 +266,19 @@ def _condense_one(
     work: Path,
 ) -> None:
     """Condense one image and write its folder (a task of :func:`condense`, on one thread)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     start = time.perf_counter()
     real = source.read(image)
-    synthetic, losses = condense_image(
-        to_tensor(real.lr, color), teacher, config, image_seed(config.seed, image), value_range(color)
-    )
-    lr_images = to_bgr(synthetic, color)
-    stored = to_tensor(lr_images, color)  # what a dataset reads back: the teacher up-samples exactly that
-    hr_images = to_bgr(teacher.upsample(stored).clamp(*value_range(color)), color)
+    with FlopCounterMode(display=False) as counter:  # counts the tensor operations; changes none of them
+        synthetic, losses = condense_image(
+            to_tensor(real.lr, color), teacher, config, image_seed(config.seed, image), value_range(color)
+        )
+        lr_images = to_bgr(synthetic, color)
+        stored = to_tensor(lr_images, color)  # what a dataset reads back: the teacher up-samples exactly that
+        hr_images = to_bgr(teacher.upsample(stored).clamp(*value_range(color)), color)
     info = {"image": image, "real": len(real.keys), "synthetic": len(lr_images), **losses}
+    info["flops"] = counter.get_total_flops()
     _write_image(
         work / image, lr_images, hr_images, {**info, "seconds": time.perf_counter() - start}, config.compress_level
     )

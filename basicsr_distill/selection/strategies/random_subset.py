@@ -16,6 +16,7 @@ class Random(Strategy):
     """Uniform without replacement over the names sorted by name (seed); the scores are not read."""
 
     name = "random"
+    reads_scores = False
 
     def choose(self, scores: Mapping[str, float], budget: int, inputs: SelectionInputs) -> list[str]:
         names = sorted(scores)

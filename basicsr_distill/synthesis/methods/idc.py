@@ -33,6 +33,11 @@ __all__ = ["IDC", "IDCData", "IDCTeacher"]
 STAGE = "condense"
 
 
+def stage_folder(root: Path, scale: int) -> Path:
+    """The condensation's folder under the YAML's ``root``."""
+    return root / f"{STAGE}_x{scale}"
+
+
 @dataclass(frozen=True)
 class IDCData:
     """YAML section ``data``: the HR training images and the colour space the teacher and the learner use."""
@@ -75,6 +80,7 @@ class IDC(SynthesisMethod):
     stages = (STAGE,)
     keys = frozenset({"name", "root", "device", "workers", "data", "teacher", "condense"})
     scale_key = ("data", "scale")
+    subimage_keys = (("data", "dataroot_gt"), ("data", "dataroot_lq"))
 
     def __init__(self, options: dict[str, Any], source: str) -> None:
         from basicsr_distill.distillation.idc.condense import CondenseConfig
@@ -100,7 +106,15 @@ class IDC(SynthesisMethod):
 
     @property
     def folder(self) -> Path:
-        return self.root / f"{STAGE}_x{self.data.scale}"
+        return stage_folder(self.root, self.data.scale)
+
+    @classmethod
+    def training_pair(cls, options: dict[str, Any]) -> tuple[Path, Path]:
+        from basicsr_distill.distillation.idc.condense import HR_LMDB, lr_lmdb_name
+
+        scale = (options.get("data") or {}).get("scale", IDCData.scale)
+        folder = stage_folder(Path(options["root"]), scale)
+        return folder / HR_LMDB, folder / lr_lmdb_name(scale)
 
     def _patches(self) -> Any:
         """The data source, checked: complete, paired, of the data's scale, every image with a patch."""
