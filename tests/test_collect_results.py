@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from basicsr_distill.results.collect import (
+from basicsr_distill.reporting.collect import (
     collect_row,
     collect_table,
     load_published,
@@ -21,8 +21,8 @@ from basicsr_distill.results.collect import (
     render_table,
     write_table,
 )
-from basicsr_distill.results.launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
-from basicsr_distill.results.table_options import TABLE1_SSIM_NOTE, Row, TableSpec, tables
+from basicsr_distill.runners.table_launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
+from basicsr_distill.tables.option_files import TABLE1_SSIM_NOTE, Row, TableSpec, tables
 
 #: The project's shared transcription of the pruning study's Tables 1-3 (absent outside the project's machines).
 SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "published" / "moser2024_tables.csv"
@@ -247,7 +247,7 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
 
     import yaml
 
-    from basicsr_distill.results.table_options import Selection, test_option, train_option
+    from basicsr_distill.tables.option_files import Selection, test_option, train_option
 
     gt, lq = paired_folder
     (tmp_path / "scores.csv").write_text("name,score\n" + "".join(f"{i:04d},{i}\n" for i in range(6)))

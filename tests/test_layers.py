@@ -42,7 +42,6 @@ LAYERS = {
     "training": 4,
     "train": 4,
     "test": 4,
-    "results": 5,
     "commands": 5,
     "__main__": 5,  # python -m basicsr_distill: the console command
     "tables": 5,

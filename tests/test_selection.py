@@ -471,7 +471,7 @@ def test_cli_help(cli: None, capsys) -> None:
 
 
 def test_cut_lines_and_cumulative_share() -> None:
-    from basicsr_distill.results.score_plots import cumulative_share, cut_lines, share_held
+    from basicsr_distill.reporting.score_plots import cumulative_share, cut_lines, share_held
 
     cuts = cut_lines(32592, (0.25, 0.5, 0.75), offset=0.05, refined_ratio=0.5)
     assert cuts == {"DES 25%": 8148, "DES 50%": 16296, "DES 75%": 24444, "refined start": 1630, "refined end": 17926}

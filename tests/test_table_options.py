@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from basicsr_distill.results.table_options import generated_files as _generated_files
-from basicsr_distill.results.table_options import stale_files, tables, train_option
 from basicsr_distill.selection.strategies.descending import Descending
 from basicsr_distill.selection.strategies.hdc import Hdc
 from basicsr_distill.selection.strategy import SelectionInputs, select
+from basicsr_distill.tables.option_files import generated_files as _generated_files
+from basicsr_distill.tables.option_files import stale_files, tables, train_option
 
 REPO = Path(__file__).resolve().parents[1]
 

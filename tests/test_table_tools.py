@@ -16,7 +16,7 @@ import yaml
 from conftest import textured_image
 
 from basicsr_distill.preparation.benchmark import BENCHMARKS, canonical_benchmark, prepare_benchmark
-from basicsr_distill.results.table_options import generated_files
+from basicsr_distill.tables.option_files import generated_files
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -171,7 +171,7 @@ def test_benchmark_spellings_are_written_under_one_name(tmp_path: Path) -> None:
 
 
 def test_test_entry_refuses_options_whose_test_sets_are_all_absent(tmp_path: Path) -> None:
-    from basicsr_distill.results.table_options import test_option
+    from basicsr_distill.tables.option_files import test_option
 
     opt = test_option("FSRCNN_x2_check", "FSRCNN", 2, None, ["Set5", "Manga109"])
     (tmp_path / "test.yml").write_text(yaml.safe_dump(opt, sort_keys=False))

@@ -66,12 +66,12 @@ def test_wheel_ships_the_package_data(installed: Path) -> None:
     code = (
         "import importlib.resources as r, basicsr_distill as b; p = r.files(b); print(b.__file__); "
         "print(sorted(x.name for x in (p / 'scoring' / 'weights').iterdir() if x.suffix == '.pth')); "
-        "print((p / 'results' / 'published.yaml').is_file(), "
+        "print((p / 'reporting' / 'published.yaml').is_file(), (p / 'tables' / 'recipes.yaml').is_file(), "
         "(p / 'commands' / 'examples' / 'train_coreset.yml').is_file())"
     )
     lines = _run([str(installed / "python"), "-c", code], installed.parent.parent).splitlines()
     assert str(REPO) not in lines[0] and "site-packages" in lines[0]
-    assert lines[1].count(".pth") == 6 and lines[2] == "True True"
+    assert lines[1].count(".pth") == 6 and lines[2] == "True True True"
 
 
 def test_console_command_runs_the_pruning_path_outside_the_checkout(installed: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from basicsr_distill.commands.study import IDC10, select_rows, which_method_rows
-from basicsr_distill.results.study_costs import count_flops, training_iteration_flops
+from basicsr_distill.runners.study.costs import count_flops, training_iteration_flops
 from basicsr_distill.synthesis import load_yaml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Plot the score analysis figures of Moser, Raue, Dengel 2024 (Figs. 2-4) from a scores.csv.
 
 The sorted and cumulative score distribution with the DES / refined core-set cuts, and a montage of the top-k
-sub-images under ASC and DES. Runs :mod:`basicsr_distill.results.score_plots`.
+sub-images under ASC and DES. Runs :mod:`basicsr_distill.reporting.score_plots`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
+    from basicsr_distill.reporting.score_plots import plot_score_distribution, plot_topk_montage
     from basicsr_distill.selection.dataset_index import DatasetIndex
     from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
     from basicsr_distill.selection.strategies.descending import Descending

@@ -1,6 +1,6 @@
 """``tables collect``: the table rows' results from BasicSR's logs in the papers' layout (markdown, CSV, PNG).
 
-Over :mod:`basicsr_distill.results.collect` (Moser, Raue, Dengel 2024, Tables 1-3, with the paper's numbers and the
+Over :mod:`basicsr_distill.reporting.collect` (Moser, Raue, Dengel 2024, Tables 1-3, with the paper's numbers and the
 difference per cell; Cho, Jung, Cho, Soh 2025).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.results.collect import PUBLISHED, load_published, write_table
-from basicsr_distill.results.table_options import BUDGETS, check_budget, tables
+from basicsr_distill.reporting.collect import PUBLISHED, load_published, write_table
+from basicsr_distill.tables.option_files import BUDGETS, check_budget, tables
 
 EPILOG = """
 reads, for every row of a table (options/tables/<table>.txt):
@@ -23,7 +23,7 @@ SSIM: the paper's shown, not subtracted; see the note under the table); 'missing
 another table, test set or scale. Table 3 lists the published reference methods (RCAN, SAN, IGNN, HAN, NLSA).
 --short-runs takes a finished run of fewer iterations than its row (a short-budget check of the pipeline): its
 numbers are shown with '(short run)' in the iterations column, never ranked or compared.
-Published numbers: basicsr_distill/results/published.yaml, each with its source.
+Published numbers: basicsr_distill/reporting/published.yaml, each with its source.
 
 outputs in --out: <table>.md, <table>.csv (long format: one line per row, test set and metric) and
 <table>_<first test set>.png (PSNR against the data fraction, one line per strategy)

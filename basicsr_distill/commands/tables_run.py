@@ -1,8 +1,8 @@
 """``tables run``: a table's rows over the GPUs of one machine (train with ``--auto_resume``, then test).
 
-Over :mod:`basicsr_distill.results.launch` (rows of Moser, Raue, Dengel 2024 and Cho, Jung, Cho, Soh 2025, written by
-``tables write``). Rows that start from another row's model (SwinIR x3/x4 from x2) run after it. Clusters:
-``scripts/slurm/``.
+Over :mod:`basicsr_distill.runners.table_launch` (rows of Moser, Raue, Dengel 2024 and Cho, Jung, Cho, Soh 2025,
+written by ``tables write``). Rows that start from another row's model (SwinIR x3/x4 from x2) run after it.
+Clusters: ``scripts/slurm/``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.results.launch import (
+from basicsr_distill.runners.table_launch import (
     check_rows,
     gpu_slots,
     order_rows,

@@ -1,8 +1,8 @@
 """``tables write``: the BasicSR option file of every table row (Moser, Raue, Dengel 2024; Cho, Jung, Cho, Soh 2025).
 
-Writes what :func:`basicsr_distill.results.table_options.generated_files` renders (training options, their tests,
+Writes what :func:`basicsr_distill.tables.option_files.generated_files` renders (training options, their tests,
 the per-arch benchmark tests, the row lists of the launchers) under ``--out``; ``--budget`` picks the reading of
-Table 1's batch (the committed files: the first of :data:`~basicsr_distill.results.table_options.BUDGETS`).
+Table 1's batch (the committed files: the first of :data:`~basicsr_distill.tables.option_files.BUDGETS`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.results.table_options import BUDGETS, check_budget, generated_files, stale_files, write_files
+from basicsr_distill.tables.option_files import BUDGETS, check_budget, generated_files, stale_files, write_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,8 +30,8 @@ from basicsr_distill.jobs import reuse
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
-from basicsr_distill.results.score_plots import plot_score_distribution, plot_topk_montage
-from basicsr_distill.results.study_costs import (
+from basicsr_distill.reporting.score_plots import plot_score_distribution, plot_topk_montage
+from basicsr_distill.runners.study.costs import (
     lmdb_pair_bytes,
     markdown_costs,
     network_training_cost,
@@ -503,7 +503,7 @@ def training_set_costs(
     config: StudyConfig, synthesized: dict[str, dict[str, Any]], seconds_per_iter: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Per trained row, what its training set holds and cost to make: its entries against full's, the bytes of its
-    LMDB entries against full's (:func:`~basicsr_distill.results.study_costs.lmdb_pair_bytes`), and its preparation
+    LMDB entries against full's (:func:`~basicsr_distill.runners.study.costs.lmdb_pair_bytes`), and its preparation
     (the scoring pass of a strategy that reads scores, a synthesis run) in learner iterations by flops. Also the
     study's cost record: one learner iteration, each preparation by flops and by single-thread seconds, and the
     training of the shipped networks they used (stated, not added: trained once for every study)."""
@@ -991,7 +991,7 @@ def test_set_of(image: str) -> str:
 
 
 def collector_records(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The study as :func:`basicsr_distill.results.collect.render_table` row records: mean PSNR per test set.
+    """The study as :func:`basicsr_distill.reporting.collect.render_table` row records: mean PSNR per test set.
 
     Per row and test set: the mean over seeds of each seed's mean PSNR on that set's images, with the sd over
     seeds and its 95% Student-t half-width; the same table shape as the GPU tables the collector reads from logs.

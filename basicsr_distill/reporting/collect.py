@@ -2,7 +2,7 @@
 
 The tables are those of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution"
 (Tables 1-3) and Cho, Jung, Cho, Soh 2025, "Dataset Distillation for Super-Resolution Without Class Labels and
-Pre-Trained Models", as listed by :mod:`basicsr_distill.results.table_options`.
+Pre-Trained Models", as listed by :mod:`basicsr_distill.tables.option_files`.
 
 Two layers:
 
@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from basicsr_distill.results.table_options import TABLE1, Row, TableSpec
+from basicsr_distill.tables.option_files import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
 PUBLISHED = Path(__file__).with_name("published.yaml")
