@@ -19,7 +19,7 @@ import cv2
 import skimage
 
 from basicsr_distill.preparation.image_io import read_image
-from basicsr_distill.runners.study.run import StudyConfig, StudyRow
+from basicsr_distill.runners.study.config import StudyConfig, StudyRow
 from basicsr_distill.selection.scores_io import read_scores
 from basicsr_distill.selection.strategy import rank
 

@@ -2,8 +2,8 @@
 initial weights nudged by one unit in the last place (the size of another machine's rounding).
 
 The study's learner (FSRCNN, Y channel, x2, batch 16, 48x48 patches, L1, 1,000 iterations on T91 + 150 BSD200
-images; :mod:`basicsr_distill.runners.study.run`) is trained on the full data and on DES50 with every candidate
-:class:`~basicsr_distill.runners.study.run.LearnerRecipe`; per candidate the JSON records the final PSNR on the
+images; :mod:`basicsr_distill.runners.study`) is trained on the full data and on DES50 with every candidate
+:class:`~basicsr_distill.runners.study.config.LearnerRecipe`; per candidate the JSON records the final PSNR on the
 68 held-out images, how far the nudge moved it (final and largest curve difference) and the largest drop between
 consecutive checkpoints after the first quarter. A stable recipe moves the final PSNR by <= 0.05 dB.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from basicsr_distill.cli import one_line_errors
 from basicsr_distill.commands.study import link_images, source_folders, study_images
-from basicsr_distill.runners.study.run import LearnerRecipe, StudyConfig, StudyRow, run_study
+from basicsr_distill.runners.study.config import LearnerRecipe, StudyConfig, StudyRow
+from basicsr_distill.runners.study.run import run_study
 
 #: Every candidate in full (the defaults of LearnerRecipe are the chosen recipe, so none relies on them).
 CANDIDATES = {

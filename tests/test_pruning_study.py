@@ -13,16 +13,10 @@ import pytest
 from conftest import textured_image
 
 from basicsr_distill.jobs import ArgumentsChangedError
-from basicsr_distill.runners.study.run import (
-    LearnerRecipe,
-    StudyConfig,
-    StudyConfigError,
-    StudyRow,
-    markdown_table,
-    paired_difference,
-    run_study,
-    time_to_quality,
-)
+from basicsr_distill.reporting.study_report import markdown_table
+from basicsr_distill.runners.study.config import LearnerRecipe, StudyConfig, StudyConfigError, StudyRow
+from basicsr_distill.runners.study.run import run_study
+from basicsr_distill.runners.study.statistics import paired_difference, time_to_quality
 
 
 def _tiny_config(root: Path, out: Path, **overrides) -> StudyConfig:
@@ -127,7 +121,7 @@ def test_a_study_over_its_budget_is_refused_before_any_work(tmp_path: Path) -> N
 
 def test_collector_records_split_the_test_images_by_set() -> None:
     from basicsr_distill.reporting.collect import render_table
-    from basicsr_distill.runners.study.run import collector_records
+    from basicsr_distill.reporting.study_report import collector_records
 
     record = {
         "test_images": ["bsd200_1", "bsd200_2", "set14_a"],
@@ -168,7 +162,7 @@ def test_the_recipe_is_the_one_the_measurements_chose(tmp_path: Path) -> None:
 def test_perturbation_check_retrains_from_nudged_weights_and_reports_the_difference(tmp_path: Path) -> None:
     import torch
 
-    from basicsr_distill.runners.study.run import nudged_initial_weights
+    from basicsr_distill.runners.study.training_run import nudged_initial_weights
 
     config = _tiny_config(tmp_path, tmp_path / "out", rows=(StudyRow("full"),), seeds=(0,), perturb_check=["full"])
     table = run_study(config)
@@ -255,8 +249,9 @@ TINY_IDC = {
 
 def test_a_synthesized_set_is_a_row_that_trains_on_its_lmdb_pair_and_counts_its_costs(tmp_path: Path) -> None:
     from basicsr_distill.preparation.lmdb_io import LmdbReader
-    from basicsr_distill.runners.study.costs import lmdb_pair_bytes, markdown_costs
-    from basicsr_distill.runners.study.run import data_paths
+    from basicsr_distill.reporting.study_report import markdown_costs
+    from basicsr_distill.runners.study.costs import lmdb_pair_bytes
+    from basicsr_distill.runners.study.data import data_paths
 
     rows = (
         StudyRow("full"),

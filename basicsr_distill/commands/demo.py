@@ -72,7 +72,8 @@ def record_demo(out: Path, perturbed_out: Path, record_path: Path) -> dict[str, 
 
 def run(args: argparse.Namespace) -> int:
     from basicsr_distill.demo import DEMO_RECORD, check_demo, demo_config, demo_outcome
-    from basicsr_distill.runners.study.run import markdown_table, run_study
+    from basicsr_distill.reporting.study_report import markdown_table
+    from basicsr_distill.runners.study.run import run_study
 
     if args.record and not args.perturbed_out:
         raise ValueError("--record: needs --perturbed-out, a finished --perturb run to measure the tolerance with")

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from basicsr_distill.runners.study.run import StudyRow
+    from basicsr_distill.runners.study.config import StudyRow
 
 EPILOG = """\
 examples (from a checkout, whose ../shared/datasets holds T91, BSD200, Set5 and Set14 as <Set>/HR/*.png):
@@ -57,7 +57,7 @@ examples (from a checkout, whose ../shared/datasets holds T91, BSD200, Set5 and 
 
 def study_rows() -> tuple[StudyRow, ...]:
     """The rows of the study, in the table's order."""
-    from basicsr_distill.runners.study.run import StudyRow
+    from basicsr_distill.runners.study.config import StudyRow
 
     return (
         StudyRow("full"),
@@ -123,7 +123,7 @@ def which_method_rows() -> tuple[StudyRow, ...]:
     """The rows of "which method at 10%": random, loss-ranked hardest-first and condensed 10% sets beside full data,
     at full's iterations, at a quarter of them, and (``_4x``, against ``full_4x``) at four times as many; IDC at
     25%; SRDD as not runnable here."""
-    from basicsr_distill.runners.study.run import StudyRow
+    from basicsr_distill.runners.study.config import StudyRow
 
     random10 = {"scores": "loss", "strategy": "random", "ratio": 0.1, "seed": 0}
     des10 = {"scores": "loss", "strategy": "descending", "ratio": 0.1}
@@ -235,13 +235,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from basicsr_distill.reporting.collect import render_table
-    from basicsr_distill.runners.study.run import (
-        StudyConfig,
-        check_study,
-        collector_records,
-        markdown_table,
-        run_study,
-    )
+    from basicsr_distill.reporting.study_report import collector_records, markdown_table
+    from basicsr_distill.runners.study.config import StudyConfig
+    from basicsr_distill.runners.study.run import check_study, run_study
 
     rows_of, record_name = QUESTIONS[args.question]
     args.out = args.out or Path("bench/out") / record_name

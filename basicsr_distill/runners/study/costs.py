@@ -12,20 +12,26 @@ Rationale: ``docs/design.md`` ("Which method at 10%").
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
+from basicsr_distill.runners.study.config import StudyConfig, StudyRow, trained_rows
+from basicsr_distill.runners.study.data import data_paths, score_paths, study_scorers, synthesized_pair
+
 __all__ = [
     "count_flops",
+    "learner_iteration_flops",
     "lmdb_pair_bytes",
-    "markdown_costs",
     "network_training_cost",
     "network_training_record",
     "scorer_cost",
     "training_iteration_flops",
+    "training_set_costs",
 ]
 
 
@@ -106,16 +112,12 @@ def network_training_cost(
 
 def network_training_record(checkpoint: str | os.PathLike) -> dict[str, Any] | None:
     """The ``training`` entry of the record beside a shipped checkpoint (``weights/<name>.json``); None without."""
-    import json
-
     record = Path(checkpoint).with_suffix(".json")
     return json.loads(record.read_text()).get("training") if record.is_file() else None
 
 
 def lmdb_pair_bytes(gt: str | os.PathLike, lq: str | os.PathLike, keys: Iterable[str] | None = None) -> int:
     """Bytes stored for ``keys`` (all by default) in an HR/LR LMDB pair: the sum of their values' lengths."""
-    from basicsr_distill.preparation.lmdb_io import LmdbReader
-
     wanted = None if keys is None else list(keys)
     total = 0
     for path in (Path(gt), Path(lq)):
@@ -130,30 +132,98 @@ def lmdb_pair_bytes(gt: str | os.PathLike, lq: str | os.PathLike, keys: Iterable
     return total
 
 
-def markdown_costs(costs: dict[str, Any], full_iters: int) -> str:
-    """The study's cost record as a table: each preparation and each shipped network's training in flops, in learner
-    iterations and in full runs of ``full_iters``, with single-thread seconds and what they convert to beside."""
-    unit = costs["learner_iteration"]
-    lines = [
-        "| what | flops | learner iterations (by flops) | full runs (by flops) | seconds | learner iterations "
-        "(by seconds) | included |",
-        "|---|---|---|---|---|---|---|",
-        f"| one learner iteration (the unit) | {unit['flops']:.3g} | 1 | {1 / full_iters:.3g} | "
-        f"{unit['seconds']:.4f} (one thread) | 1 | yes |",
-    ]
-    for what, cost in costs["preparations"].items():
-        flops = "not counted" if cost["flops"] is None else f"{cost['flops']:.3g}"
-        by_flops = "" if cost["iterations"] is None else f"{cost['iterations']:,.0f}"
-        runs = "" if cost["iterations"] is None else f"{cost['iterations'] / full_iters:.2f}"
-        seconds = "" if cost["seconds"] is None else f"{cost['seconds']:,.0f} (one thread)"
-        by_seconds = "" if cost["iterations_by_seconds"] is None else f"{cost['iterations_by_seconds']:,.0f}"
-        lines.append(f"| {what} | {flops} | {by_flops} | {runs} | {seconds} | {by_seconds} | yes |")
-    for checkpoint, cost in costs["networks_training_not_included"].items():
-        start = f", from {Path(cost['started_from']).parent.parent.name}" if cost["started_from"] else ""
-        wall = "" if cost["wall_seconds"] is None else f"{cost['wall_seconds']:,.0f} (wall, as shipped)"
-        lines.append(
-            f"| training {Path(checkpoint).stem} ({cost['iterations']:,} x {cost['batch_size']} of "
-            f"{cost['gt_size']}x{cost['gt_size']}{start}; used by {cost['used_by']}) | {cost['flops']:.3g} | "
-            f"{cost['learner_iterations']:,.0f} | {cost['learner_iterations'] / full_iters:.2f} | {wall} |  | no |"
-        )
-    return "\n".join(lines) + "\n"
+def learner_iteration_flops(config: StudyConfig) -> int:
+    """Flops of one iteration of the study's learner (the unit every cost is counted in)."""
+    channels = 1 if config.color == "y" else 3
+    network = {**config.network, "upscale": config.scale}
+    return training_iteration_flops(network, config.batch_size, config.gt_size // config.scale, channels)
+
+
+def training_set_size(
+    config: StudyConfig, row: StudyRow, full_keys: list[str], full_bytes: int
+) -> tuple[int, int, str | None]:
+    """The entries and stored bytes of ``row``'s training set (``full_keys`` and ``full_bytes``: the sub-image
+    pair's), and what made it (None: nothing counted), e.g. ``scores loss`` for a core-set whose strategy reads the
+    scores, ``synthesis <name>``."""
+    from basicsr_distill.selection.coreset import coreset_from_options
+    from basicsr_distill.selection.strategy import strategy_from_options
+
+    paths = data_paths(config)
+    if row.synthesis is not None:
+        gt, lq = synthesized_pair(config, row.synthesis)
+        return len(read_lmdb_keys(gt)), lmdb_pair_bytes(gt, lq), f"synthesis {row.synthesis['name']}"
+    if row.coreset is None:
+        return len(full_keys), full_bytes, None
+    scores = score_paths(config)[row.coreset["scores"]]
+    coreset = coreset_from_options({**row.coreset, "scores": str(scores)}, full_keys, paths["gt"], config.scale)
+    reads_scores = strategy_from_options({k: v for k, v in row.coreset.items() if k != "scores"}).reads_scores
+    what = f"scores {row.coreset['scores']}" if reads_scores else None
+    return len(coreset.names), lmdb_pair_bytes(paths["gt"], paths["lq"], coreset.names), what
+
+
+def preparation_measures(
+    config: StudyConfig, row: StudyRow, synthesized: dict[str, dict[str, Any]], count: int
+) -> tuple[float | None, float | None, dict[str, Any] | None]:
+    """Flops and single-thread seconds of making ``row``'s training set (None where its maker did not count them),
+    and the shipped network it used (``checkpoint``, ``arch``; None without): a synthesis run's stages summed from
+    its record, or the scorer's pass over the ``count`` sub-images."""
+    if row.synthesis is not None:
+        stages = synthesized[row.synthesis["name"]]["stages"].values()
+        flops = [stage.get("summary", {}).get("flops") for stage in stages]
+        seconds = [stage.get("summary", {}).get("seconds") for stage in stages]
+        teacher = next((stage["teacher"] for stage in stages if "teacher" in stage), None)
+        return (None if None in flops else float(sum(flops)), None if None in seconds else float(sum(seconds)), teacher)
+    cost = scorer_cost(study_scorers(config)[row.coreset["scores"]], config.scale, config.crop_size, count)
+    manifest = json.loads(score_paths(config)[row.coreset["scores"]].with_suffix(".json").read_text())
+    trained = {"checkpoint": manifest.get("checkpoint"), "arch": manifest.get("arch_opt")}
+    return cost["flops"], cost["seconds"], trained if trained["checkpoint"] else None
+
+
+def training_set_costs(
+    config: StudyConfig, synthesized: dict[str, dict[str, Any]], seconds_per_iter: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Per trained row, what its training set holds and cost to make: its entries against full's, the bytes of its
+    LMDB entries against full's (:func:`lmdb_pair_bytes`), and its preparation (the scoring pass of a strategy that
+    reads scores, a synthesis run) in learner iterations by flops. Also the study's cost record: one learner
+    iteration, each preparation by flops and by single-thread seconds, and the training of the shipped networks they
+    used (stated, not added: trained once for every study)."""
+    paths = data_paths(config)
+    full_keys = read_lmdb_keys(paths["gt"])
+    full_bytes = lmdb_pair_bytes(paths["gt"], paths["lq"])
+    iteration_flops = learner_iteration_flops(config)
+    preparations: dict[str, dict[str, Any]] = {}
+    networks: dict[str, dict[str, Any]] = {}
+    sets = {}
+    for row in trained_rows(config):
+        entries, stored, what = training_set_size(config, row, full_keys, full_bytes)
+        if what is not None and what not in preparations:
+            flops, seconds, trained = preparation_measures(config, row, synthesized, len(full_keys))
+            preparations[what] = {
+                "flops": flops,
+                "iterations": None if flops is None else flops / iteration_flops,
+                "seconds": seconds,
+                "iterations_by_seconds": None if seconds is None else seconds / seconds_per_iter,
+            }
+            if trained is not None and trained["checkpoint"] not in networks:
+                record = network_training_record(trained["checkpoint"])
+                if record is not None:
+                    cost = network_training_cost(trained["arch"], record, config.scale, iteration_flops)
+                    networks[trained["checkpoint"]] = {"used_by": what, **cost}
+        # the machine-independent part of the preparation's cost (its seconds stay in the study's cost record)
+        counted = None if what is None else {key: preparations[what][key] for key in ("flops", "iterations")}
+        sets[row.name] = {
+            "entries": entries,
+            "data_fraction": entries / len(full_keys),
+            "storage_bytes": stored,
+            "storage_fraction": stored / full_bytes,
+            "preparation": None if counted is None else {"what": what, **counted},
+        }
+    costs = {
+        "unit": "one learner iteration: forward and backward of the study's network on one batch",
+        "learner_iteration": {"flops": iteration_flops, "seconds": seconds_per_iter},
+        "full_entries": len(full_keys),
+        "full_storage_bytes": full_bytes,
+        "preparations": preparations,
+        "networks_training_not_included": networks,
+    }
+    return sets, costs
