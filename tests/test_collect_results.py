@@ -15,12 +15,11 @@ from basicsr_distill.reporting.collect import (
     collect_row,
     collect_table,
     load_published,
-    plot_fraction,
     published_for,
     published_from_csv,
-    render_table,
     write_table,
 )
+from basicsr_distill.reporting.render import plot_fraction, render_table
 from basicsr_distill.runners.table_launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
 from basicsr_distill.tables.option_files import TABLE1_SSIM_NOTE, Row, TableSpec, tables
 

@@ -120,7 +120,7 @@ def test_a_study_over_its_budget_is_refused_before_any_work(tmp_path: Path) -> N
 
 
 def test_collector_records_split_the_test_images_by_set() -> None:
-    from basicsr_distill.reporting.collect import render_table
+    from basicsr_distill.reporting.render import render_table
     from basicsr_distill.reporting.study_report import collector_records
 
     record = {

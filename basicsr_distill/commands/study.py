@@ -234,7 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from basicsr_distill.reporting.collect import render_table
+    from basicsr_distill.reporting.render import render_table
     from basicsr_distill.reporting.study_report import collector_records, markdown_table
     from basicsr_distill.runners.study.config import StudyConfig
     from basicsr_distill.runners.study.run import check_study, run_study

@@ -1,10 +1,8 @@
-"""Results of the table rows, read from BasicSR's logs and rendered in the papers' layout.
+"""Results of the table rows, read from BasicSR's logs beside the papers' published numbers.
 
 The tables are those of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution"
 (Tables 1-3) and Cho, Jung, Cho, Soh 2025, "Dataset Distillation for Super-Resolution Without Class Labels and
 Pre-Trained Models", as listed by :mod:`basicsr_distill.tables.option_files`.
-
-Two layers:
 
 * **Reading** (:func:`read_train_log`, :func:`read_test_log`, :func:`collect_table`): BasicSR's training logs
   ``experiments/<name>/train_<name>_*.log`` (every file of an ``--auto_resume``d run, oldest first) and test
@@ -17,30 +15,14 @@ Two layers:
   scale and test set, and is placed only in that cell of that table; ``reference: true`` entries (Table 3's RCAN,
   SAN, IGNN, HAN, NLSA) become rows of their own (:func:`reference_records`). :func:`published_from_csv` turns the
   transcription of the pruning study's Tables 1-3 into those entries (a test keeps the YAML equal to it).
-* **Rendering** (:func:`render_table`): plain row records in, markdown and CSV out, best value per column and
-  group in bold, published numbers and the difference beside each measured one (a table's ``undiffed`` metrics:
-  the published value only, e.g. Table 1's SSIM). The CPU mini study (``bench/mini_table1.py``) renders through
-  the same function.
-
-A row record is a plain mapping::
-
-    {"row": "DES 50%",            # label (required)
-     "group": "SwinIR",           # best values are marked within a group (optional)
-     "strategy": "descending", "fraction": 0.5, "iterations": 250000,   # optional, shown / plotted
-     "series": "",                # line of the fraction plot (default: the strategy)
-     "status": "done",            # "done" | "partial" | "missing" | any other text (shown as is)
-     "iter": 250000,              # iteration of the numbers (shown for partial rows)
-     "short": False,              # trained fewer iterations than the row asks: shown, never compared
-     "results": {"B100": {"psnr": 32.1, "ssim": 0.899,          # per test set
-                          "psnr_std": 0.03, "psnr_ci95": 0.05, "ssim_std": ..., "n": 3}},   # optional spread
-     "published": {"B100": {"psnr": 32.2, "ssim": 0.9, "source": "..."}}}                    # optional
+* **Writing** (:func:`write_table`): the row records (:mod:`.render`'s format) rendered by
+  :func:`~basicsr_distill.reporting.render.render_table` into ``<table>.md`` and ``.csv``, and the fraction plot.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -50,25 +32,17 @@ from typing import Any
 
 import yaml
 
+from basicsr_distill.reporting.render import METRICS, RenderedTable, canonical, plot_fraction, render_table
 from basicsr_distill.tables.option_files import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
 PUBLISHED = Path(__file__).with_name("published.yaml")
-METRICS = ("psnr", "ssim")
-DIGITS = {"psnr": 2, "ssim": 4}
 
 _ITER = re.compile(r"\biter:\s*([\d,]+)")  # not the option dump's "total_iter: N" (a resumed log repeats it)
 _VALIDATION = re.compile(r"Validation (\S+)\s*$")
 _METRIC = re.compile(r"^\s*# (\w+): (-?[\d.]+|nan|inf)")
 _SCALE = re.compile(r"^  scale: (\d+)\s*$")
 _TOTAL = re.compile(r"^\s+total_iter: (\d+)\s*$")
-
-
-def canonical(test_set: str) -> str:
-    """The benchmark's folder name of ``scripts/prepare_benchmark.py`` (``BSD100`` -> ``B100``)."""
-    from basicsr_distill.preparation.benchmark import canonical_benchmark  # (imports OpenCV and torch)
-
-    return canonical_benchmark(test_set)
 
 
 @dataclass
@@ -89,6 +63,16 @@ def _log_files(folder: Path, prefix: str) -> list[Path]:
         if not path.is_file():
             raise ValueError(f"{path}: is not a file (expected a BasicSR log)")
     return paths
+
+
+def _metric_block(lines: Sequence[str], index: int) -> tuple[dict[str, float], int]:
+    """The ``# <metric>: <value>`` lines of the validation block that starts at ``lines[index]``, and the index of
+    the line after them."""
+    values: dict[str, float] = {}
+    while index < len(lines) and (metric := _METRIC.match(lines[index])):
+        values[metric.group(1)] = float(metric.group(2))
+        index += 1
+    return values, index
 
 
 def read_train_log(paths: Sequence[Path]) -> LogResult:
@@ -116,10 +100,7 @@ def read_train_log(paths: Sequence[Path]) -> LogResult:
             if m := _ITER.search(line):
                 current = int(m.group(1).replace(",", ""))
         elif m := _VALIDATION.search(line):
-            values: dict[str, float] = {}
-            while index < len(lines) and (metric := _METRIC.match(lines[index])):
-                values[metric.group(1)] = float(metric.group(2))
-                index += 1
+            values, index = _metric_block(lines, index)
             at = total if ended and total is not None else current
             blocks[canonical(m.group(1))] = (at, values)
             last_val_iter = at
@@ -145,11 +126,7 @@ def read_test_log(paths: Sequence[Path]) -> LogResult:
             if result.scale is None and (m := _SCALE.match(line)):
                 result.scale = int(m.group(1))
             elif m := _VALIDATION.search(line):
-                values = {}
-                while index < len(lines) and (metric := _METRIC.match(lines[index])):
-                    values[metric.group(1)] = float(metric.group(2))
-                    index += 1
-                result.results[canonical(m.group(1))] = values
+                result.results[canonical(m.group(1))], index = _metric_block(lines, index)
     return result
 
 
@@ -310,202 +287,6 @@ def collect_table(
             }
         )
     return records
-
-
-# ------------------------------------------------------------------------------------------------------ rendering
-
-
-@dataclass
-class RenderedTable:
-    markdown: str
-    csv: str
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _status_text(record: Mapping[str, Any]) -> str:
-    status = record.get("status", "done")
-    if status == "partial":
-        at = record.get("iter")
-        return f"partial (iter {at:,})" if isinstance(at, int) else "partial"
-    return str(status)
-
-
-def _best(records: Sequence[Mapping[str, Any]], test_set: str, metric: str) -> dict[str, float]:
-    """Best finished value per group (higher is better for PSNR and SSIM)."""
-    best: dict[str, float] = {}
-    for record in records:
-        if record.get("status", "done") != "done" or record.get("short"):
-            continue
-        value = _number(record.get("results", {}).get(test_set, {}).get(metric))
-        group = record.get("group", "")
-        if value is not None and (group not in best or value > best[group]):
-            best[group] = value
-    return best
-
-
-def render_table(
-    records: Sequence[Mapping[str, Any]],
-    test_sets: Sequence[str],
-    *,
-    title: str = "",
-    metrics: Sequence[str] = METRICS,
-    notes: Sequence[str] = (),
-    undiffed: Sequence[str] = (),
-) -> RenderedTable:
-    """Render row records as a markdown table (best per column and group in bold) and a long-format CSV.
-
-    Args:
-        records: row records (module docstring); only ``row`` is required.
-        test_sets: the columns, in order; each gets one column per metric, plus "paper" and "diff" columns
-            when any record carries a published value for it.
-        title: a heading line of the markdown.
-        metrics: which of the records' metrics to show (``psnr``, ``ssim``).
-        notes: lines printed under the markdown table.
-        undiffed: metrics whose published value is shown without a difference (say why in ``notes``).
-    """
-    test_sets = [canonical(t) for t in test_sets]
-    has_group = any(r.get("group") for r in records)
-    has_meta = {key: any(r.get(key) is not None for r in records) for key in ("fraction", "iterations")}
-    header = (["group"] if has_group else []) + ["row"]
-    header += [label for key, label in (("fraction", "data"), ("iterations", "iterations")) if has_meta[key]]
-    columns: list[tuple[str, str, str]] = []  # (test set, metric, kind)
-    for test_set in test_sets:
-        for metric in metrics:
-            columns.append((test_set, metric, "measured"))
-            if any(_number(r.get("published", {}).get(test_set, {}).get(metric)) is not None for r in records):
-                columns.append((test_set, metric, "paper"))
-                if metric not in undiffed:
-                    columns.append((test_set, metric, "diff"))
-    header += [f"{t} {m.upper()}" + ("" if k == "measured" else f" {k}") for t, m, k in columns]
-    best = {(t, m): _best(records, t, m) for t in test_sets for m in metrics}
-    lines = [f"### {title}", ""] if title else []
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["group", "row", "strategy", "fraction", "iterations", "status", "iter", "test_set", "metric", "value"]
-        + ["std", "ci95", "n", "published", "diff", "source"]
-    )
-    for record in records:
-        cells = [str(record.get("group", ""))] if has_group else []
-        cells.append(str(record["row"]))
-        if has_meta["fraction"]:
-            fraction = record.get("fraction")
-            cells.append("" if fraction is None else f"{100 * fraction:.3g}%")
-        if has_meta["iterations"]:
-            iterations = record.get("iterations")
-            cells.append(
-                "" if iterations is None else f"{iterations:,}" + (" (short run)" if record.get("short") else "")
-            )
-        status = record.get("status", "done")
-        for test_set, metric, kind in columns:
-            result = record.get("results", {}).get(test_set, {})
-            value = _number(result.get(metric))
-            paper = _number(record.get("published", {}).get(test_set, {}).get(metric))
-            digits = DIGITS.get(metric, 4)
-            if kind == "paper":
-                cells.append("" if paper is None else f"{paper:.{digits}f}")
-            elif kind == "diff":
-                ok = status == "done" and not record.get("short") and value is not None and paper is not None
-                cells.append(f"{value - paper:+.{digits}f}" if ok else "")
-            elif status == "reference":
-                cells.append("-")
-            elif status != "done":
-                cells.append(_status_text(record))
-            elif value is None:
-                cells.append("missing")
-            else:
-                text = f"{value:.{digits}f}"
-                std = _number(result.get(f"{metric}_std"))
-                if std is not None:
-                    text += f" ± {std:.{digits}f}"
-                if value == best[(test_set, metric)].get(record.get("group", "")):
-                    text = f"**{text}**"
-                cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-        for test_set in test_sets:
-            result = record.get("results", {}).get(test_set, {})
-            for metric in metrics:
-                value = _number(result.get(metric))
-                pub = record.get("published", {}).get(test_set, {})
-                paper = _number(pub.get(metric))
-                writer.writerow(
-                    [
-                        record.get("group", ""),
-                        record["row"],
-                        record.get("strategy", ""),
-                        record.get("fraction", ""),
-                        record.get("iterations", ""),
-                        status,
-                        record.get("iter", ""),
-                        test_set,
-                        metric,
-                        "" if value is None else value,
-                        result.get(f"{metric}_std", ""),
-                        result.get(f"{metric}_ci95", ""),
-                        result.get("n", ""),
-                        "" if paper is None else paper,
-                        ""
-                        if value is None
-                        or paper is None
-                        or status != "done"
-                        or record.get("short")
-                        or metric in undiffed
-                        else round(value - paper, 6),
-                        pub.get("source", ""),
-                    ]
-                )
-    if notes:
-        lines += [""] + [f"- {note}" for note in notes]
-    return RenderedTable("\n".join(lines) + "\n", out.getvalue())
-
-
-def plot_fraction(
-    records: Sequence[Mapping[str, Any]], test_set: str, path: str | os.PathLike, metric: str = "psnr"
-) -> Path:
-    """PNG of ``metric`` on ``test_set`` against the data fraction: one panel per group, one line per strategy.
-
-    Full-data rows (``fraction`` 1.0, strategy ``full``) are drawn as a dashed horizontal line; rows that are
-    not ``done`` are left out.
-    """
-    from matplotlib.figure import Figure
-
-    test_set = canonical(test_set)
-    groups = list(dict.fromkeys(r.get("group", "") for r in records))
-    figure = Figure(figsize=(4.2 * len(groups), 3.4))
-    for index, group in enumerate(groups):
-        axes = figure.add_subplot(1, len(groups), index + 1)
-        series: dict[str, list[tuple[float, float]]] = {}
-        for record in records:
-            value = _number(record.get("results", {}).get(test_set, {}).get(metric))
-            if record.get("group", "") != group or record.get("status", "done") != "done" or value is None:
-                continue
-            if record.get("strategy") == "full":
-                axes.axhline(value, linestyle="--", color="black", label="full")
-                continue
-            fraction = record.get("fraction")
-            if fraction is not None:
-                series.setdefault(record.get("series") or str(record.get("strategy", "")), []).append((fraction, value))
-        for name, points in series.items():
-            points.sort()
-            axes.plot([100 * p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-        axes.set_title(str(group))
-        axes.set_xlabel("data (%)")
-        axes.set_ylabel(f"{metric.upper()} on {test_set}")
-        axes.grid(alpha=0.3)
-        if axes.has_data():
-            axes.legend(fontsize=7)
-    figure.tight_layout()
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    return path
 
 
 def unplaced_published(published: Mapping[str, Any], table: str) -> list[str]:
