@@ -21,7 +21,7 @@ from basicsr_distill.reporting.collect import (
 )
 from basicsr_distill.reporting.render import plot_fraction, render_table
 from basicsr_distill.runners.table_launch import Job, batch_override, gpu_slots, read_row_list, row_commands, run_queue
-from basicsr_distill.tables.option_files import TABLE1_SSIM_NOTE, Row, TableSpec, tables
+from basicsr_distill.tables.rows import Row, TableSpec, tables
 
 #: The project's shared transcription of the pruning study's Tables 1-3 (absent outside the project's machines).
 SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "published" / "moser2024_tables.csv"
@@ -246,7 +246,8 @@ def test_collector_reads_real_basicsr_logs_of_a_tiny_row(tmp_path: Path, paired_
 
     import yaml
 
-    from basicsr_distill.tables.option_files import Selection, test_option, train_option
+    from basicsr_distill.tables.option_files import test_option, train_option
+    from basicsr_distill.tables.rows import Selection
 
     gt, lq = paired_folder
     (tmp_path / "scores.csv").write_text("name,score\n" + "".join(f"{i:04d},{i}\n" for i in range(6)))
@@ -332,7 +333,8 @@ def test_paper_numbers_beside_ours_in_table1_and_table3(tmp_path: Path) -> None:
     assert "| DRRN | DES 25%, 2x steps | 25% | 7,804 | **30.50** | 29.39 | +1.11 | **0.8800** | 0.8804 |" in table1
     assert "| IDN | ASC 50% | 50% | 7,804 | **31.60** | 31.67 | -0.07 | **0.9000** | 0.9040 |" in table1
     assert "| FSRCNN | full | 100% | 15,608 | missing | 31.09 |  | missing | 0.8955 |" in table1
-    assert f"- {TABLE1_SSIM_NOTE}" in table1
+    ssim_note = next(note for note in specs["table1"].notes if note.startswith("SSIM: "))
+    assert f"- {ssim_note}" in table1
     table3 = write_table(specs["table3"], tmp_path, out)[0].markdown.splitlines()
     row = next(line for line in table3 if line.startswith("| x4 | DES 50% |"))
     cells3 = row.split(" | ")

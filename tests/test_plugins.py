@@ -140,7 +140,7 @@ def test_unknown_names_and_foreign_flags_are_one_line(
 
 def test_unknown_plugin_and_names_in_tables_and_studies(capsys) -> None:
     from basicsr_distill.runners.study.config import StudyRow
-    from basicsr_distill.tables.option_files import Selection
+    from basicsr_distill.tables.rows import Selection
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--plugin", "no_such_plugin", "select", "--help"])

@@ -12,7 +12,8 @@ from basicsr.models import build_model
 
 import basicsr_distill.register  # noqa: F401  (registers RecipeSRModel, DRRN, IDN)
 from basicsr_distill.models.recipe_sr_model import check_grad_clip
-from basicsr_distill.tables.option_files import Row, tables, train_option
+from basicsr_distill.tables.option_files import train_option
+from basicsr_distill.tables.rows import Row, tables
 
 
 def tiny_options(row: Row, tmp_path: Path) -> dict:

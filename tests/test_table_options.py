@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from basicsr_distill.selection.strategies.descending import Descending
 from basicsr_distill.selection.strategies.hdc import Hdc
 from basicsr_distill.selection.strategy import SelectionInputs, select
 from basicsr_distill.tables.option_files import generated_files as _generated_files
-from basicsr_distill.tables.option_files import stale_files, tables, train_option
+from basicsr_distill.tables.option_files import stale_files, train_option
+from basicsr_distill.tables.rows import tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -208,3 +210,25 @@ def test_row_names_are_unique_per_configuration() -> None:
     assert sum(1 for rel in files if rel.startswith("options/tables/train/")) == 121
     table1 = [line for line in lists["options/tables/table1.txt"].splitlines() if not line.startswith("#")]
     assert len(table1) == 50 and len(set(table1)) == 50
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        (("table2", 1, "ration", 0.5), "tables.table2.rows[1] of group SwinIR: unknown key 'ration'"),
+        (("table2", 1, "selection", "hardest"), "tables.table2.rows[1] of group SwinIR: selection: unknown 'hardest'"),
+        (("table3", 0, "arch", "VDSR"), "tables.table3.rows[0] of group x2: arch: unknown 'VDSR'"),
+    ],
+)
+def test_a_row_of_rows_yaml_that_names_nothing_known_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, change: tuple, problem: str
+) -> None:
+    from basicsr_distill.tables import rows
+
+    table, index, key, value = change
+    broken = copy.deepcopy(rows._ROWS["tables"])
+    broken[table]["rows"][index][key] = value
+    monkeypatch.setitem(rows._ROWS, "tables", broken)
+    with pytest.raises(ValueError) as error:
+        rows.tables()
+    assert str(error.value).startswith(f"{rows.ROWS}: {problem}")

@@ -66,7 +66,7 @@ def test_wheel_ships_the_package_data(installed: Path) -> None:
     code = (
         "import importlib.resources as r, basicsr_distill as b; p = r.files(b); print(b.__file__); "
         "print(sorted(x.name for x in (p / 'scoring' / 'weights').iterdir() if x.suffix == '.pth')); "
-        "print((p / 'reporting' / 'published.yaml').is_file(), (p / 'tables' / 'recipes.yaml').is_file(), "
+        "print((p / 'reporting' / 'published.yaml').is_file(), (p / 'tables' / 'rows.yaml').is_file(), "
         "(p / 'commands' / 'examples' / 'train_coreset.yml').is_file())"
     )
     lines = _run([str(installed / "python"), "-c", code], installed.parent.parent).splitlines()

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from basicsr_distill.reporting.collect import PUBLISHED, load_published, write_table
-from basicsr_distill.tables.option_files import BUDGETS, check_budget, tables
+from basicsr_distill.tables.rows import BUDGETS, check_budget, tables
 
 EPILOG = """
 reads, for every row of a table (options/tables/<table>.txt):

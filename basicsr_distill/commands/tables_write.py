@@ -2,7 +2,7 @@
 
 Writes what :func:`basicsr_distill.tables.option_files.generated_files` renders (training options, their tests,
 the per-arch benchmark tests, the row lists of the launchers) under ``--out``; ``--budget`` picks the reading of
-Table 1's batch (the committed files: the first of :data:`~basicsr_distill.tables.option_files.BUDGETS`).
+Table 1's batch (the committed files: the first of :data:`~basicsr_distill.tables.rows.BUDGETS`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from basicsr_distill.tables.option_files import BUDGETS, check_budget, generated_files, stale_files, write_files
+from basicsr_distill.tables.option_files import generated_files, stale_files, write_files
+from basicsr_distill.tables.rows import BUDGETS, check_budget
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 The tables are those of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution"
 (Tables 1-3) and Cho, Jung, Cho, Soh 2025, "Dataset Distillation for Super-Resolution Without Class Labels and
-Pre-Trained Models", as listed by :mod:`basicsr_distill.tables.option_files`.
+Pre-Trained Models", as listed by :mod:`basicsr_distill.tables.rows`.
 
 * **Reading** (:func:`read_train_log`, :func:`read_test_log`, :func:`collect_table`): BasicSR's training logs
   ``experiments/<name>/train_<name>_*.log`` (every file of an ``--auto_resume``d run, oldest first) and test
@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from basicsr_distill.reporting.render import METRICS, RenderedTable, canonical, plot_fraction, render_table
-from basicsr_distill.tables.option_files import TABLE1, Row, TableSpec
+from basicsr_distill.tables.rows import TABLE1, Row, TableSpec
 from basicsr_distill.utils import atomic_output
 
 PUBLISHED = Path(__file__).with_name("published.yaml")

@@ -1,42 +1,35 @@
-"""BasicSR option files for every row of the studies' tables, generated from a few templates.
+"""BasicSR option files for every row of the studies' tables (:mod:`.rows`: Moser, Raue, Dengel 2024, Tables 1-3;
+Cho, Jung, Cho, Soh 2025; the rows beyond them), each written from its arch's recipe.
 
-Rows of Moser, Raue, Dengel 2024, "A Study in Dataset Pruning for Image Super-Resolution" (Table 1: FSRCNN,
-DRRN, IDN, RDN, SwinIR x2 on DIV2K sub-images, BSD100; Table 2: loss- vs Sobel-based 50% core-sets on five
-test sets; Table 3: SwinIR x2/x3/x4 on full, DES 50% and refined 50%), of Cho, Jung, Cho, Soh 2025, "Dataset
-Distillation for Super-Resolution Without Class Labels and Pre-Trained Models" (SwinIR, EDSR, RCAN x4 on the
-70-image distilled set against full OST), and rows beyond the studies (SwinIR x2 with CCS, random and HDC at
-10% and 25% beside DES). Core-sets are chosen inside each file by ``CoreSetPairedImageDataset``'s ``coreset:``
-block; nothing is copied.
-
-The recipes (each arch's network, optimiser, loss, patch, batch, schedule; Table 1's budget) are data:
-``recipes.yaml`` beside this module. One :class:`Row` is one training run (one experiment name) and may appear
-in several tables; a :class:`TableSpec` lists its rows with the labels of the paper's layout.
-:func:`generated_files` renders
-every file (training options, per-row test options, per-arch/scale benchmark test options, the per-table
-row lists used by the launchers) as text, so that ``scripts/make_table_options.py`` writes them and a test
-checks that the committed files equal them.
-
-Iterations. BasicSR trains for ``total_iter`` iterations whatever the data size. Table 1 fixes the number of
-*epochs*: its step column 15,608 / 11,706 / 7,804 / 3,902 is 1 : 0.75 : 0.5 : 0.25, so a core-set of ratio r
-trains ``r x`` the full run's iterations (25% DES also at 2x and 4x those steps, 50% DES also at the full
-steps). ``table1`` trains the paper's printed steps (one budget for the five archs, the batch by the reading
-``--budget`` picks); ``table1_long`` (this project's extension) the same ratios of each arch's long recipe.
-The learning-rate milestones keep the recipe's fractions of ``total_iter``. SwinIR's x3/x4 DIV2K rows start from
-the x2 model of the same data at half the rate and iterations (SwinIR's official classical recipe).
+Core-sets are chosen inside each file by ``CoreSetPairedImageDataset``'s ``coreset:`` block; nothing is copied.
+:func:`generated_files` renders every file (training options, per-row test options, per-arch/scale benchmark test
+options, the per-table row lists used by the launchers) as text, so that ``scripts/make_table_options.py`` writes
+them and a test checks that the committed files equal them. The learning-rate milestones keep the recipe's
+fractions of ``total_iter``; an x3/x4 row fine-tuned from x2 starts from that row's final weights.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-#: The five classic benchmarks, as named by ``scripts/prepare_benchmark.py``'s folders (``datasets/<name>``).
-TEST_SETS = ("Set5", "Set14", "B100", "Urban100", "Manga109")
+from basicsr_distill.tables.rows import (
+    ARCHS,
+    BUDGETS,
+    SCORES,
+    TABLE1,
+    TEST_SETS,
+    Row,
+    TableRow,
+    TableSpec,
+    tables,
+    unique_rows,
+)
+
 SCALES = (2, 3, 4)
 #: Validation set of every training run: Table 1's test set, so its numbers come straight from the training log.
 VAL_SET = "B100"
@@ -45,413 +38,8 @@ TRAIN_DIR = "options/tables/train"
 TEST_DIR = "options/test/tables"
 BENCH_DIR = "options/test/benchmarks"
 LIST_DIR = "options/tables"
-
-SRCNN_SCORES = "datasets/DIV2K/scores/srcnn_x{scale}_mse/scores.csv"
-SOBEL_SCORES = "datasets/DIV2K/scores/sobel96.csv"
-#: The archs' recipes and Table 1's budget, as data.
-RECIPES = Path(__file__).with_name("recipes.yaml")
 #: Checkpoints kept per run (``logger.keep_last`` of the training entry: the newest N, older ones deleted).
 KEEP_LAST = 2
-
-
-@dataclass(frozen=True)
-class Arch:
-    """A network and its training recipe (the template every row of that arch starts from), from ``recipes.yaml``."""
-
-    name: str
-    network: Mapping[str, Any]  # network_g without ``upscale`` (added per scale)
-    lr_patch: int  # LR patch side: gt_size = lr_patch * scale
-    batch_total: int  # summed over GPUs
-    optim: Mapping[str, Any]  # optim_g as written (type, lr, ...)
-    milestones: tuple[float, ...]  # fractions of total_iter
-    gamma: float
-    total_iter: int  # full-data run
-    loss: str  # L1Loss or MSELoss
-    ema: float | None = None
-    y_channel: bool = False
-    model_type: str = "SRModel"
-    grad_clip: Mapping[str, Any] | None = None  # RecipeSRModel's train.grad_clip
-    finetune_loss: Mapping[str, Any] | None = None  # RecipeSRModel's train.pixel_opt_finetune (type, fraction)
-    finetune_from_x2: Mapping[str, float] | None = None  # x3/x4 start from x2: lr_factor, iter_factor
-    notes: tuple[str, ...] = ()
-
-    @property
-    def lr(self) -> float:
-        return float(self.optim["lr"])
-
-    def network_g(self, scale: int) -> dict[str, Any]:
-        return {
-            "type": self.network["type"],
-            "upscale": scale,
-            **{k: v for k, v in self.network.items() if k != "type"},
-        }
-
-
-def load_recipes(path: str | Path = RECIPES) -> dict[str, Any]:
-    """``recipes.yaml``: ``{"archs": {name: Arch}, "table1": {...}}``; a missing or unknown key is refused."""
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    archs = {}
-    for name, fields in data["archs"].items():
-        try:
-            archs[name] = Arch(
-                name,
-                **{
-                    **fields,
-                    "milestones": tuple(fields["milestones"]),
-                    "notes": tuple(" ".join(n.split()) for n in fields.get("notes", ())),
-                },
-            )
-        except TypeError as error:
-            raise ValueError(f"{path}: archs.{name}: {error}") from None
-    return {"archs": archs, "table1": data["table1"]}
-
-
-_RECIPES = load_recipes()
-ARCHS: dict[str, Arch] = _RECIPES["archs"]
-#: The paper's Table 1 budget (``recipes.yaml``'s ``table1``): full-set steps, epochs, the batch readings.
-TABLE1 = _RECIPES["table1"]
-#: Readings of Table 1's batch (``make_table_options.py --budget``); the first is the committed files' one.
-BUDGETS = (TABLE1["default_reading"], *(key for key in TABLE1["readings"] if key != TABLE1["default_reading"]))
-
-
-def check_budget(budget: str) -> str:
-    """``budget`` if it is a known reading of Table 1's batch, else a ValueError listing the choices."""
-    if budget not in BUDGETS:
-        raise ValueError(f"--budget: unknown reading {budget!r} (choices: {', '.join(BUDGETS)})")
-    return budget
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A ``coreset:`` block: ``key`` names it in experiment names (``des50``, ``ref50``, ``hdc10``...)."""
-
-    key: str
-    strategy: str
-    ratio: float
-    offset: float = 0.0
-    scores: str = "srcnn"  # srcnn (the study's SRCNN loss) or sobel (HDC's texture score)
-
-    def __post_init__(self) -> None:
-        """The strategy is registered and takes these parameters (refused in one line when a table is built)."""
-        from basicsr_distill.selection.strategy import strategy_from_options
-
-        block = self.block(2)
-        block.pop("scores")
-        strategy_from_options(block)
-
-    def block(self, scale: int) -> dict[str, Any]:
-        path = SRCNN_SCORES.format(scale=scale) if self.scores == "srcnn" else SOBEL_SCORES
-        out: dict[str, Any] = {"scores": path, "strategy": self.strategy, "ratio": self.ratio}
-        if self.offset:
-            out["offset"] = self.offset
-        out["seed"] = 0
-        return out
-
-    def describe(self, scale: int) -> str:
-        score = f"SRCNN x{scale} MSE (the study's loss)" if self.scores == "srcnn" else "Sobel texture (HDC)"
-        text = f"{self.strategy} {self.ratio:.0%} of the sub-images by {score}"
-        if self.offset:
-            text += f", skipping the top {self.offset:.0%} first (refined)"
-        return text
-
-
-def _sel(short: str, strategy: str, ratio: float, offset: float = 0.0, scores: str = "srcnn") -> Selection:
-    """The selection named ``<short><percent>`` in experiment names (``des50``, ``ref50``, ``sobeldes50``...)."""
-    return Selection(f"{short}{round(ratio * 100)}", strategy, ratio, offset, scores)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One training run. ``iter_factor`` multiplies the full run's iterations: ``base_iter`` when given (Table 1's
-    printed budget), else the arch's ``total_iter``; ``batch`` overrides the arch's total batch; ``from_x2``
-    starts an x3/x4 row from the x2 model of the same data (the arch's ``finetune_from_x2`` factors)."""
-
-    arch: str
-    scale: int
-    train_set: str = "DIV2K"  # DIV2K sub-images, OST sub-images or the distilled OST set
-    selection: Selection | None = None
-    iter_factor: float = 1.0
-    fixed_iter: int | None = None  # overrides the factor (distilled sets)
-    base_iter: int | None = None
-    batch: int | None = None
-    from_x2: bool = False
-    budget: str | None = None  # the reading of Table 1's batch this row follows (with ``base_iter``)
-
-    @property
-    def template(self) -> Arch:
-        return ARCHS[self.arch]
-
-    @property
-    def batch_total(self) -> int:
-        return self.batch if self.batch is not None else self.template.batch_total
-
-    @property
-    def full_iter(self) -> int:
-        """Iterations of this row's full-data run (before ``iter_factor``)."""
-        base = self.base_iter if self.base_iter is not None else self.template.total_iter
-        return int(round(base * self.template.finetune_from_x2["iter_factor"])) if self.from_x2 else base
-
-    @property
-    def total_iter(self) -> int:
-        if self.fixed_iter is not None:
-            return self.fixed_iter
-        return int(round(self.full_iter * self.iter_factor))
-
-    @property
-    def lr(self) -> float:
-        factor = self.template.finetune_from_x2["lr_factor"] if self.from_x2 else 1.0
-        return self.template.lr * factor
-
-    @property
-    def x2_source(self) -> Row | None:
-        """The x2 row whose final weights this row starts from (``from_x2``), else None."""
-        if not self.from_x2:
-            return None
-        return Row(self.arch, 2, self.train_set, self.selection, self.iter_factor, base_iter=self.base_iter)
-
-    @property
-    def fraction(self) -> float:
-        if self.train_set == "distilled":
-            return DISTILLED_FRACTION
-        return self.selection.ratio if self.selection else 1.0
-
-    @property
-    def strategy(self) -> str:
-        if self.train_set == "distilled":
-            return "distilled"
-        return self.selection.strategy if self.selection else "full"
-
-    @property
-    def name(self) -> str:
-        data = "full" if self.selection is None else self.selection.key
-        if self.train_set == "distilled":
-            data = "distilled70"
-        steps = self.total_iter / 1000
-        steps_text = f"{steps:g}k" if steps == int(steps) else f"{self.total_iter}"
-        dataset = "OST" if self.train_set in ("OST", "distilled") else "DIV2K"
-        name = f"{self.arch}_x{self.scale}_{dataset}_{data}_{steps_text}"
-        if self.batch is not None:
-            name += f"_b{self.batch}"
-        return name + ("_ftx2" if self.from_x2 else "")
-
-
-@dataclass(frozen=True)
-class TableRow:
-    label: str  # the paper's row label
-    group: str  # rows are compared (best marked) within a group
-    row: Row
-    series: str = ""  # line of the fraction plot ("" = the strategy)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    key: str
-    title: str
-    test_sets: tuple[str, ...]
-    rows: tuple[TableRow, ...]
-    notes: tuple[str, ...] = field(default=())
-    undiffed: tuple[str, ...] = ()  # metrics whose published value is shown but not subtracted (see notes)
-
-
-TABLE1_ARCHS = ("FSRCNN", "DRRN", "IDN", "RDN", "SwinIR")
-
-
-def _table1_rows(budget: str | None = None) -> tuple[TableRow, ...]:
-    """Table 1's ten rows per arch; steps are ``ratio x`` the full run's: the paper's printed steps at the batch of
-    reading ``budget``, or (None) each arch's long recipe."""
-    rows: list[TableRow] = []
-    base_iter = int(TABLE1["full_iter"]) if budget else None
-    for arch in TABLE1_ARCHS:
-        batch = None
-        if budget:
-            batch = TABLE1["readings"][check_budget(budget)]["batch_total"] or ARCHS[arch].batch_total
-
-        def add(
-            label: str,
-            sel: Selection | None,
-            factor: float,
-            series: str = "",
-            arch: str = arch,
-            batch: int | None = batch,
-        ) -> None:
-            row = Row(arch, 2, selection=sel, iter_factor=factor, base_iter=base_iter, batch=batch, budget=budget)
-            rows.append(TableRow(label, arch, row, series))
-
-        add("full", None, 1.0)
-        for ratio in (0.75, 0.5, 0.25):
-            add(f"ASC {ratio:.0%}", _sel("asc", "ascending", ratio), ratio)
-        for ratio in (0.75, 0.5, 0.25):
-            add(f"DES {ratio:.0%}", _sel("des", "descending", ratio), ratio)
-        add("DES 25%, 2x steps", _sel("des", "descending", 0.25), 0.5, "DES, more steps")
-        add("DES 25%, 4x steps", _sel("des", "descending", 0.25), 1.0, "DES, more steps")
-        add("DES 50%, full steps", _sel("des", "descending", 0.5), 1.0, "DES, more steps")
-    return tuple(rows)
-
-
-TABLE1_SSIM_NOTE = (
-    "SSIM: the paper's value is shown, not subtracted. Table 1's SSIM is higher at lower PSNR than Tables 2/3 "
-    "(SwinIR full: 0.9103 at 32.23 dB here, 0.9030 at 32.44 dB in Table 3), so the paper computed it another way "
-    "(not stated); a difference to this project's Y-channel SSIM (crop = scale) would measure that convention."
-)
-
-
-def _table1(budget: str) -> TableSpec:
-    reading = TABLE1["readings"][check_budget(budget)]
-    full = int(TABLE1["full_iter"])
-    batch = reading["batch_total"]
-    batch_text = f"batch {batch} for every arch" if batch else "each arch's own batch"
-    return TableSpec(
-        "table1",
-        f"Pruning study, Table 1: x2, BSD100 (B100), the paper's budget ({full:,} steps for the full set, "
-        f"{batch_text}; steps = ratio x {full:,})",
-        ("B100",),
-        _table1_rows(budget),
-        (
-            f"Budget reading '{budget}': " + " ".join(reading["why"].split()),
-            "Recipes: each arch's optimiser, loss and patch size from basicsr_distill/tables/recipes.yaml at this "
-            "budget (milestones at the same fractions of the steps).",
-            TABLE1_SSIM_NOTE,
-        ),
-        undiffed=("ssim",),
-    )
-
-
-def _table1_long() -> TableSpec:
-    return TableSpec(
-        "table1_long",
-        "This project's extension of Table 1: its rows at each arch's long recipe (steps = ratio x the arch's "
-        "full run), x2, BSD100 (B100)",
-        ("B100",),
-        _table1_rows(),
-        (
-            "Not the paper's budget (Table 1 trained 15,608 steps for the full set): no paper column. Full runs: "
-            "FSRCNN, DRRN, IDN 300k iterations, RDN 1M, SwinIR 500k (recipes.yaml).",
-        ),
-    )
-
-
-def _swinir(scale: int, sel: Selection | None, factor: float = 1.0) -> Row:
-    return Row("SwinIR", scale, selection=sel, iter_factor=factor, from_x2=scale != 2)
-
-
-HDC_NOTE = (
-    "HDC at ratio 0.5 IS Sobel-DES 50%: HDC's first stage keeps the upper half of the Sobel scores and a 50% budget "
-    "takes that whole pool, so the Sobel row tests only HDC's texture stage (its clustering acts below 50%)."
-)
-
-
-def _table2() -> TableSpec:
-    return TableSpec(
-        "table2",
-        "Pruning study, Table 2: SwinIR x2, 50% core-sets, loss- vs Sobel-based (DES, full steps)",
-        TEST_SETS,
-        (
-            TableRow("loss-based (SRCNN MSE), DES 50%", "SwinIR", _swinir(2, _sel("des", "descending", 0.5))),
-            TableRow("Sobel-based, DES 50%", "SwinIR", _swinir(2, _sel("sobeldes", "descending", 0.5, scores="sobel"))),
-        ),
-        (HDC_NOTE,),
-    )
-
-
-def _table3() -> TableSpec:
-    rows = []
-    for scale in SCALES:
-        rows += [
-            TableRow("full", f"x{scale}", _swinir(scale, None)),
-            TableRow("DES 50%", f"x{scale}", _swinir(scale, _sel("des", "descending", 0.5))),
-            TableRow("refined 50% (skip top 5%)", f"x{scale}", _swinir(scale, _sel("ref", "descending", 0.5, 0.05))),
-        ]
-    return TableSpec(
-        "table3",
-        "Pruning study, Table 3: SwinIR x2/x3/x4, full vs DES 50% vs refined 50% (full steps; x3/x4 fine-tuned "
-        "from the x2 model of the same data at half the rate and steps)",
-        ("Set5", "Set14", "B100", "Urban100"),
-        tuple(rows),
-        (
-            "RCAN, SAN, IGNN, HAN, NLSA: reference rows, the published results of those methods (trained on the full "
-            "set by their authors) as printed in the paper's Table 3; nothing of them is trained here.",
-            "The paper's SwinIR 'full' rows are SwinIR's published results; this project's full rows are its own runs.",
-            "Core-sets at x3/x4 are scored by the SRCNN loss at that scale (ASSUMPTION: the paper does not say "
-            "which scorer scored x3/x4 data).",
-        ),
-    )
-
-
-#: The distilled set's size relative to OST: 70 images of 10,324 (the distillation study's "0.68%").
-DISTILLED_FRACTION = 70 / 10_324
-#: Iterations of SR training on the distilled set (assumption shared with options/train/*_distilled.yml).
-DISTILLED_ITERS = 15_000
-
-
-def _distill() -> TableSpec:
-    rows = []
-    for arch in ("SwinIR", "EDSR", "RCAN"):
-        rows += [
-            TableRow("full OST", arch, Row(arch, 4, train_set="OST")),
-            TableRow(
-                "distilled (70 images, 0.68%)", arch, Row(arch, 4, train_set="distilled", fixed_iter=DISTILLED_ITERS)
-            ),
-        ]
-    return TableSpec(
-        "distill",
-        "Distillation study: x4, 70 distilled images (7 pseudo-classes x IPC 10) vs full OST",
-        TEST_SETS,
-        tuple(rows),
-        (
-            f"Distilled rows: {DISTILLED_ITERS:,} iterations (ASSUMPTION for the paper's '1 hour'); "
-            "full rows: the arch's full recipe (the paper: 11 hours).",
-        ),
-    )
-
-
-#: The rows beyond the studies, per ratio: (name prefix, label, strategy, scores).
-BEYOND_SELECTIONS = (
-    ("des", "DES", "descending", "srcnn"),
-    ("ccs", "CCS", "ccs", "srcnn"),
-    ("random", "random", "random", "srcnn"),
-    ("hdc", "HDC (Sobel)", "hdc", "sobel"),
-)
-
-
-def _beyond() -> TableSpec:
-    rows = []
-    for ratio in (0.1, 0.25):
-        for short, label, strategy, scores in BEYOND_SELECTIONS:
-            sel = _sel(short, strategy, ratio, scores=scores)
-            rows.append(TableRow(f"{label} {ratio:.0%}", "SwinIR", _swinir(2, sel, ratio)))
-    return TableSpec(
-        "beyond",
-        "Beyond the studies: SwinIR x2 at 10% and 25%, epochs fixed: DES vs CCS vs random vs HDC",
-        TEST_SETS,
-        tuple(rows),
-        (
-            "HDC at 10% and 25% clusters the upper Sobel half (k = 15) and samples evenly; "
-            "at 50% it would be Sobel-DES.",
-        ),
-    )
-
-
-def tables(budget: str = BUDGETS[0]) -> dict[str, TableSpec]:
-    """Every table, by key (``table1``, ``table1_long``, ``table2``, ``table3``, ``distill``, ``beyond``); ``budget``
-    is the reading of Table 1's batch (:data:`BUDGETS`)."""
-    specs = (_table1(budget), _table1_long(), _table2(), _table3(), _distill(), _beyond())
-    return {spec.key: spec for spec in specs}
-
-
-def unique_rows(specs: Sequence[TableSpec] | None = None) -> list[Row]:
-    """Distinct training runs of the tables (a row shared by two tables is trained once), in table order; a row
-    fine-tuned from an x2 model comes after that model's row."""
-    seen: dict[str, Row] = {}
-    for spec in specs if specs is not None else tables().values():
-        for table_row in spec.rows:
-            existing = seen.setdefault(table_row.row.name, table_row.row)
-            if existing != table_row.row:
-                raise ValueError(f"two different rows share the name {table_row.row.name!r}")
-    return sorted(seen.values(), key=lambda row: row.from_x2)  # stable: x2 models before the rows they start
-
-
-# ---------------------------------------------------------------------------------------------------- rendering
 
 
 def _train_paths(row: Row) -> tuple[str, str, str]:
@@ -488,8 +76,9 @@ def _metrics(scale: int) -> dict[str, Any]:
     }
 
 
-def train_option(row: Row) -> dict[str, Any]:
-    """The BasicSR training options of ``row`` (batch written for ONE GPU: ``batch_size_per_gpu`` = total)."""
+def _train_dataset(row: Row) -> dict[str, Any]:
+    """``datasets.train`` of ``row``: its LMDB pair (a core-set chosen from it by its ``coreset:`` block), the arch's
+    patch, the total batch on ONE GPU."""
     arch, s = row.template, row.scale
     data_name, gt, lq = _train_paths(row)
     train: dict[str, Any] = {"name": data_name if row.selection is None else f"{data_name}_{row.selection.key}"}
@@ -512,7 +101,13 @@ def train_option(row: Row) -> dict[str, Any]:
             "prefetch_mode": None,
         }
     )
-    total = row.total_iter
+    return train
+
+
+def _train_schedule(row: Row) -> dict[str, Any]:
+    """``train`` of ``row``: the arch's optimiser at the row's rate, its milestones at the recipe's fractions of the
+    row's iterations, its loss (and the loss of its last fraction, where the recipe switches)."""
+    arch, total = row.template, row.total_iter
     train_opt: dict[str, Any] = {}
     if arch.ema is not None:
         train_opt["ema_decay"] = arch.ema
@@ -539,6 +134,12 @@ def train_option(row: Row) -> dict[str, Any]:
             "loss_weight": 1.0,
             "reduction": "mean",
         }
+    return train_opt
+
+
+def train_option(row: Row) -> dict[str, Any]:
+    """The BasicSR training options of ``row`` (batch written for ONE GPU: ``batch_size_per_gpu`` = total)."""
+    arch, s, total = row.template, row.scale, row.total_iter
     val_freq = 5000 if total >= 50_000 else 1000
     path: dict[str, Any] = {"pretrain_network_g": None, "strict_load_g": True, "resume_state": None}
     if row.x2_source is not None:
@@ -550,10 +151,10 @@ def train_option(row: Row) -> dict[str, Any]:
         "scale": s,
         "num_gpu": "auto",
         "manual_seed": 0,
-        "datasets": {"train": train, "val": _test_dataset(VAL_SET, s, arch.y_channel)},
+        "datasets": {"train": _train_dataset(row), "val": _test_dataset(VAL_SET, s, arch.y_channel)},
         "network_g": arch.network_g(s),
         "path": path,
-        "train": train_opt,
+        "train": _train_schedule(row),
         "val": {"val_freq": val_freq, "save_img": False, "metrics": _metrics(s)},
         "logger": {
             "print_freq": 100,
@@ -604,30 +205,37 @@ def _gpu_lines(row: Row) -> list[str]:
     return lines
 
 
+def _data_lines(row: Row) -> list[str]:
+    """The header lines of ``row``'s training data: the distilled set, full OST or DIV2K, or its core-set."""
+    if row.train_set == "distilled":
+        return [
+            "Data: the distilled OST set of Cho, Jung, Cho, Soh 2025 (scripts/distill.py -opt",
+            f"options/distill/distill_ost.yml), {row.total_iter:,} iterations (ASSUMPTION for the paper's '1 hour').",
+        ]
+    if row.train_set == "OST":
+        return ["Data: full OST sub-images (the distillation study's full-data baseline)."]
+    if row.selection is None:
+        return ["Data: all DIV2K sub-images (32,592 at 480/240)."]
+    lines = [
+        f"Core-set (Moser, Raue, Dengel 2024): {row.selection.describe(row.scale)},",
+        "selected at start-up by CoreSetPairedImageDataset from the full LMDB (no copy).",
+    ]
+    if note := SCORES[row.selection.scores].get("note"):
+        lines.append(note)
+    elif row.scale != 2:
+        lines.append(
+            f"ASSUMPTION: the study does not say which scorer scored x{row.scale} data; the SRCNN loss at x{row.scale}."
+        )
+    return lines
+
+
 def _train_header(row: Row, memberships: Sequence[tuple[TableSpec, TableRow]]) -> list[str]:
+    """The comment lines above ``row``'s training options: its tables, data, budget, steps, recipe and commands."""
     arch = row.template
     lines = ["GENERATED by scripts/make_table_options.py (basicsr_distill/tables/option_files.py): do not edit."]
     for spec, table_row in memberships:
         lines.append(f"Row '{table_row.label}' ({table_row.group}) of: {spec.title}.")
-    if row.train_set == "distilled":
-        lines.append("Data: the distilled OST set of Cho, Jung, Cho, Soh 2025 (scripts/distill.py -opt")
-        lines.append(
-            f"options/distill/distill_ost.yml), {row.total_iter:,} iterations (ASSUMPTION for the paper's '1 hour')."
-        )
-    elif row.train_set == "OST":
-        lines.append("Data: full OST sub-images (the distillation study's full-data baseline).")
-    elif row.selection is None:
-        lines.append("Data: all DIV2K sub-images (32,592 at 480/240).")
-    else:
-        lines.append(f"Core-set (Moser, Raue, Dengel 2024): {row.selection.describe(row.scale)},")
-        lines.append("selected at start-up by CoreSetPairedImageDataset from the full LMDB (no copy).")
-        if row.selection.scores == "sobel":
-            lines.append(HDC_NOTE)
-        elif row.scale != 2:
-            lines.append(
-                f"ASSUMPTION: the study does not say which scorer scored x{row.scale} data; the SRCNN loss at x"
-                f"{row.scale}."
-            )
+    lines += _data_lines(row)
     if row.base_iter is not None:
         reading = row.budget
         lines.append(
