@@ -1,5 +1,6 @@
 """The package's import graph follows the layer order of CONTRIBUTING.md: no module imports one of a higher layer,
-and no import circle exists but the start-up hook's (basicsr_distill_hook -> basicsr -> basicsr_distill).
+and no import circle exists but the start-up hook's (basicsr_distill_hook -> basicsr -> basicsr_distill); the layout
+and layers CONTRIBUTING.md names exist.
 
 Every import counts: at module level, inside functions and under ``TYPE_CHECKING``, ``importlib.import_module``
 calls with a literal name, and the registering packages' ``import_modules_with_suffix``."""
@@ -7,18 +8,19 @@ calls with a literal name, and the registering packages' ``import_modules_with_s
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+CONTRIBUTING = REPO / "CONTRIBUTING.md"
 PACKAGE = "basicsr_distill"
 HOOK = "basicsr_distill_hook"
 
 #: Layer names, bottom to top (CONTRIBUTING.md, "Layers").
 LAYER_NAMES = ("foundation", "building blocks", "data", "methods", "training", "workflows")
 #: Each sub-package or top-level module of the package (``""``: the package's own ``__init__``) and the start-up hook
-#: -> its layer; a module key (``results.plots``) would place
-#: one module of a sub-package elsewhere. Sub-packages that other branches add are here already, so the test keeps
-#: working when they land.
+#: -> its layer; a module key (``reporting.plots``) would place
+#: one module of a sub-package elsewhere. The same table as CONTRIBUTING.md's, whose every name exists (tested).
 LAYERS = {
     "version": 0,
     "utils": 0,
@@ -229,3 +231,42 @@ def test_the_training_layer_asks_the_model_and_names_no_method() -> None:
         if layer_key(target) == "efficiency" or (layer_key(target) == "models" and target.endswith("_model"))
     )
     assert named == []
+
+
+def contributing_layers() -> dict[str, int]:
+    """The layer table of CONTRIBUTING.md ("Layers"): each sub-package (``name/``) or module it names -> its layer."""
+    table = {}
+    for line in CONTRIBUTING.read_text().splitlines():
+        if row := re.match(r"\| (\d) [^|]+\| ([^|]+) \|", line):
+            table.update({name: int(row.group(1)) for name in re.findall(r"`([^`]+)`", row.group(2))})
+    return table
+
+
+def contributing_layout() -> list[str]:
+    """The paths of CONTRIBUTING.md's layout table (first column; a bare name is beside the row's first path)."""
+    paths = []
+    for line in CONTRIBUTING.read_text().splitlines():
+        if row := re.match(r"\| (`[^|]+) \| ", line):
+            first, *others = re.findall(r"`([^`]+)`", row.group(1))
+            folder = first.rstrip("/").rpartition("/")[0]
+            paths += [first] + [other if "/" in other or not folder else f"{folder}/{other}" for other in others]
+    return paths
+
+
+def test_contributing_names_what_exists_and_its_layers_are_these() -> None:
+    layout = contributing_layout()
+    assert "basicsr_distill/runners/" in layout and "basicsr_distill/tables/" in layout
+    missing = [path for path in layout if not any(REPO.glob(path.rstrip("/")))]
+    missing += [f"{path} (not a folder)" for path in layout if path.endswith("/") and not (REPO / path).is_dir()]
+    named = contributing_layers()
+    for name in named:
+        path = REPO / (name if name == HOOK else f"{PACKAGE}/{name}")
+        if name.endswith("/"):
+            missing += [] if (path / "__init__.py").is_file() else [f"{PACKAGE}/{name} (a sub-package)"]
+        elif name != "__init__" and not (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()):
+            missing.append(f"{PACKAGE}/{name} (a module or sub-package)")
+    assert not missing, f"CONTRIBUTING.md names what does not exist: {missing}"
+    keys = {
+        "" if name == "__init__" else name.removesuffix("/").removesuffix(".py"): layer for name, layer in named.items()
+    }
+    assert keys == LAYERS, "CONTRIBUTING.md's layer table and LAYERS differ"
