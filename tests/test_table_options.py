@@ -218,6 +218,7 @@ def test_row_names_are_unique_per_configuration() -> None:
         (("table2", 1, "ration", 0.5), "tables.table2.rows[1] of group SwinIR: unknown key 'ration'"),
         (("table2", 1, "selection", "hardest"), "tables.table2.rows[1] of group SwinIR: selection: unknown 'hardest'"),
         (("table3", 0, "arch", "VDSR"), "tables.table3.rows[0] of group x2: arch: unknown 'VDSR'"),
+        (("table3", 0, "selection", "des"), "tables.table3.rows[0] of group x2: missing key 'ratio'"),
     ],
 )
 def test_a_row_of_rows_yaml_that_names_nothing_known_is_refused_naming_it(

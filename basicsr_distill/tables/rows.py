@@ -269,8 +269,10 @@ def _checked(entry: Mapping[str, Any], allowed: set[str], required: set[str], wh
     return entry
 
 
-def _selection(key: str, ratio: float, where: str) -> Selection:
+def _selection(key: str, ratio: float | None, where: str) -> Selection:
     """The selection ``key`` of ``rows.yaml`` at ``ratio``, named ``<key><percent>`` in experiment names."""
+    if ratio is None:
+        raise ValueError(f"{ROWS}: {where}: missing key 'ratio' (the share of the sub-images selection {key} keeps)")
     if key not in _ROWS["selections"]:
         raise ValueError(f"{ROWS}: {where}: selection: unknown {key!r} (known: {', '.join(_ROWS['selections'])})")
     try:
@@ -291,7 +293,7 @@ def _row(fields: Mapping[str, Any], budget: str | None, where: str) -> Row:
         fields["arch"],
         fields["scale"],
         train_set,
-        selection=None if selection is None else _selection(selection, fields["ratio"], where),
+        selection=None if selection is None else _selection(selection, fields.get("ratio"), where),
         iter_factor=fields.get("steps", 1.0),
         fixed_iter=DISTILLED_ITERS if train_set == "distilled" else None,
         base_iter=int(TABLE1["full_iter"]) if budget else None,

@@ -1,6 +1,6 @@
 """What the CPU pruning study runs (Moser, Raue, Dengel 2024, Sec. 4 and Table 1, at CPU size): its rows (full data,
 a core-set, a synthesized set), the one learner recipe they train with, the study's settings, and the runs (a row at
-a seed) they make. Nothing here loads torch; every check of a row is made before any work.
+a seed) they make. Importing it loads no torch; every row is checked when it is made, before any work.
 """
 
 from __future__ import annotations
