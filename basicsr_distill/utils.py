@@ -1,5 +1,6 @@
 """Small helpers shared by the sub-packages: registry module scanning, atomic output paths, file hashes, the CPU
-count, BasicSR's logger. Imports nothing heavy (the console command's ``--help`` path imports this module)."""
+count, OpenCV's thread count around forks, BasicSR's logger. Imports nothing heavy (the console command's
+``--help`` path imports this module)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,24 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def opencv_threads(count: int) -> Iterator[None]:
+    """Run OpenCV on ``count`` threads in this process for the block, then restore its setting.
+
+    Set it here, before forking workers, rather than in the workers: a forked child that resizes the OpenCV
+    thread pool it inherited (whose threads stayed in the parent) can block forever in ``pthread_cond_destroy``.
+    Children forked inside the block inherit the setting with no pool to tear down.
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def get_root_logger(*args: Any, **kwargs: Any) -> logging.Logger:

@@ -18,7 +18,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
@@ -34,7 +33,7 @@ from basicsr_distill.jobs import (
     write_json,
 )
 from basicsr_distill.preparation.image_io import check_compress_level
-from basicsr_distill.utils import atomic_output, available_cpus
+from basicsr_distill.utils import atomic_output, available_cpus, opencv_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -147,19 +146,17 @@ def mark_done(progress_dir: Path, stem: str, count: int) -> None:
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """Run torch and OpenCV on one thread (one process per core does the parallelism), then restore."""
-    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
     try:
-        yield
+        with opencv_threads(1):
+            yield
     finally:
         torch.set_num_threads(torch_threads)
-        cv2.setNumThreads(cv2_threads)
 
 
 def _init_worker() -> None:
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    torch.set_num_threads(1)  # OpenCV's single thread comes from the parent (see pool_map)
 
 
 def pool_map(
@@ -197,7 +194,8 @@ def pool_map(
         chunksize = chunksize or max(1, min(16, len(tasks) // (workers * 64)))
         # fork: workers start in milliseconds and inherit the logger (spawn would re-import torch each time).
         context = get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else get_context()
-        with context.Pool(workers, initializer=_init_worker) as pool:
+        # OpenCV single-threaded in the parent before it forks (utils.opencv_threads: never resized in a child)
+        with opencv_threads(1), context.Pool(workers, initializer=_init_worker) as pool:
             if ordered:
                 results = _bounded_ordered(pool, func, tasks, chunksize, ahead=2 * workers)
             else:

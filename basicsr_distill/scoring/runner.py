@@ -48,7 +48,7 @@ from basicsr_distill.scoring.sources import (
     shape_batches,
     worker_init,
 )
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, opencv_threads
 
 #: Mixed precision is used only if it ranks a sample like fp32 at least this well (Spearman's rho).
 MIN_SPEARMAN = 0.999
@@ -490,7 +490,8 @@ def _score(
                 worker_init_fn=worker_init if workers else None,
                 prefetch_factor=4 if workers else None,
             )
-            _score_batches(scorer, loader, device, writer, config.batch_size, config.chunk_size, bar, label)
+            with opencv_threads(1):  # before the loader forks its workers: they decode single-threaded
+                _score_batches(scorer, loader, device, writer, config.batch_size, config.chunk_size, bar, label)
     scoring_time = time.time() - scoring_started
     env.barrier(device)
     if env.rank != 0:

@@ -225,8 +225,6 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def worker_init(_: int) -> None:
-    """Each DataLoader worker decodes single-threaded (the cores belong to the other workers and the model)."""
-    import cv2
-
-    cv2.setNumThreads(1)
+    """Each DataLoader worker runs torch single-threaded (the cores belong to the other workers and the model);
+    OpenCV's single thread is set by the parent before it forks them (:func:`basicsr_distill.utils.opencv_threads`)."""
     torch.set_num_threads(1)
