@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ import torch
 import yaml
 from conftest import run_command, write_paired_folder
 
-from basicsr_distill.commands import COMMANDS, build_parser, command_module, main
+from basicsr_distill.commands import COMMANDS, build_parser, command_module, main, plain_text
 from basicsr_distill.version import __version__
 
+#: What a help text must not show: a double-backquoted literal or a ``:role:`target``` cross-reference.
+DOCSTRING_MARKUP = re.compile(r"``|:[a-z]+:`")
 #: Subcommands other engineers add as modules of the same form; skipped while this checkout lacks them.
 ADDED_ELSEWHERE = {"tables_write", "tables_run", "tables_collect", "study", "demo"}
 
@@ -44,6 +47,7 @@ def test_every_subcommand_has_help_with_its_defaults(
     assert callable(loaded.add_arguments) and callable(loaded.run)
     code, out, _ = run_command([*words, "--help"], capsys)
     assert code == 0 and out[0].startswith(f"usage: basicsr-distill {' '.join(words)}")
+    assert not [line for line in out if DOCSTRING_MARKUP.search(line)]  # plain words, no Sphinx markup
     parser = build_parser(words)
     for word in words:  # down to the subcommand's own parser
         parser = next(action for action in parser._actions if action.dest.startswith("_level")).choices[word]
@@ -59,6 +63,7 @@ def test_top_level_and_group_help_and_version(capsys: pytest.CaptureFixture[str]
     for group in ("prepare", "distill", "tables"):
         code, out, _ = run_command([group, "--help"], capsys)
         assert code == 0 and all(name in "\n".join(out) for name in COMMANDS[group])
+        assert not [line for line in out if DOCSTRING_MARKUP.search(line)]
     code, out, err = run_command(["prepare"], capsys)
     assert (code, err) == (
         2,
@@ -69,6 +74,11 @@ def test_top_level_and_group_help_and_version(capsys: pytest.CaptureFixture[str]
         2,
         ["error: basicsr-distill select: argument --ratio: invalid float value: 'half' (see --help)"],
     )
+
+
+def test_help_texts_are_plain_words() -> None:
+    doc = "Runs :func:`basicsr_distill.train.main` (``-opt``), one of :data:`~basicsr_distill.tables.rows.BUDGETS`."
+    assert plain_text(doc) == "Runs basicsr_distill.train.main (-opt), one of BUDGETS."
 
 
 def test_python_m_basicsr_distill_is_the_console_command(tmp_path: Path) -> None:
