@@ -17,10 +17,17 @@ import yaml
 from conftest import run_command, write_paired_folder
 
 from basicsr_distill.commands import COMMANDS, build_parser, command_module, main, plain_text
+from basicsr_distill.commands.train import EXAMPLES
 from basicsr_distill.version import __version__
 
 #: What a help text must not show: a double-backquoted literal or a ``:role:`target``` cross-reference.
 DOCSTRING_MARKUP = re.compile(r"``|:[a-z]+:`")
+REPO = Path(__file__).resolve().parents[1]
+#: The package's copies of the checkout's headline option files (``--example swinir_ref50``).
+HEADLINE_COPIES = {
+    "train_swinir_ref50.yml": "options/swinir_ref50.yml",
+    "test_swinir_ref50.yml": "options/test/test_SwinIR_x2_ref50.yml",
+}
 #: Subcommands other engineers add as modules of the same form; skipped while this checkout lacks them.
 ADDED_ELSEWHERE = {"tables_write", "tables_run", "tables_collect", "study", "demo"}
 
@@ -105,6 +112,33 @@ def test_example_option_files_are_complete_and_commented(kind: str, capsys: pyte
         assert opt["datasets"]["train"]["coreset"]["scores"] == "datasets/DIV2K/scores/srcnn_x2_mse/scores.csv"
     else:
         assert opt["path"]["pretrain_network_g"] == "experiments/SRCNN_x2_DIV2K_ref50/models/net_g_latest.pth"
+
+
+@pytest.mark.parametrize("kind", ["train", "test"])
+def test_example_alone_lists_the_examples(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_command([kind, "--example"], capsys)
+    assert code == 0 and out[0] == f"{kind} option files shipped with basicsr-distill:"
+    assert [line.split()[0] for line in out[1:-2]] == list(EXAMPLES) == ["coreset", "swinir_ref50"]
+    assert out[-1] == f"print one: basicsr-distill {kind} --example NAME > {kind}_NAME.yml"
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_every_example_test_file_tests_its_training(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    printed = {}
+    for kind in ("train", "test"):
+        code, out, _ = run_command([kind, "--example", name], capsys)
+        assert code == 0 and out[0].startswith("# ")
+        printed[kind] = yaml.safe_load("\n".join(out))
+    trained = printed["train"]["name"]
+    assert printed["test"]["name"] == trained and printed["test"]["scale"] == printed["train"]["scale"]
+    assert printed["test"]["path"]["pretrain_network_g"] == f"experiments/{trained}/models/net_g_latest.pth"
+
+
+def test_the_packaged_headline_files_equal_the_checkouts() -> None:
+    """pip users print ``options/swinir_ref50.yml`` and its test file with ``--example swinir_ref50``."""
+    examples = REPO / "basicsr_distill" / "commands" / "examples"
+    for packaged, checkout in HEADLINE_COPIES.items():
+        assert (examples / packaged).read_bytes() == (REPO / checkout).read_bytes(), f"{packaged} != {checkout}"
 
 
 def test_the_readme_shows_the_printed_training_file() -> None:
