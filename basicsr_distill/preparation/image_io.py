@@ -110,6 +110,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(np.fromfile(str(path), dtype=np.uint8), path)
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header (no decoding); a file whose header PIL cannot read is
+    decoded (:func:`read_image`, so an undecodable file is the one-line error naming it)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        height, width = read_image(path).shape[:2]
+        return width, height
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """The image files directly inside ``folder`` (extensions :data:`IMAGE_EXTENSIONS`), sorted by name.
 
