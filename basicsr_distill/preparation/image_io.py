@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,9 +117,11 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError, ValueError):
+        with warnings.catch_warnings():  # a very large image is no "decompression bomb" here: only its size is read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         height, width = read_image(path).shape[:2]
         return width, height
 
