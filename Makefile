@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo demo-check test lint bench venv clean scorers mini-table1
+.PHONY: demo demo-check test lint venv clean scorers mini-table1
 
 venv: $(VENV)/.installed
 
@@ -21,8 +21,9 @@ $(VENV)/.installed: setup.py
 demo: venv
 	$(VENV)/bin/basicsr-distill demo --out demo_output
 
-# Checks what the demo states on any machine (basicsr_distill/demo_record.json: each row within the tolerance
-# measured with nudged initial weights, refined > full > ASC, the top-k sub-images). PERTURB=1 runs the demo with
+# Checks what the demo states on any machine (basicsr_distill/demo_record.json: each row's PSNR within the tolerance
+# measured with nudged initial weights, the recorded gaps between rows less twice that tolerance, the top-k
+# sub-images; no ordering of the rows, whose differences are within the noise). PERTURB=1 runs the demo with
 # every initial weight nudged by one unit in the last place (another machine's rounding) in demo_output_perturbed.
 demo-check: venv
 	$(VENV)/bin/basicsr-distill demo --check $(if $(PERTURB),--perturb --out demo_output_perturbed,--out demo_output)

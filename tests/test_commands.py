@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,18 @@ import torch
 import yaml
 from conftest import run_command, write_paired_folder
 
-from basicsr_distill.commands import COMMANDS, build_parser, command_module, main
+from basicsr_distill.commands import COMMANDS, build_parser, command_module, main, plain_text
+from basicsr_distill.commands.train import EXAMPLES
 from basicsr_distill.version import __version__
 
+#: What a help text must not show: a double-backquoted literal or a ``:role:`target``` cross-reference.
+DOCSTRING_MARKUP = re.compile(r"``|:[a-z]+:`")
+REPO = Path(__file__).resolve().parents[1]
+#: The package's copies of the checkout's headline option files (``--example swinir_ref50``).
+HEADLINE_COPIES = {
+    "train_swinir_ref50.yml": "options/swinir_ref50.yml",
+    "test_swinir_ref50.yml": "options/test/test_SwinIR_x2_ref50.yml",
+}
 #: Subcommands other engineers add as modules of the same form; skipped while this checkout lacks them.
 ADDED_ELSEWHERE = {"tables_write", "tables_run", "tables_collect", "study", "demo"}
 
@@ -44,6 +54,7 @@ def test_every_subcommand_has_help_with_its_defaults(
     assert callable(loaded.add_arguments) and callable(loaded.run)
     code, out, _ = run_command([*words, "--help"], capsys)
     assert code == 0 and out[0].startswith(f"usage: basicsr-distill {' '.join(words)}")
+    assert not [line for line in out if DOCSTRING_MARKUP.search(line)]  # plain words, no Sphinx markup
     parser = build_parser(words)
     for word in words:  # down to the subcommand's own parser
         parser = next(action for action in parser._actions if action.dest.startswith("_level")).choices[word]
@@ -59,6 +70,7 @@ def test_top_level_and_group_help_and_version(capsys: pytest.CaptureFixture[str]
     for group in ("prepare", "distill", "tables"):
         code, out, _ = run_command([group, "--help"], capsys)
         assert code == 0 and all(name in "\n".join(out) for name in COMMANDS[group])
+        assert not [line for line in out if DOCSTRING_MARKUP.search(line)]
     code, out, err = run_command(["prepare"], capsys)
     assert (code, err) == (
         2,
@@ -69,6 +81,11 @@ def test_top_level_and_group_help_and_version(capsys: pytest.CaptureFixture[str]
         2,
         ["error: basicsr-distill select: argument --ratio: invalid float value: 'half' (see --help)"],
     )
+
+
+def test_help_texts_are_plain_words() -> None:
+    doc = "Runs :func:`basicsr_distill.train.main` (``-opt``), one of :data:`~basicsr_distill.tables.rows.BUDGETS`."
+    assert plain_text(doc) == "Runs basicsr_distill.train.main (-opt), one of BUDGETS."
 
 
 def test_python_m_basicsr_distill_is_the_console_command(tmp_path: Path) -> None:
@@ -95,6 +112,33 @@ def test_example_option_files_are_complete_and_commented(kind: str, capsys: pyte
         assert opt["datasets"]["train"]["coreset"]["scores"] == "datasets/DIV2K/scores/srcnn_x2_mse/scores.csv"
     else:
         assert opt["path"]["pretrain_network_g"] == "experiments/SRCNN_x2_DIV2K_ref50/models/net_g_latest.pth"
+
+
+@pytest.mark.parametrize("kind", ["train", "test"])
+def test_example_alone_lists_the_examples(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_command([kind, "--example"], capsys)
+    assert code == 0 and out[0] == f"{kind} option files shipped with basicsr-distill:"
+    assert [line.split()[0] for line in out[1:-2]] == list(EXAMPLES) == ["coreset", "swinir_ref50"]
+    assert out[-1] == f"print one: basicsr-distill {kind} --example NAME > {kind}_NAME.yml"
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_every_example_test_file_tests_its_training(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    printed = {}
+    for kind in ("train", "test"):
+        code, out, _ = run_command([kind, "--example", name], capsys)
+        assert code == 0 and out[0].startswith("# ")
+        printed[kind] = yaml.safe_load("\n".join(out))
+    trained = printed["train"]["name"]
+    assert printed["test"]["name"] == trained and printed["test"]["scale"] == printed["train"]["scale"]
+    assert printed["test"]["path"]["pretrain_network_g"] == f"experiments/{trained}/models/net_g_latest.pth"
+
+
+def test_the_packaged_headline_files_equal_the_checkouts() -> None:
+    """pip users print ``options/swinir_ref50.yml`` and its test file with ``--example swinir_ref50``."""
+    examples = REPO / "basicsr_distill" / "commands" / "examples"
+    for packaged, checkout in HEADLINE_COPIES.items():
+        assert (examples / packaged).read_bytes() == (REPO / checkout).read_bytes(), f"{packaged} != {checkout}"
 
 
 def test_the_readme_shows_the_printed_training_file() -> None:

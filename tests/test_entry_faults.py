@@ -151,6 +151,26 @@ def test_extract_subimages_checks_its_arguments_before_making_a_folder(data: tup
     assert listing(tmp_path) == before
 
 
+def test_prepare_subimages_refuses_images_smaller_than_the_crop_leaving_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first try on one's own photographs: every image smaller than the default 480x480 sub-image in one side."""
+    small = tmp_path / "photos"
+    small.mkdir()
+    for index, (width, height) in enumerate([(481, 321), (300, 400), (200, 100)]):
+        cv2.imwrite(str(small / f"{index:04d}.png"), np.full((height, width, 3), 40 * index, np.uint8))
+    before = listing(tmp_path)
+    code, _, err = run_command(
+        ["prepare", "subimages", "--input", str(small), "--output", str(tmp_path / "sub")], capsys
+    )
+    problem = "larger than every image (the largest is 481x321), so no sub-image would be cut"
+    assert (code, err) == (2, [f"error: {small}: --crop-size 480: {problem}; use --crop-size 312 or less"])
+    code, _, err = run_command(["prepare", "subimages", "--input", str(small), "--output", str(tmp_path / "sub"),
+                                "--scales", "--crop-size", "400"], capsys)  # fmt: skip
+    assert (code, err) == (2, [f"error: {small}: --crop-size 400: {problem}; use --crop-size 321 or less"])
+    assert listing(tmp_path) == before  # no output folder, no lock file
+
+
 def test_prepare_subimages_refuses_an_output_another_process_writes(
     data: tuple[Path, Path], tmp_path: Path, holder, capsys: pytest.CaptureFixture[str]
 ) -> None:

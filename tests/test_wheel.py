@@ -74,6 +74,15 @@ def test_wheel_ships_the_package_data(installed: Path) -> None:
     assert lines[1].count(".pth") == 6 and lines[2] == "True True True"
 
 
+def test_the_headline_option_file_prints_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    """A pip user has no checkout: ``--example swinir_ref50`` prints ``options/swinir_ref50.yml`` and its test."""
+    for kind, checkout in (("train", "options/swinir_ref50.yml"), ("test", "options/test/test_SwinIR_x2_ref50.yml")):
+        printed = _run([str(installed / "basicsr-distill"), kind, "--example", "swinir_ref50"], tmp_path)
+        assert printed == (REPO / checkout).read_text(), kind
+    listed = _run([str(installed / "basicsr-distill"), "train", "--example"], tmp_path)
+    assert "  swinir_ref50  SwinIR x2 on the refined 50% core-set of DIV2K" in listed
+
+
 def test_console_command_runs_the_pruning_path_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     for folder, count, size in (("DIV2K/DIV2K_train_HR", 4, 96), ("Set5_HR", 2, 48)):

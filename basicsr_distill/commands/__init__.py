@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -76,6 +77,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
+#: Sphinx markup of the docstrings: a cross-reference ``:role:`target``` and a literal in double backquotes.
+_REFERENCE = re.compile(r":[a-z]+:`(~?)([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(docstring: str) -> str:
+    """A docstring as ``--help`` prints it: ``:func:`a.b.c``` -> ``a.b.c`` (``:func:`~a.b.c``` -> ``c``, as Sphinx
+    shows them), a double-backquoted literal without its backquotes."""
+    text = _REFERENCE.sub(lambda match: match[2].rpartition(".")[2] if match[1] else match[2], docstring)
+    return _LITERAL.sub(r"\1", text)
+
+
 def command_module(name: str) -> ModuleType:
     """Import the module of a subcommand (``ModuleNotFoundError`` if this installation lacks it)."""
     return importlib.import_module(f"{__name__}.{name}")
@@ -103,7 +116,7 @@ def _add_level(parser: argparse.ArgumentParser, table: dict, words: tuple[str, .
             if not error.name or not error.name.endswith(f"commands.{entry[0]}"):
                 raise
             parser.exit(2, f"error: {PROG} {' '.join((*words, name))}: not available in this installation\n")
-        doc = (module.__doc__ or help_text).strip()
+        doc = plain_text(module.__doc__ or help_text).strip()
         sub = subparsers.add_parser(
             name,
             help=help_text,
@@ -178,4 +191,4 @@ def script(*words: str) -> Callable[[Sequence[str] | None], int]:
     return script_main
 
 
-__all__ = ["COMMANDS", "HelpFormatter", "build_parser", "command_module", "main", "script"]
+__all__ = ["COMMANDS", "HelpFormatter", "build_parser", "command_module", "main", "plain_text", "script"]

@@ -29,7 +29,9 @@ row: torch.distributed.run + --launcher pytorch), then python -m basicsr_distill
 CUDA_VISIBLE_DEVICES = the slot and batch_size_per_gpu = total batch / GPUs. Logs: <log-dir>/<row>.log.
 Rows fine-tuned from another row's model (SwinIR x3/x4 from x2) start once it is trained; without it (and
 without that row in the list) the table is refused, naming the missing weights and the row that makes them.
-Run it again after an interruption: every row resumes from its last checkpoint; a finished row is kept. A row
+A row that fails (its training or test) does not stop the others: the run ends with exit 1 and one line per failed
+row, "failed: <row>: exit <n>, see <log>". Run it again after an interruption or a fix: every row resumes from its
+last checkpoint; a finished row is kept. A row
 whose experiment was trained with other options (its option file changed since) is refused before any row runs,
 naming the experiment and the changed options; --overwrite retrains it.
 
@@ -67,12 +69,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(jobs)} rows in {len(waves)} wave(s) over {len(slots)} slot(s): {' | '.join(slots)}")
         return 0
     check_rows(jobs, args.gpus_per_row, args.overwrite)
-    failed: list[str] = []
+    failed: list[str] = []  # one line per row that failed or could not start
     for wave in waves:
         ready = [job for job in wave if (weights := pretrained_weights(job)) is None or Path(weights).is_file()]
-        failed += [f"{job.name} (no {pretrained_weights(job)})" for job in wave if job not in ready]
+        failed += [
+            f"{job.name}: not run, no {pretrained_weights(job)} (its row failed)" for job in wave if job not in ready
+        ]
         steps = [row_steps(job, args.gpus_per_row, port[job.name], args.overwrite) for job in ready]
         status = run_queue(steps, slots, args.log_dir, [job.name for job in ready])
-        failed += [job.name for job, code in zip(ready, status) if code]
-    print(f"{len(jobs) - len(failed)} of {len(jobs)} rows done" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        failed += [
+            f"{job.name}: exit {code}, see {args.log_dir / job.name}.log" for job, code in zip(ready, status) if code
+        ]
+    print(f"{len(jobs) - len(failed)} of {len(jobs)} rows done")
+    for line in failed:
+        print(f"failed: {line}")
     return 1 if failed else 0

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +109,21 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     return decode_image(np.fromfile(str(path), dtype=np.uint8), path)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file, from its header (no decoding); a file whose header PIL cannot read is
+    decoded (:func:`read_image`, so an undecodable file is the one-line error naming it)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():  # a very large image is no "decompression bomb" here: only its size is read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        height, width = read_image(path).shape[:2]
+        return width, height
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -8,8 +8,9 @@ image (:mod:`basicsr_distill.preparation.resume`). Details and the one deviation
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from basicsr.utils import get_root_logger
 from basicsr.utils.matlab_functions import imresize
 
-from basicsr_distill.preparation.image_io import list_images, read_image, write_png
+from basicsr_distill.preparation.image_io import image_size, list_images, read_image, write_png
 from basicsr_distill.preparation.resume import FolderJob, check_job_arguments, mark_done
 
 TOOL = "extract_subimages"
@@ -39,6 +40,28 @@ def subimage_positions(h: int, w: int, crop_size: int, step: int, thresh_size: i
     if w - (w_space[-1] + crop_size) > thresh_size:
         w_space = np.append(w_space, w - crop_size)
     return [(int(x), int(y)) for x in h_space for y in w_space]
+
+
+def check_some_image_fits(
+    hr_folder: str | os.PathLike, hr_files: Sequence[Path], crop_size: int, multiple: int
+) -> None:
+    """Refuse a folder none of whose images holds one ``crop_size`` square: it would give no sub-image at all.
+
+    Reads image headers up to the first image that fits (one, for DIV2K); the refusal names the largest image (the
+    one with the longest short side) and the largest ``--crop-size`` (a multiple of ``multiple``, the scales) it holds.
+    """
+    largest = (0, 0)
+    for path in hr_files:
+        width, height = image_size(path)
+        if min(width, height) >= crop_size:
+            return
+        largest = max(largest, (width, height), key=lambda size: (min(size), size[0] * size[1]))
+    fits = min(largest) // multiple * multiple
+    advice = f"use --crop-size {fits} or less" if fits else f"no sub-image size that is a multiple of {multiple} fits"
+    raise ValueError(
+        f"{hr_folder}: --crop-size {crop_size}: larger than every image (the largest is {largest[0]}x{largest[1]}), "
+        f"so no sub-image would be cut; {advice}"
+    )
 
 
 def subimage_names(stem: str, count: int) -> list[str]:
@@ -173,7 +196,8 @@ def extract_subimages(
     Raises:
         FileNotFoundError / ValueError: missing or empty input folder, a missing LR image, an
             undecodable image, an HR/LR pair whose sizes do not match the scale, a geometry that does
-            not divide by a scale. FileExistsError: an output made with other arguments.
+            not divide by a scale, a ``crop_size`` larger than every image (checked before any folder is
+            made). FileExistsError: an output made with other arguments.
     """
     scales = sorted(
         {int(s) for s in scales} | {int(s) for s in (lr_folders or {})} | {int(s) for s in (lr_outputs or {})}
@@ -191,6 +215,7 @@ def extract_subimages(
             raise ValueError(f"step {step} is not a multiple of scale x{scale}: official LR crops would not align")
     hr_files = list(unique_stems(list_images(hr_folder)).values())
     lr_files = {s: match_lr_files(hr_files, lr_folders[s], s) for s in lr_folders}
+    check_some_image_fits(hr_folder, hr_files, crop_size, math.lcm(*scales))
     hr_output = Path(hr_output)
     outputs_by_scale = {s: Path((lr_outputs or {}).get(s) or default_lr_output(hr_output, s)) for s in scales}
     geometry = {

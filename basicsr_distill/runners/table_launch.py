@@ -4,15 +4,17 @@ A simple queue, no scheduler: each GPU slot (one GPU, or ``gpus_per_row`` GPUs) 
 with :func:`~basicsr_distill.training.launch.run_training` (``python -m basicsr_distill.train ... --auto_resume``;
 several GPUs per row through ``torch.distributed.run`` and ``--launcher pytorch``) and tests it, with
 ``CUDA_VISIBLE_DEVICES`` set to the slot's GPUs. The total batch of the option file is kept:
-``batch_size_per_gpu`` is set to ``total / GPUs``. A row that fails is reported and the queue goes on; an
-interrupted queue resumes each row from its last checkpoint (``--auto_resume``) when started again; a row whose
-experiment was trained with other options is refused before any row runs (:func:`check_rows`), or with
+``batch_size_per_gpu`` is set to ``total / GPUs``. A row that fails (a command's exit status, or any error of a
+step: a training that fails, a log file that cannot be opened) is logged in one line and the queue goes on with the
+other rows; an interrupted queue resumes each row from its last checkpoint (``--auto_resume``) when started again;
+a row whose experiment was trained with other options is refused before any row runs (:func:`check_rows`), or with
 ``overwrite`` retrained. A row that starts from another row's weights (``path.pretrain_network_g``: SwinIR's x3/x4
 models fine-tuned from x2) runs after that row (:func:`order_rows`). Clusters: ``scripts/slurm/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from basicsr_distill.jobs import ArgumentsChangedError
+from basicsr_distill.cli import USER_ERRORS, error_line
 from basicsr_distill.training.launch import TrainingError, check_experiment, run_training
 from basicsr_distill.training.validation import load_options_file, validate_options
 from basicsr_distill.utils import get_root_logger
@@ -163,18 +165,21 @@ def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -
 
 def train_row(job: Job, gpus: int, port: int, overwrite: bool, env: Mapping[str, str], log: Path, cwd: Path) -> int:
     """Train one row through :func:`run_training` (:func:`row_options`; ``overwrite`` retrains a row trained with
-    other options); exit status."""
-    try:
-        run_training(row_options(job, gpus), cwd, env=dict(env), gpus=gpus, port=port, log=log, overwrite=overwrite)
-    except (TrainingError, ArgumentsChangedError) as error:
-        get_root_logger().warning(str(error).splitlines()[0])
-        return 1
+    other options); 0, or the error of :func:`run_training` (:class:`TrainingError`, ...) for the queue to report."""
+    run_training(row_options(job, gpus), cwd, env=dict(env), gpus=gpus, port=port, log=log, overwrite=overwrite)
     return 0
 
 
 def row_steps(job: Job, gpus: int, port: int, overwrite: bool = False, python: str = sys.executable) -> list[Step]:
     """What the queue runs for one row: :func:`train_row`, then the test command of :func:`row_commands`."""
     return [partial(train_row, job, gpus, port, overwrite), row_commands(job, gpus, port, python)[1]]
+
+
+def first_line(error: BaseException) -> str:
+    """One line for a failed step: the error's own first line (``<file>: <strerror>`` for an operating-system
+    error), with its type for an error that is not a training failure or bad input."""
+    line = (error_line(error).splitlines() or [""])[0].rstrip(":")  # a training failure's log tail follows its ':'
+    return line if isinstance(error, (*USER_ERRORS, OSError, TrainingError)) else f"{type(error).__name__}: {line}"
 
 
 def gpu_slots(gpus: Sequence[str], per_row: int) -> list[str]:
@@ -194,7 +199,9 @@ def run_queue(
     """Run each job (a list of steps, run in order, stopping at the first failure) on the next free slot.
 
     Every command of a job runs with ``CUDA_VISIBLE_DEVICES`` = its slot; its output goes to
-    ``<log_dir>/<name>.log``. Returns each job's exit status (0, or the failing command's).
+    ``<log_dir>/<name>.log``. A step that raises fails its job only: the error's first line goes to the console and
+    the log, and the slot takes the next job. Returns each job's exit status (0, the failing command's, or 1 for a
+    step that raised).
     """
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -205,31 +212,39 @@ def run_queue(
     status = [-1] * len(jobs)
     logger = get_root_logger()
 
-    def worker(slot: str) -> None:
+    def run_job(index: int, slot: str, log_file: Path) -> int:
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": slot}
+        with open(log_file, "a") as log:
+            for command in jobs[index]:
+                if callable(command):  # it writes its own command line to the log
+                    log.flush()
+                    code = command({"CUDA_VISIBLE_DEVICES": slot}, log_file, Path(cwd or "."))
+                else:
+                    log.write(f"$ CUDA_VISIBLE_DEVICES={slot} {' '.join(command)}\n")
+                    log.flush()
+                    code = subprocess.run(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT).returncode
+                if code:
+                    return code
+        return 0
+
+    def worker(slot: str) -> None:
         while True:
             try:
                 index = todo.get_nowait()
             except queue.Empty:
                 return
             logger.info(f"GPU {slot}: {names[index]}")
-            code = 0
-            with open(log_dir / f"{names[index]}.log", "a") as log:
-                for command in jobs[index]:
-                    if callable(command):  # it writes its own command line to the log
-                        log.flush()
-                        code = command({"CUDA_VISIBLE_DEVICES": slot}, Path(log.name), Path(cwd or "."))
-                        if code:
-                            break
-                        continue
-                    log.write(f"$ CUDA_VISIBLE_DEVICES={slot} {' '.join(command)}\n")
-                    log.flush()
-                    code = subprocess.run(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT).returncode
-                    if code:
-                        break
-            status[index] = code
-            if code:
-                logger.warning(f"GPU {slot}: {names[index]} failed (exit {code}), see {log_dir / names[index]}.log")
+            log_file = log_dir / f"{names[index]}.log"
+            try:
+                status[index] = run_job(index, slot, log_file)
+            except Exception as error:  # noqa: BLE001 - whatever fails one row must not stop the slot's other rows
+                status[index] = 1
+                line = first_line(error)
+                logger.warning(f"GPU {slot}: {names[index]}: {line}")
+                with contextlib.suppress(OSError), open(log_file, "a") as log:
+                    log.write(f"error: {line}\n")
+            if status[index]:
+                logger.warning(f"GPU {slot}: {names[index]} failed (exit {status[index]}), see {log_file}")
 
     threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in slots]
     for thread in threads:
