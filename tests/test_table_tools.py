@@ -73,12 +73,14 @@ def test_a_row_fine_tuned_from_a_missing_x2_model_is_refused(
     (tmp_path / "both.txt").write_text(f"{x3}\n{x2}\n")  # listed after it: the x2 row still trains first
     assert run_table.main(["--table", str(tmp_path / "both.txt"), "--gpus", "0", "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()
+    launch = REPO / "launch"  # run_training writes each row's options there and trains on them
     assert [line.split(" -opt ")[1].split()[0] for line in printed if " -opt " in line] == [
-        x2.split()[0],
+        str(launch / Path(x2.split()[0]).name),
         x2.split()[1],
-        x3_file,
+        str(launch / Path(x3_file).name),
         x3.split()[1],
     ]
+    assert [line.split()[1] for line in printed if line.startswith("# ")] == [x2.split()[0], x3_file]
     assert printed[-1] == "2 rows in 2 wave(s) over 1 slot(s): 0"
 
 
