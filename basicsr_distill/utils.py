@@ -1,16 +1,17 @@
 """Small helpers shared by the sub-packages: registry module scanning, atomic output paths, file hashes, the CPU
-count, OpenCV's thread count around forks, BasicSR's logger. Imports nothing heavy (the console command's
-``--help`` path imports this module)."""
+count, OpenCV's thread count around forks, BasicSR's logger, nested options merged, the train loader's worker count.
+Imports nothing heavy (the console command's ``--help`` path imports this module)."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -109,6 +110,23 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``override`` merged in, nested mappings key by key (``override`` wins; both are left
+    unchanged): a study row's options over the study's, a pipeline's ``force`` over its fine-tuning options."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = deep_merge(merged[key], value) if nested else value
+    return merged
+
+
+def train_loader_workers(opt: Mapping[str, Any]) -> int:
+    """The worker processes of the train ``DataLoader``, as BasicSR counts them: ``datasets.train.num_worker_per_gpu``
+    per process under a launcher (``dist``), times the GPUs (at least one) in a single process."""
+    workers = int(opt["datasets"]["train"].get("num_worker_per_gpu") or 0)
+    return workers if opt.get("dist") else workers * max(int(opt.get("num_gpu") or 0), 1)
 
 
 def _remove(path: Path) -> None:

@@ -193,10 +193,11 @@ def test_row_list_batch_split_and_commands() -> None:
     assert batch_override(jobs[0].train_opt, 8) == ["datasets:train:batch_size_per_gpu=4"]
     with pytest.raises(ValueError, match="does not split over 3 GPUs"):
         batch_override(jobs[0].train_opt, 3)
-    train, test = row_commands(jobs[0], 4, 29600, python="py")
+    train, test = row_commands(jobs[0], 4, 29600, python="py", root=repo)
     assert train[:5] == ["py", "-m", "torch.distributed.run", "--nproc_per_node=4", "--master_port=29600"]
-    assert train[-4:] == ["pytorch", "--auto_resume", "--force_yml", "datasets:train:batch_size_per_gpu=8"]
-    assert train[train.index("--launcher") + 1] == "pytorch"
+    # the command run_training runs on the options it writes (the file's, total batch split over the GPUs)
+    option_file = str(repo / "launch" / f"{jobs[0].name}.yml")
+    assert train[5:] == ["-m", "basicsr_distill.train", "-opt", option_file, "--auto_resume", "--launcher", "pytorch"]
     assert test == ["py", "-m", "basicsr_distill.test", "-opt", str(jobs[0].test_opt)]
     assert gpu_slots(["0", "1", "2", "3", "4"], 2) == ["0,1", "2,3"]
 

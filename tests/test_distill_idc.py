@@ -23,16 +23,15 @@ import yaml
 from conftest import refused_in_one_line, textured_image, train_briefly
 
 from basicsr_distill.commands import main
-from basicsr_distill.distillation.export import bicubic_lr
 from basicsr_distill.distillation.idc.condense import HR_LMDB, lr_lmdb_name, synthetic_count
 from basicsr_distill.distillation.idc.data import to_bgr, to_tensor
 from basicsr_distill.distillation.idc.rlff import kmeans_groups, local_fourier_embedding, random_frequencies
 from basicsr_distill.distillation.idc.teacher import load_teacher
-from basicsr_distill.jobs import sha256_file
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
-from basicsr_distill.preparation.subimages import subimage_positions
+from basicsr_distill.preparation.subimages import bicubic_lr, subimage_positions
 from basicsr_distill.scoring.pretrained import shipped_checkpoint
 from basicsr_distill.synthesis import load_yaml
+from basicsr_distill.utils import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "options" / "distill" / "idc_tiny.yml"

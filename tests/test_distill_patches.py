@@ -24,7 +24,7 @@ from basicsr_distill.distillation.patches import (
     pil_grayscale,
     select_patches,
 )
-from basicsr_distill.jobs import StageParamsError
+from basicsr_distill.jobs.stage_dir import StageParamsError
 
 SMALL = PatchSelectionConfig(patch_size=32, stride=32, psnr_threshold=23.0, scale=4, resize="matlab")
 

@@ -18,11 +18,11 @@ from basicsr.data.paired_image_dataset import PairedImageDataset
 from conftest import train_briefly
 
 from basicsr_distill.distillation.synthesize import HR_LMDB, lr_lmdb_name
-from basicsr_distill.jobs import sha256_file
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
 from basicsr_distill.synthesis import load_yaml
 from basicsr_distill.synthesis.methods.srdd import check_class_count, parse_config
+from basicsr_distill.utils import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = REPO / "options"

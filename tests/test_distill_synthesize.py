@@ -21,7 +21,6 @@ from basicsr.utils.matlab_functions import imresize
 from basicsr_distill.commands import build_parser
 from basicsr_distill.distillation import synthesize as synthesize_module
 from basicsr_distill.distillation.dit import load_dit_components, mark_difffit_trainable, save_difffit_checkpoint
-from basicsr_distill.distillation.export import bicubic_lr
 from basicsr_distill.distillation.synthesize import (
     SynthesisConfig,
     finetuned_generator,
@@ -30,9 +29,11 @@ from basicsr_distill.distillation.synthesize import (
     sample_shard,
     synthesize,
 )
-from basicsr_distill.jobs import StageParamsError, sha256_file
+from basicsr_distill.jobs.stage_dir import StageParamsError
 from basicsr_distill.preparation.image_io import read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_keys
+from basicsr_distill.preparation.subimages import bicubic_lr
+from basicsr_distill.utils import sha256_file
 
 FAST = SynthesisConfig(ipc=2, scale=4, num_steps=2, guidance_scale=4.0, seed=3, batch_size=2)
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 from conftest import run_command, write_paired_folder
 
-from basicsr_distill.jobs import lock_path
+from basicsr_distill.jobs.locking import lock_path
 
 PROG = "basicsr-distill"
 
@@ -51,7 +51,7 @@ def unwritable(tmp_path: Path) -> Path:
 HOLDER = textwrap.dedent(
     """
     import sys
-    from basicsr_distill.jobs import output_lock
+    from basicsr_distill.jobs.locking import output_lock
     with output_lock(sys.argv[1], "holder"):
         print("held", flush=True)
         sys.stdin.read()
@@ -440,6 +440,95 @@ def test_select_refuses_an_output_another_process_writes(
     code, _, err = run_command([*argv, "--out", str(out)], capsys)
     assert code == 2 and len(err) == 1 and err[0].startswith(refusal_of_a_held(out, process.pid))
     assert listing(tmp_path) == before
+
+
+# --- one writer per distillation stage folder and per experiment ----------------------------------------------------
+PATCHES = ["distill", "patches", "--patch-size", "16", "--stride", "16", "--threshold", "60", "--workers", "1"]
+
+#: A second process asking for the lock of ``argv[1]``: prints "taken" or the refusal.
+PROBE = textwrap.dedent(
+    """
+    import sys
+    from basicsr_distill.jobs.locking import OutputLockedError, output_lock
+    try:
+        with output_lock(sys.argv[1], "second"):
+            print("taken")
+    except OutputLockedError as error:
+        print(error)
+    """
+)
+
+
+def test_a_stage_folder_another_process_writes_is_refused(
+    data: tuple[Path, Path], tmp_path: Path, holder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "patches"
+    process = holder(out)
+    before = listing(tmp_path)
+    code, _, err = run_command([*PATCHES, "--input", str(data[0]), "--output", str(out)], capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(refusal_of_a_held(out, process.pid))
+    assert listing(tmp_path) == before
+
+
+def test_a_stage_holds_its_folder_from_its_decision_to_its_manifest(tmp_path: Path) -> None:
+    from basicsr_distill.jobs.stage_dir import StageDir
+
+    out = tmp_path / "patches"
+    with StageDir(out, "select_patches", {"k": 1}, {}) as stage:
+        assert stage.finished() is None
+        stage.begin()
+        second = subprocess.run([sys.executable, "-c", PROBE, str(out)], capture_output=True, text=True, check=True)
+        assert second.stdout.startswith(
+            f"{out}: being written by another process (PID {os.getpid()}, select_patches since "
+        )
+        stage.finish({}, {})
+        assert not lock_path(out).exists()  # released with the manifest
+    with pytest.raises(RuntimeError, match="stage failed"), StageDir(tmp_path / "failed", "cluster", {}, {}) as stage:
+        stage.finished()
+        stage.begin()
+        raise RuntimeError("stage failed")
+    assert not lock_path(tmp_path / "failed").exists()  # a failed stage releases its folder
+
+
+def test_run_training_refuses_an_experiment_another_process_trains(tmp_path: Path, holder) -> None:
+    from basicsr_distill.jobs.locking import OutputLockedError
+    from basicsr_distill.training.launch import run_training
+
+    experiment = tmp_path / "experiments" / "held"
+    process = holder(experiment)
+    before = listing(tmp_path)
+    with pytest.raises(OutputLockedError) as error:
+        run_training({"name": "held", "train": {"total_iter": 1}}, tmp_path)
+    assert str(error.value).startswith(
+        f"{experiment}: being written by another process (PID {process.pid}, holder since "
+    )
+    assert listing(tmp_path) == before
+
+
+def test_run_training_holds_its_experiment_while_it_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from basicsr_distill.training import launch
+
+    experiment = tmp_path / "experiments" / "held"
+    seconds: list[str] = []
+
+    class Training:
+        """The training process: meanwhile a second process asks for the experiment's lock."""
+
+        returncode = 0
+
+        def __init__(self, command: list[str], **kwargs) -> None:
+            probe = [sys.executable, "-c", PROBE, str(experiment)]
+            seconds.append(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(launch, "subprocess", SimpleNamespace(Popen=Training, STDOUT=subprocess.STDOUT))
+    assert launch.run_training({"name": "held", "train": {"total_iter": 1}}, tmp_path) == experiment
+    assert seconds[0].startswith(f"{experiment}: being written by another process (PID {os.getpid()}, train since ")
+    assert not lock_path(experiment).exists()
 
 
 # --- scorer convert --------------------------------------------------------------------------------------------------

@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from basicsr_distill.jobs import (
-    MANIFEST,
-    PROGRESS,
-    STAGE_MANIFEST,
-    IncompleteInputError,
-    StageDir,
-    distributed_context,
-    from_rank0,
-    require_complete,
-)
+from basicsr_distill.jobs.distributed import distributed_context, from_rank0
+from basicsr_distill.jobs.manifests import MANIFEST, PROGRESS, STAGE_MANIFEST, IncompleteInputError, require_complete
+from basicsr_distill.jobs.stage_dir import StageDir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,11 +91,11 @@ def test_no_distillation_stage_imports_the_pipeline() -> None:
         assert "basicsr_distill.synthesis.methods.srdd" not in imports(
             REPO / "basicsr_distill/distillation" / f"{name}.py"
         )
-    below = imports(REPO / "basicsr_distill/jobs.py")
-    assert {module for module in below if module.startswith("basicsr_distill")} == {
+    below = set().union(*(imports(path) for path in (REPO / "basicsr_distill/jobs").glob("*.py")))
+    assert {module for module in below if module.startswith("basicsr_distill")} - {
         "basicsr_distill.utils",
         "basicsr_distill.version",
-    }
+    } <= {f"basicsr_distill.jobs.{path.stem}" for path in (REPO / "basicsr_distill/jobs").glob("*.py")}
 
 
 def _free_port() -> int:
@@ -143,7 +136,7 @@ def test_distributed_context_two_gloo_processes_and_single_process() -> None:
 _ORPHAN_DRIVER = """
 import sys, threading, time
 import torch.utils.data as tud
-from basicsr_distill.preparation.resume import pool_map
+from basicsr_distill.preparation.folder_jobs import pool_map
 
 def slow(x):  # a task: one image's work (short), then the next task
     time.sleep(0.5)

@@ -209,7 +209,7 @@ def test_no_import_circle_but_the_start_up_hook() -> None:
 
 def test_the_graph_sees_lazy_imports_and_the_hook() -> None:
     edges = graph()
-    assert "basicsr_distill.jobs" in edges["basicsr_distill.preparation.resume"]  # module level
+    assert "basicsr_distill.jobs.manifests" in edges["basicsr_distill.preparation.folder_jobs"]  # module level
     assert "basicsr_distill.selection.coreset" in edges["basicsr_distill.efficiency.methods.static"]  # in a method
     assert edges[HOOK] == {f"{PACKAGE}.register"} and HOOK in edges[PACKAGE]
     assert "basicsr_distill.archs.srcnn_arch" in edges["basicsr_distill.archs"]  # registered by suffix

@@ -22,6 +22,7 @@ from conftest import textured_image
 
 from basicsr_distill.preparation import subimages as subimages_module
 from basicsr_distill.preparation.benchmark import prepare_benchmark
+from basicsr_distill.preparation.folder_jobs import MANIFEST, PROGRESS, _bounded_ordered
 from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
 from basicsr_distill.preparation.lmdb_creation import copy_lmdb_subset, create_lmdb
 from basicsr_distill.preparation.lmdb_io import (
@@ -31,7 +32,6 @@ from basicsr_distill.preparation.lmdb_io import (
     read_lmdb_image,
     read_lmdb_keys,
 )
-from basicsr_distill.preparation.resume import MANIFEST, PROGRESS, _bounded_ordered
 from basicsr_distill.preparation.subimages import extract_subimages, subimage_positions
 
 REPO = Path(__file__).resolve().parents[1]

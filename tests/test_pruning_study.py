@@ -12,7 +12,7 @@ import cv2
 import pytest
 from conftest import textured_image
 
-from basicsr_distill.jobs import ArgumentsChangedError
+from basicsr_distill.jobs.resume_rule import ArgumentsChangedError
 from basicsr_distill.reporting.study_report import markdown_table
 from basicsr_distill.runners.study.config import LearnerRecipe, StudyConfig, StudyConfigError, StudyRow
 from basicsr_distill.runners.study.run import run_study

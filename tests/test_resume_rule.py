@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from basicsr_distill.jobs import ArgumentsChangedError, StageDir, StageParamsError, reuse
+from basicsr_distill.jobs.resume_rule import ArgumentsChangedError, reuse
+from basicsr_distill.jobs.stage_dir import StageDir, StageParamsError
 
 
 def test_the_rule(tmp_path: Path, basicsr_log: list[str]) -> None:

@@ -73,13 +73,46 @@ def test_a_row_fine_tuned_from_a_missing_x2_model_is_refused(
     (tmp_path / "both.txt").write_text(f"{x3}\n{x2}\n")  # listed after it: the x2 row still trains first
     assert run_table.main(["--table", str(tmp_path / "both.txt"), "--gpus", "0", "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()
+    launch = REPO / "launch"  # run_training writes each row's options there and trains on them
     assert [line.split(" -opt ")[1].split()[0] for line in printed if " -opt " in line] == [
-        x2.split()[0],
+        str(launch / Path(x2.split()[0]).name),
         x2.split()[1],
-        x3_file,
+        str(launch / Path(x3_file).name),
         x3.split()[1],
     ]
+    assert [line.split()[1] for line in printed if line.startswith("# ")] == [x2.split()[0], x3_file]
     assert printed[-1] == "2 rows in 2 wave(s) over 1 slot(s): 0"
+
+
+def test_the_dry_run_prints_the_command_a_row_trains_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from basicsr_distill.runners.table_launch import read_row_list, row_commands, train_row
+    from basicsr_distill.training import launch
+
+    started: list[list[str]] = []
+
+    class Training:
+        """The training process run_training starts: records its command line."""
+
+        returncode = 0
+
+        def __init__(self, command: list[str], **kwargs) -> None:
+            started.append(command)
+
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(launch, "subprocess", SimpleNamespace(Popen=Training, STDOUT=subprocess.STDOUT))
+    job = read_row_list(REPO / "options/tables/table3.txt", REPO)[0]
+    for gpus in (1, 2):
+        assert train_row(job, gpus, 29600, False, {}, tmp_path / "row.log", tmp_path) == 0
+        assert started[-1] == row_commands(job, gpus, 29600, root=tmp_path)[0]
+        written = yaml.safe_load((tmp_path / "launch" / f"{job.name}.yml").read_text())
+        assert (
+            written["datasets"]["train"]["batch_size_per_gpu"] * gpus
+            == job.train_options()["datasets"]["train"]["batch_size_per_gpu"]
+        )
 
 
 def test_tables_write_writes_anywhere_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

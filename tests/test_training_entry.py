@@ -464,7 +464,7 @@ def test_run_training_follows_progress_reuses_a_finished_run_and_fails_in_one_li
 ) -> None:
     from tqdm import tqdm
 
-    from basicsr_distill.jobs import ArgumentsChangedError
+    from basicsr_distill.jobs.resume_rule import ArgumentsChangedError
     from basicsr_distill.training.launch import TrainingError, run_training
 
     options = tiny_options("launched", *paired_folder, total_iter=4)

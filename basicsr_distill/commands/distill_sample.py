@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> None:
 
     from basicsr_distill.cli import show_info_logs
     from basicsr_distill.distillation.synthesize import SynthesisConfig, finetuned_generator, synthesize
-    from basicsr_distill.jobs import resolve_device
+    from basicsr_distill.jobs.devices import resolve_device
     from basicsr_distill.synthesis import load_yaml
 
     show_info_logs()

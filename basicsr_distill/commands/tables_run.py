@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from basicsr_distill.runners.table_launch import (
+    batch_per_gpu,
     check_rows,
     gpu_slots,
     order_rows,
@@ -64,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
     port = {job.name: args.base_port + i % 1000 for i, job in enumerate(jobs)}
     if args.dry_run:
         for job in (job for wave in waves for job in wave):
-            for command in row_commands(job, args.gpus_per_row, port[job.name]):
-                print(" ".join(command))
+            batch = batch_per_gpu(job.train_opt, args.gpus_per_row)
+            train, test = row_commands(job, args.gpus_per_row, port[job.name])
+            print(
+                f"# {job.train_opt} with datasets.train.batch_size_per_gpu {batch} -> {train[train.index('-opt') + 1]}"
+            )
+            print(" ".join(train))
+            print(" ".join(test))
         print(f"{len(jobs)} rows in {len(waves)} wave(s) over {len(slots)} slot(s): {' | '.join(slots)}")
         return 0
     check_rows(jobs, args.gpus_per_row, args.overwrite)

@@ -14,7 +14,7 @@ from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 
-from basicsr_distill.jobs import require_complete
+from basicsr_distill.jobs.manifests import require_complete
 from basicsr_distill.selection.coreset import CoreSet, coreset_from_options
 
 

@@ -17,7 +17,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
-from basicsr_distill.jobs import require_complete
+from basicsr_distill.jobs.manifests import require_complete
 from basicsr_distill.preparation.image_io import read_image
 
 

@@ -27,9 +27,11 @@ from tqdm import tqdm
 
 from basicsr_distill.distillation.configs import DEFAULT_CLIP_MODEL, ClusterConfig
 from basicsr_distill.distillation.patches import PATCHES_CSV, read_patch_csv
-from basicsr_distill.jobs import StageDir, require_complete, resolve_device, sha256_file, write_json
+from basicsr_distill.jobs.devices import resolve_device
+from basicsr_distill.jobs.manifests import require_complete, write_json
+from basicsr_distill.jobs.stage_dir import StageDir
 from basicsr_distill.preparation.image_io import list_images, read_image
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, sha256_file
 
 LABELS_CSV = "labels.csv"
 CLUSTERS_JSON = "clusters.json"
@@ -224,53 +226,53 @@ def cluster_patches(
     source = {"path": str(csv_path), "sha256": sha256_file(csv_path)} if csv_path.is_file() else {"names": names}
     weights_sha = sha256_file(clip_weights_file(config.clip_checkpoint)) if config.clip_checkpoint else None
     inputs = {"patches": source, "clip_checkpoint_sha256": weights_sha}
-    stage = StageDir(out_dir, "cluster", asdict(config), inputs, overwrite)
-    if (manifest := stage.finished()) is not None:
-        logger.info(f"cluster: {stage.path} is complete for these parameters; reusing it")
+    with StageDir(out_dir, "cluster", asdict(config), inputs, overwrite) as stage:
+        if (manifest := stage.finished()) is not None:
+            logger.info(f"cluster: {stage.path} is complete for these parameters; reusing it")
+            labels_csv = stage.path / LABELS_CSV
+            labels = read_labels(labels_csv)
+            summary = manifest["summary"]
+            return ClusterResult(
+                stage.path,
+                labels_csv,
+                list(labels),
+                np.array(list(labels.values())),
+                summary["counts"],
+                summary["inertia"],
+                manifest["random_weights"],
+            )
+        stage.begin()
+        device = resolve_device(config.device)
+        encoder = load_clip(config.clip_checkpoint, config.clip_model, str(device), config.seed, weights_sha)
+        logger.info(f"cluster: embedding {len(paths)} patches with CLIP {encoder.info['model']} on {device}")
+        embeddings = embed_images(encoder, paths, config.batch_size, config.normalize)
+        labels, inertia = kmeans(embeddings, config.k, config.seed, config.n_init)
+        counts = np.bincount(labels, minlength=config.k).tolist()
         labels_csv = stage.path / LABELS_CSV
-        labels = read_labels(labels_csv)
-        summary = manifest["summary"]
-        return ClusterResult(
-            stage.path,
-            labels_csv,
-            list(labels),
-            np.array(list(labels.values())),
-            summary["counts"],
-            summary["inertia"],
-            manifest["random_weights"],
-        )
-    stage.begin()
-    device = resolve_device(config.device)
-    encoder = load_clip(config.clip_checkpoint, config.clip_model, str(device), config.seed, weights_sha)
-    logger.info(f"cluster: embedding {len(paths)} patches with CLIP {encoder.info['model']} on {device}")
-    embeddings = embed_images(encoder, paths, config.batch_size, config.normalize)
-    labels, inertia = kmeans(embeddings, config.k, config.seed, config.n_init)
-    counts = np.bincount(labels, minlength=config.k).tolist()
-    labels_csv = stage.path / LABELS_CSV
-    write_labels(labels_csv, names, labels)
-    with atomic_output(stage.path / EMBEDDINGS) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, embeddings)
-    clusters = {
-        "k": config.k,
-        "seed": config.seed,
-        "n_init": config.n_init,
-        "patches": len(names),
-        "counts": counts,
-        "inertia": inertia,
-        "embeddings": "CLIP image embeddings, " + ("L2-normalised" if config.normalize else "raw"),
-        "clip": encoder.info,
-        "random_weights": encoder.info["random_weights"],
-        "sklearn": sklearn.__version__,
-    }
-    write_json(stage.path / CLUSTERS_JSON, clusters)
-    outputs = {
-        name: {"path": str(stage.path / name), "sha256": sha256_file(stage.path / name)}
-        for name in (LABELS_CSV, CLUSTERS_JSON)
-    }
-    summary = {"patches": len(names), "counts": counts, "inertia": inertia}
-    stage.finish(outputs, summary, random_weights=encoder.info["random_weights"], clip=encoder.info)
-    logger.info(f"cluster: k = {config.k}, patches per class {counts}, inertia {inertia:.4f} -> {labels_csv}")
-    return ClusterResult(stage.path, labels_csv, names, labels, counts, inertia, encoder.info["random_weights"])
+        write_labels(labels_csv, names, labels)
+        with atomic_output(stage.path / EMBEDDINGS) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, embeddings)
+        clusters = {
+            "k": config.k,
+            "seed": config.seed,
+            "n_init": config.n_init,
+            "patches": len(names),
+            "counts": counts,
+            "inertia": inertia,
+            "embeddings": "CLIP image embeddings, " + ("L2-normalised" if config.normalize else "raw"),
+            "clip": encoder.info,
+            "random_weights": encoder.info["random_weights"],
+            "sklearn": sklearn.__version__,
+        }
+        write_json(stage.path / CLUSTERS_JSON, clusters)
+        outputs = {
+            name: {"path": str(stage.path / name), "sha256": sha256_file(stage.path / name)}
+            for name in (LABELS_CSV, CLUSTERS_JSON)
+        }
+        summary = {"patches": len(names), "counts": counts, "inertia": inertia}
+        stage.finish(outputs, summary, random_weights=encoder.info["random_weights"], clip=encoder.info)
+        logger.info(f"cluster: k = {config.k}, patches per class {counts}, inertia {inertia:.4f} -> {labels_csv}")
+        return ClusterResult(stage.path, labels_csv, names, labels, counts, inertia, encoder.info["random_weights"])
 
 
 __all__ = [

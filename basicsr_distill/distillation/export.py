@@ -2,8 +2,8 @@
 2505.21099): HR images, or HR/LR pairs a method made, written as BasicSR's LMDB pair with a manifest.
 
 HR images are mod-cropped to the scale (BasicSR's ``mod_crop``); an LR image the method did not make is the MATLAB
-bicubic x1/scale of the cropped HR (batched :func:`basicsr_distill.ops.matlab_resize.imresize`, exact against
-BasicSR's ``imresize``, rounded to uint8); both LMDBs are written by
+bicubic x1/scale of the cropped HR (:func:`basicsr_distill.preparation.subimages.bicubic_lr`, BasicSR's ``imresize``
+rounded to uint8, as the prepared sub-images and benchmarks are made); both LMDBs are written by
 :class:`~basicsr_distill.preparation.lmdb_io.LmdbWriter` (PNG values, ``meta_info.txt``, atomic), each with a
 ``.basicsr_distill.json`` manifest naming the method, the scale and the count of pairs.
 """
@@ -17,22 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from basicsr_distill.jobs import MANIFEST, manifest_record, sha256_files
-from basicsr_distill.ops.matlab_resize import imresize
+from basicsr_distill.jobs.manifests import MANIFEST, manifest_record, sha256_files
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
-from basicsr_distill.preparation.subimages import modcrop
+from basicsr_distill.preparation.subimages import bicubic_lr, modcrop
 
-__all__ = ["bicubic_lr", "lmdb_output", "write_lmdb_pair"]
-
-
-def bicubic_lr(hr_bgr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-bicubic x1/``scale`` LR of a uint8 HR (float32 in [0, 1], rounded and clipped to uint8)."""
-    hr = torch.from_numpy(np.ascontiguousarray(hr_bgr.transpose(2, 0, 1))).float() / 255.0
-    lr = imresize(hr, 1.0 / scale)
-    return (lr * 255.0).round().clamp(0, 255).to(torch.uint8).numpy().transpose(1, 2, 0)
+__all__ = ["lmdb_output", "write_lmdb_pair"]
 
 
 def lmdb_output(path: str | os.PathLike) -> dict[str, str]:

@@ -24,10 +24,12 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.distillation.configs import PatchSelectionConfig
-from basicsr_distill.jobs import StageDir, require_complete, sha256_file, sha256_files
+from basicsr_distill.jobs.manifests import require_complete, sha256_files
+from basicsr_distill.jobs.stage_dir import StageDir
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
+from basicsr_distill.ops.psnr import psnr_from_mse
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, sha256_file
 
 #: PSNR (dB) reported when the down-up reproduces the patch up to float rounding.
 PSNR_CAP = 100.0
@@ -80,13 +82,6 @@ def pil_grayscale(img_bgr: np.ndarray) -> np.ndarray:
     return (luma >> 16).astype(np.uint8)
 
 
-def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray:
-    """``10 log10(255^2 / mse)`` for 8-bit data, capped at :data:`PSNR_CAP`."""
-    mse = np.asarray(mse, dtype=np.float64)
-    floor = 255.0**2 * 10 ** (-PSNR_CAP / 10)
-    return np.where(mse <= floor, PSNR_CAP, 10 * np.log10(255.0**2 / np.maximum(mse, floor)))
-
-
 def bicubic_psnr(gray_patches: np.ndarray, scale: int = 4, resize: str = "cv2") -> np.ndarray:
     """PSNR_bic of each grayscale patch ``(N, P, P)`` (values 0..255) against its x``scale`` bicubic down-up.
 
@@ -106,7 +101,7 @@ def bicubic_psnr(gray_patches: np.ndarray, scale: int = 4, resize: str = "cv2") 
         return np.array(psnrs, dtype=np.float64)
     x = torch.from_numpy(np.ascontiguousarray(gray_patches, dtype=np.float64))
     mse = (x - bicubic_down_up(x, scale)).pow(2).mean(dim=(-2, -1))
-    return psnr_from_mse(mse.numpy())
+    return psnr_from_mse(mse, peak=255.0, cap=PSNR_CAP).numpy()
 
 
 def window_positions(length: int, patch_size: int, stride: int) -> range:
@@ -226,25 +221,27 @@ def select_patches(
             raise ValueError(f"{path}: same file stem as {other}; patch names would collide")
     params = {**asdict(config), "input_dir": [str(Path(folder).resolve()) for folder in folders], "psnr_cap": PSNR_CAP}
     inputs = {"images": {"count": len(images), "sha256": sha256_files(images)}}
-    stage = StageDir(out_dir, "select_patches", params, inputs, overwrite=overwrite)
-    if (manifest := stage.finished()) is not None:
-        logger.info(f"select_patches: {stage.path} is complete for these parameters; reusing it")
-        return _result_from_manifest(stage.path, manifest)
-    stage.begin()
-    journal = stage.path / _JOURNAL
-    done = _read_journal(journal)
-    todo = [path for path in images if path.name not in done]
-    logger.info(
-        f"select_patches: {len(images)} images ({len(done)} already done), {config.patch_size}px windows, "
-        f"stride {config.stride}, x{config.scale} {config.resize} bicubic, keep PSNR < {config.psnr_threshold} dB"
-    )
-    with open(journal, "a") as handle:
-        for result in tqdm(_run_jobs(todo, stage.path, config, workers), total=len(todo), desc="patches", unit="img"):
-            handle.write(json.dumps(asdict(result)) + "\n")
-            handle.flush()
-            done[result.source] = result
-    results = [done[path.name] for path in images]
-    return _finish(stage, results, config, ", ".join(str(folder) for folder in folders))
+    with StageDir(out_dir, "select_patches", params, inputs, overwrite=overwrite) as stage:
+        if (manifest := stage.finished()) is not None:
+            logger.info(f"select_patches: {stage.path} is complete for these parameters; reusing it")
+            return _result_from_manifest(stage.path, manifest)
+        stage.begin()
+        journal = stage.path / _JOURNAL
+        done = _read_journal(journal)
+        todo = [path for path in images if path.name not in done]
+        logger.info(
+            f"select_patches: {len(images)} images ({len(done)} already done), {config.patch_size}px windows, "
+            f"stride {config.stride}, x{config.scale} {config.resize} bicubic, keep PSNR < {config.psnr_threshold} dB"
+        )
+        with open(journal, "a") as handle:
+            for result in tqdm(
+                _run_jobs(todo, stage.path, config, workers), total=len(todo), desc="patches", unit="img"
+            ):
+                handle.write(json.dumps(asdict(result)) + "\n")
+                handle.flush()
+                done[result.source] = result
+        results = [done[path.name] for path in images]
+        return _finish(stage, results, config, ", ".join(str(folder) for folder in folders))
 
 
 def _finish(
@@ -312,7 +309,6 @@ __all__ = [
     "PatchSelectionResult",
     "bicubic_psnr",
     "pil_grayscale",
-    "psnr_from_mse",
     "read_patch_csv",
     "select_patches",
 ]

@@ -23,16 +23,11 @@ from basicsr_distill.distillation.configs import INDEX_STRIDE, SAMPLE_PRECISIONS
 from basicsr_distill.distillation.dit import DiTComponents, load_difffit_checkpoint, load_dit_components, set_tf32
 from basicsr_distill.distillation.export import write_lmdb_pair
 from basicsr_distill.distillation.sampling import sample_images
-from basicsr_distill.jobs import (
-    StageDir,
-    barrier,
-    distributed_context,
-    from_rank0,
-    remove_stale_temps,
-    sha256_file,
-    sha256_files,
-)
+from basicsr_distill.jobs.distributed import barrier, distributed_context, from_rank0
+from basicsr_distill.jobs.manifests import remove_stale_temps, sha256_files
+from basicsr_distill.jobs.stage_dir import StageDir
 from basicsr_distill.preparation.image_io import read_image, write_png
+from basicsr_distill.utils import sha256_file
 
 #: The autocast dtype of each sampling precision (:data:`~basicsr_distill.distillation.configs.SAMPLE_PRECISIONS`).
 SAMPLE_DTYPES = dict(zip(SAMPLE_PRECISIONS, (None, torch.bfloat16)))
@@ -202,49 +197,49 @@ def synthesize(
     context = distributed_context()
     rank, world_size = context.rank, context.world
     params = {**asdict(config), "num_classes": num_classes}
-    stage = StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0)
-    manifest = from_rank0(stage.finished() if rank == 0 else None)  # rank 0 alone reads (and may clear) the folder
-    items = image_names(num_classes, config.ipc)
-    keys = [key for _, _, key in items]
-    if manifest is not None:
-        logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
-        return _result(stage.path, keys, config, manifest["random_weights"]) if rank == 0 else None
-    if not isinstance(components, DiTComponents):
-        components = components()
-        components.check_num_classes(num_classes)
-    if dtype is None:
-        dtype = SAMPLE_DTYPES[config.mixed_precision]
-    if next(components.transformer.parameters()).device.type == "cuda":
-        set_tf32(True)  # the authors' sample.py; matters for fp32 only
-    if rank == 0:
-        stage.begin()
-        (stage.path / WORK_DIR).mkdir(exist_ok=True)
-        remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run
-    work_dir = stage.path / WORK_DIR
-    barrier()
-    if components.random_weights:
-        logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
-    logger.info(
-        f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
-        f"CFG {config.guidance_scale} on {config.cfg_channels or 'all'} latent channels, x{config.scale} LR, "
-        f"{config.mixed_precision}, {world_size} process(es)"
-    )
-    missing = missing_images(work_dir, items)
-    barrier()  # every rank has listed the same missing images before any rank writes
-    sample_shard(components, work_dir, missing, config, rank, world_size, dtype)
-    barrier()
-    if rank != 0:
-        return None
-    if missing := missing_images(work_dir, items):
-        raise RuntimeError(f"{work_dir}: {len(missing)} images missing after sampling, e.g. {missing[0][2]}")
-    hr_path, lr_path = stage.path / HR_LMDB, stage.path / lr_lmdb_name(config.scale)
-    pairs = ((key, read_image(work_dir / f"{key}.png"), None) for key in keys)
-    outputs = write_lmdb_pair(pairs, hr_path, lr_path, config.scale, "srdd", config.compress_level, len(keys))
-    outputs["work_dir"] = {"path": str(work_dir), "sha256": sha256_files(work_dir / f"{key}.png" for key in keys)}
-    summary = {"images": len(keys), "per_class": config.ipc, "keys": keys}
-    stage.finish(outputs, summary, random_weights=components.random_weights)
-    logger.info(f"synthesize: wrote {len(keys)} HR/LR pairs -> {hr_path}, {lr_path}")
-    return _result(stage.path, keys, config, components.random_weights)
+    with StageDir(out_dir, "synthesize", params, {"generator": generator}, overwrite=overwrite and rank == 0) as stage:
+        manifest = from_rank0(stage.finished() if rank == 0 else None)  # rank 0 alone reads (and may clear) the folder
+        items = image_names(num_classes, config.ipc)
+        keys = [key for _, _, key in items]
+        if manifest is not None:
+            logger.info(f"synthesize: {stage.path} is complete for these parameters; reusing it")
+            return _result(stage.path, keys, config, manifest["random_weights"]) if rank == 0 else None
+        if not isinstance(components, DiTComponents):
+            components = components()
+            components.check_num_classes(num_classes)
+        if dtype is None:
+            dtype = SAMPLE_DTYPES[config.mixed_precision]
+        if next(components.transformer.parameters()).device.type == "cuda":
+            set_tf32(True)  # the authors' sample.py; matters for fp32 only
+        if rank == 0:
+            stage.begin()
+            (stage.path / WORK_DIR).mkdir(exist_ok=True)
+            remove_stale_temps(stage.path / WORK_DIR)  # PNG temps of a killed run
+        work_dir = stage.path / WORK_DIR
+        barrier()
+        if components.random_weights:
+            logger.warning("RANDOM WEIGHTS: sampling the distilled set from a randomly initialised DiT/VAE")
+        logger.info(
+            f"synthesize: {num_classes} classes x IPC {config.ipc} = {len(items)} images, {config.num_steps} steps, "
+            f"CFG {config.guidance_scale} on {config.cfg_channels or 'all'} latent channels, x{config.scale} LR, "
+            f"{config.mixed_precision}, {world_size} process(es)"
+        )
+        missing = missing_images(work_dir, items)
+        barrier()  # every rank has listed the same missing images before any rank writes
+        sample_shard(components, work_dir, missing, config, rank, world_size, dtype)
+        barrier()
+        if rank != 0:
+            return None
+        if missing := missing_images(work_dir, items):
+            raise RuntimeError(f"{work_dir}: {len(missing)} images missing after sampling, e.g. {missing[0][2]}")
+        hr_path, lr_path = stage.path / HR_LMDB, stage.path / lr_lmdb_name(config.scale)
+        pairs = ((key, read_image(work_dir / f"{key}.png"), None) for key in keys)
+        outputs = write_lmdb_pair(pairs, hr_path, lr_path, config.scale, "srdd", config.compress_level, len(keys))
+        outputs["work_dir"] = {"path": str(work_dir), "sha256": sha256_files(work_dir / f"{key}.png" for key in keys)}
+        summary = {"images": len(keys), "per_class": config.ipc, "keys": keys}
+        stage.finish(outputs, summary, random_weights=components.random_weights)
+        logger.info(f"synthesize: wrote {len(keys)} HR/LR pairs -> {hr_path}, {lr_path}")
+        return _result(stage.path, keys, config, components.random_weights)
 
 
 def _result(out_dir: Path, keys: list[str], config: SynthesisConfig, random_weights: bool) -> SynthesisResult:

@@ -51,7 +51,7 @@ from torch.utils.data import DataLoader
 from basicsr_distill.efficiency.options import KEY, DataEfficiencyError, DataEfficiencyOptions
 from basicsr_distill.efficiency.stream import PruningStream, sample_names
 from basicsr_distill.models.checkpoints import save_training_state_with
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, train_loader_workers
 
 COST_FILE = "data_efficiency.json"
 #: The cost fields recorded at every checkpoint (``history`` in the JSON), to put validation PSNRs on a compute axis.
@@ -198,9 +198,7 @@ class DataEfficientSRModel(SRModel):
             raise DataEfficiencyError(f"data_efficiency: the stream's {stream.options} differs from the model's")
         self.stream = stream
         self.train_dataset = stream.dataset
-        dataset_opt = self.opt["datasets"]["train"]
-        workers = int(dataset_opt.get("num_worker_per_gpu") or 0)
-        self._num_workers = workers if self.opt.get("dist") else workers * max(int(self.opt.get("num_gpu") or 0), 1)
+        self._num_workers = train_loader_workers(self.opt)
 
     # ------------------------------------------------------------------ training
     def feed_data(self, data: dict) -> None:

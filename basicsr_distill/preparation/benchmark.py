@@ -1,7 +1,7 @@
 """Benchmark test folders (Set5, Set14, B100, Urban100, Manga109) in BasicSR's layout.
 
 ``GTmod{s}/`` (HR mod-cropped to the scale) and ``LRbicx{s}/`` (MATLAB bicubic, the protocol since SRCNN, Dong et
-al., TPAMI 2016), same file names in both; resumable (:mod:`basicsr_distill.preparation.resume`). Details:
+al., TPAMI 2016), same file names in both; resumable (:mod:`basicsr_distill.preparation.folder_jobs`). Details:
 ``docs/design.md``.
 Pack spellings (BSD100/B100/BSDS100, Urban100, Manga109) are written under one name (:data:`BENCHMARKS`).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from basicsr.utils import get_root_logger
 
+from basicsr_distill.preparation.folder_jobs import FolderJob, check_job_arguments, mark_done
 from basicsr_distill.preparation.image_io import list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, check_job_arguments, mark_done
-from basicsr_distill.preparation.subimages import bicubic_downscale, modcrop, unique_stems
+from basicsr_distill.preparation.subimages import bicubic_lr, modcrop, unique_stems
 
 TOOL = "prepare_benchmark"
 #: The benchmarks' folder names in every option file, and the other spellings of common packs (any case).
@@ -57,7 +57,7 @@ def _prepare_one(path: Path, config: BenchmarkConfig) -> tuple[str, int]:
     for scale, gt_folder, lr_folder in config.folders:
         gt = modcrop(img, scale)
         write_png(gt_folder / name, gt, config.compress_level)
-        write_png(lr_folder / name, bicubic_downscale(gt, scale), config.compress_level)
+        write_png(lr_folder / name, bicubic_lr(gt, scale), config.compress_level)
     mark_done(config.progress_dir, path.stem, 1)
     return path.stem, 1
 

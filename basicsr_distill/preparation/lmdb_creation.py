@@ -19,18 +19,18 @@ from pathlib import Path
 
 from basicsr.utils import get_root_logger
 
-from basicsr_distill.jobs import (
+from basicsr_distill.jobs.locking import output_lock
+from basicsr_distill.jobs.manifests import (
     MANIFEST,
-    check_reusable,
     manifest_record,
-    output_lock,
     read_manifest,
     remove_stale_temps,
     require_complete,
 )
+from basicsr_distill.jobs.resume_rule import check_reusable
+from basicsr_distill.preparation.folder_jobs import check_job_arguments, pool_map
 from basicsr_distill.preparation.image_io import encode_png, list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, LmdbWriter, check_same_keys, read_lmdb_meta, validate_key
-from basicsr_distill.preparation.resume import check_job_arguments, pool_map
 from basicsr_distill.preparation.subimages import unique_stems
 
 TOOL = "create_lmdb"

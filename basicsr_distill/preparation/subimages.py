@@ -3,7 +3,7 @@
 BasicSR's ``extract_subimages.py`` (DIV2K, Agustsson & Timofte, CVPRW 2017): ``crop_size`` squares at
 ``arange(0, h - crop_size + 1, step)`` (plus the border position past ``thresh_size``), named
 ``{stem}_s{index:03d}.png``; LR crops from an official LR folder or MATLAB bicubic of the HR crop. Resumable per
-image (:mod:`basicsr_distill.preparation.resume`). Details and the one deviation: ``docs/design.md``.
+image (:mod:`basicsr_distill.preparation.folder_jobs`). Details and the one deviation: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 from basicsr.utils import get_root_logger
 from basicsr.utils.matlab_functions import imresize
 
+from basicsr_distill.preparation.folder_jobs import FolderJob, check_job_arguments, mark_done
 from basicsr_distill.preparation.image_io import image_size, list_images, read_image, write_png
-from basicsr_distill.preparation.resume import FolderJob, check_job_arguments, mark_done
 
 TOOL = "extract_subimages"
 
@@ -69,16 +69,17 @@ def subimage_names(stem: str, count: int) -> list[str]:
     return [f"{stem}_s{index:03d}.png" for index in range(1, count + 1)]
 
 
-def bicubic_downscale(img: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-bicubic ``1/scale`` downscaling of a ``uint8`` image (BasicSR's ``imresize``, rounded to uint8)."""
-    out = imresize(img.astype(np.float32) / 255.0, 1.0 / scale)
-    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
-
-
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop ``img`` to the largest multiple of ``scale`` in each dimension (top-left kept)."""
     h, w = img.shape[:2]
     return img[: h - h % scale, : w - w % scale]
+
+
+def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
+    """The LR of a ``uint8`` HR image, as every stage makes one: the HR mod-cropped to ``scale`` (:func:`modcrop`),
+    then MATLAB-bicubic ``1/scale`` (BasicSR's ``imresize`` on float32 in [0, 1]), rounded to ``uint8``."""
+    out = imresize(modcrop(hr, scale).astype(np.float32) / 255.0, 1.0 / scale)
+    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
 def default_lr_output(hr_output: str | os.PathLike, scale: int) -> Path:
@@ -155,7 +156,7 @@ def _extract_one(task: tuple[Path, tuple[Path | None, ...]], config: SubimageCon
         write_png(config.hr_output / name, crop, config.compress_level)
         for (scale, folder), lr in zip(config.lr_outputs, lrs):
             if lr is None:
-                lr_crop = bicubic_downscale(modcrop(crop, scale), scale)
+                lr_crop = bicubic_lr(crop, scale)
             else:
                 lr_crop = np.ascontiguousarray(lr[x // scale : (x + size) // scale, y // scale : (y + size) // scale])
             write_png(folder / name, lr_crop, config.compress_level)

@@ -26,7 +26,13 @@ from functools import partial
 from pathlib import Path
 
 from basicsr_distill.cli import USER_ERRORS, error_line
-from basicsr_distill.training.launch import TrainingError, check_experiment, run_training
+from basicsr_distill.training.launch import (
+    TrainingError,
+    check_experiment,
+    launch_file,
+    run_training,
+    training_command,
+)
 from basicsr_distill.training.validation import load_options_file, validate_options
 from basicsr_distill.utils import get_root_logger
 
@@ -150,15 +156,14 @@ def check_rows(jobs: Sequence[Job], gpus: int, overwrite: bool, root: str | os.P
             check_experiment(options, Path(root))
 
 
-def row_commands(job: Job, gpus: int, port: int, python: str = sys.executable) -> list[list[str]]:
-    """Train (resuming) then test one row on ``gpus`` GPUs; ``port`` is the rendezvous port of a multi-GPU row."""
-    force = ["--force_yml", *batch_override(job.train_opt, gpus)]
-    if gpus == 1:
-        train = [python, "-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--auto_resume", *force]
-    else:
-        train = [python, "-m", "torch.distributed.run", f"--nproc_per_node={gpus}", f"--master_port={port}"]
-        train += ["-m", "basicsr_distill.train", "-opt", str(job.train_opt), "--launcher", "pytorch", "--auto_resume"]
-        train += force
+def row_commands(
+    job: Job, gpus: int, port: int, python: str = sys.executable, root: str | os.PathLike = "."
+) -> list[list[str]]:
+    """The commands that train (resuming) then test one row on ``gpus`` GPUs in ``root``; ``port`` is the rendezvous
+    port of a multi-GPU row. The training command is the one :func:`train_row` runs through :func:`run_training`
+    (:func:`training_command` on the options YAML it writes, :func:`row_options`, to ``root/launch/<row>.yml``)."""
+    option_file = launch_file(job.train_options(), Path(root).resolve())
+    train = training_command(option_file, gpus, port, python)
     test = [python, "-m", "basicsr_distill.test", "-opt", str(job.test_opt)]
     return [train, test]
 

@@ -21,6 +21,7 @@ from basicsr.utils.color_util import rgb2ycbcr_pt
 from torch import nn
 
 from basicsr_distill.ops.matlab_resize import bicubic_down_up
+from basicsr_distill.ops.psnr import psnr_from_mse
 
 #: ``bicubic_psnr`` of a sub-image its down-up reproduces exactly (MSE floored at 1e-10).
 MAX_PSNR = 100.0
@@ -188,11 +189,6 @@ class SobelTexture:
         return per_patch.view(n, -1).mean(1)
 
 
-def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB for data range 1, with the MSE floored at ``10 ** (-MAX_PSNR / 10)``."""
-    return -10.0 * torch.log10(mse.double().clamp_min(10.0 ** (-MAX_PSNR / 10.0)))
-
-
 class BicubicPsnr:
     """``bicubic_psnr``: PSNR of the HR against its MATLAB-bicubic down-up (Cho et al. 2025), float64. Low = hard."""
 
@@ -205,7 +201,7 @@ class BicubicPsnr:
         hr = to_color(gt.double(), self.color)
         rec = bicubic_down_up(hr, self.scale)
         diff = crop(rec, self.crop_border) - crop(hr, self.crop_border)
-        return psnr_from_mse(diff.square().flatten(1).mean(1))
+        return psnr_from_mse(diff.square().flatten(1).mean(1), cap=MAX_PSNR)
 
 
 def random_score(name: str, seed: int) -> float:

@@ -2,7 +2,7 @@
 
 The scoring stage of Moser, Raue, Dengel 2024 (Sec. 3: ``s_i = ||M(x_i) - y_i||^2``, or another registered scorer,
 :mod:`basicsr_distill.scoring.scorer`). Writes ``scores.csv`` (``name,score``) and ``scores.json`` atomically;
-an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs.reuse`). Execution details
+an interrupted run resumes from ``.<out>.partial/`` (:func:`basicsr_distill.jobs.resume_rule.reuse`). Execution details
 (batching, precision, several GPUs): ``docs/design.md``.
 """
 
@@ -27,15 +27,11 @@ from basicsr.utils import get_root_logger
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr_distill.jobs import (
-    DistContext,
-    distributed_context,
-    output_lock,
-    read_manifest,
-    remove_stale_temps,
-    resolve_device,
-    reuse,
-)
+from basicsr_distill.jobs.devices import resolve_device
+from basicsr_distill.jobs.distributed import DistContext, distributed_context
+from basicsr_distill.jobs.locking import output_lock
+from basicsr_distill.jobs.manifests import read_manifest, remove_stale_temps
+from basicsr_distill.jobs.resume_rule import reuse
 from basicsr_distill.scoring.measures import Preparation
 from basicsr_distill.scoring.scorer import SCORERS, BatchScore, Scorer
 from basicsr_distill.scoring.sources import (
@@ -134,7 +130,7 @@ def default_workers(device: torch.device, local_world: int = 1) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# distributed context (basicsr_distill.jobs; no-ops in a single process)
+# distributed context (basicsr_distill.jobs.distributed; no-ops in a single process)
 
 
 def _init_distributed(device_name: str) -> tuple[DistContext, torch.device]:
@@ -317,7 +313,7 @@ def _fingerprint(config: ScoreConfig, info: dict[str, Any], gt: ImageStore, lq: 
 
 def _prepare_output(csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool) -> str:
     """Rank 0: ``'done'`` if the output exists with these arguments, else ``'run'`` (partial readied); other
-    arguments are refused (:func:`~basicsr_distill.jobs.reuse`)."""
+    arguments are refused (:func:`~basicsr_distill.jobs.resume_rule.reuse`)."""
     for path in (csv_path, json_path):  # what a killed run left half-renamed
         remove_stale_temps(path.parent, path.name)
     remove_stale_temps(partial)

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
-from basicsr_distill.jobs import require_complete
+from basicsr_distill.jobs.manifests import require_complete
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, check_paired_keys
 

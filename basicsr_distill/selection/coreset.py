@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basicsr_distill.jobs import output_lock, remove_stale_temps, reuse
+from basicsr_distill.jobs.locking import output_lock
+from basicsr_distill.jobs.manifests import remove_stale_temps
+from basicsr_distill.jobs.resume_rule import reuse
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.keep_list import check_keep_list, read_keep_list, write_keep_list, write_record
 from basicsr_distill.selection.scores_io import check_scores_cover, read_scores
@@ -168,7 +170,7 @@ def save_coreset(
 
     Each output is atomic and the record is written last, so a record means a complete run. Re-running
     with the same selection finds the record and writes nothing; a different selection is refused
-    unless ``overwrite`` (:func:`~basicsr_distill.jobs.reuse`).
+    unless ``overwrite`` (:func:`~basicsr_distill.jobs.resume_rule.reuse`).
     """
     outputs = coreset_outputs(out_dir, gt, lq)
     with output_lock(out_dir, "select"):

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from basicsr_distill.jobs import require_complete
+from basicsr_distill.jobs.manifests import require_complete
 from basicsr_distill.preparation.image_io import list_images, read_image
 from basicsr_distill.preparation.lmdb_io import LmdbReader, read_lmdb_meta
 from basicsr_distill.selection.scores_io import format_examples

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from basicsr_distill.jobs import remove_stale_temps
+from basicsr_distill.jobs.manifests import remove_stale_temps
 from basicsr_distill.preparation.lmdb_io import LmdbWriter
 from basicsr_distill.selection.dataset_index import DatasetIndex
 from basicsr_distill.selection.scores_io import format_examples

@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 
-from basicsr_distill.jobs import require_complete
+from basicsr_distill.jobs.manifests import require_complete
 
 #: How many example names an error message shows.
 EXAMPLES = 3

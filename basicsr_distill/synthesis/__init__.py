@@ -92,7 +92,7 @@ SYNTHESIS_METHODS: Registry[type[SynthesisMethod]] = Registry(
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """A YAML option file as plain dicts, read as the training entry reads its options (one-line errors)."""
-    from basicsr_distill.jobs import normalised_json
+    from basicsr_distill.jobs.manifests import normalised_json
     from basicsr_distill.training.validation import load_options_file
 
     return normalised_json(load_options_file(str(path)))
@@ -237,7 +237,7 @@ def method_logger(root: Path, name: str) -> logging.Logger:
 
 def options_record(options: dict[str, Any], source: str) -> dict[str, Any]:
     """The options as a record keeps them: the file they came from, its sha256, the values used."""
-    from basicsr_distill.jobs import sha256_file
+    from basicsr_distill.utils import sha256_file
 
     return {"source": source, "sha256": sha256_file(source) if Path(source).is_file() else None, "values": options}
 
@@ -247,7 +247,7 @@ def write_record(root: Path, options: dict[str, Any], source: str, stages: dict[
     import basicsr
     import torch
 
-    from basicsr_distill.jobs import write_json
+    from basicsr_distill.jobs.manifests import write_json
 
     record = {
         "method": options.get("method", DEFAULT_METHOD),
@@ -273,7 +273,7 @@ def run_synthesis(
     Raises:
         OptionsError: the file, a key or ``--stages`` is refused (``<file>: <key>: <problem>``); nothing is created.
     """
-    from basicsr_distill.jobs import normalised_json
+    from basicsr_distill.jobs.manifests import normalised_json
     from basicsr_distill.training.validation import OptionsError
 
     source = str(source or (options if not isinstance(options, dict) else "options"))

@@ -22,6 +22,7 @@ from basicsr.data.prefetch_dataloader import PrefetchDataLoader
 from torch.utils.data import DataLoader, Dataset
 
 from basicsr_distill.cli import USER_ERRORS
+from basicsr_distill.utils import train_loader_workers
 
 #: What BasicSR's dataset constructors raise on a bad option besides this package's one-line errors: a missing
 #: key (``KeyError``), its own checks (``assert``), a missing LMDB (``lmdb.Error``).
@@ -175,9 +176,7 @@ def build_train_loader(dataset: Any, opt: dict, batch_sampler: Any) -> DataLoade
     """BasicSR's train ``DataLoader`` (workers, their seeds, pinning, ``prefetch_mode: cpu``) drawing batches from
     ``batch_sampler`` over :class:`IndexedDataset` (``dataset``)."""
     dataset_opt = opt["datasets"]["train"]
-    workers = int(dataset_opt.get("num_worker_per_gpu") or 0)
-    if not opt.get("dist"):
-        workers *= max(int(opt.get("num_gpu") or 0), 1)
+    workers = train_loader_workers(opt)
     seed = opt.get("manual_seed")
     arguments = {
         "dataset": IndexedDataset(dataset),

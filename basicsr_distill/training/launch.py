@@ -1,16 +1,20 @@
 """The one way workflows start a training: :func:`run_training` writes the options as YAML and runs
 ``python -m basicsr_distill.train -opt <YAML> --auto_resume`` in a working folder, following its
 ``progress.jsonl`` (not its log text). The experiment goes through the resume rule of every stage
-(:func:`~basicsr_distill.jobs.reuse`, :func:`check_experiment`), against the options the training entry records
-beside it: same options and finished -> reused; same and interrupted -> resumed (one stopped before its first
+(:func:`~basicsr_distill.jobs.resume_rule.reuse`, :func:`check_experiment`), against the options the training entry
+records beside it: same options and finished -> reused; same and interrupted -> resumed (one stopped before its first
 checkpoint starts again instead of being archived by BasicSR); other options -> refused in one line naming the
 experiment and the changed keys, or with ``overwrite`` replaced. A failure is one line with the log's tail.
 ``in_process`` runs the same pipeline in the calling process, for a caller that is already a rank of a
-``torchrun`` group (the distillation pipeline's fine-tuning).
+``torchrun`` group (the distillation pipeline's fine-tuning). One writer per experiment: :func:`run_training` holds
+the experiment folder's lock (:func:`~basicsr_distill.jobs.locking.output_lock`) from its decision to the end of the
+training, so a second one training the same experiment is refused at once naming the holder's PID.
+:func:`training_command` is the command line it runs (``tables run --dry-run`` prints it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from basicsr_distill.jobs import ArgumentsChangedError, Reuse, barrier, remove_stale_temps, reuse
+from basicsr_distill.jobs.distributed import barrier
+from basicsr_distill.jobs.locking import output_lock
+from basicsr_distill.jobs.manifests import remove_stale_temps
+from basicsr_distill.jobs.resume_rule import ArgumentsChangedError, Reuse, reuse
 from basicsr_distill.training.options_record import OPTIONS_RECORD, comparable_options, recorded_options
 from basicsr_distill.training.progress import PROGRESS_FILE, read_progress
 from basicsr_distill.utils import atomic_output, get_root_logger
@@ -146,6 +153,17 @@ def _follow(experiment: Path, total: int, progress: tqdm | None, seen: int) -> i
     return len(lines)
 
 
+def training_command(option_file: Path, gpus: int = 1, port: int = 29500, python: str = sys.executable) -> list[str]:
+    """The command :func:`run_training` runs for the options it wrote to ``option_file``: the training entry with
+    ``--auto_resume``; on ``gpus`` > 1 GPUs under ``torch.distributed.run`` (rendezvous ``port``) with
+    ``--launcher pytorch``."""
+    entry = ["-m", "basicsr_distill.train", "-opt", str(option_file), "--auto_resume"]
+    if gpus > 1:
+        torchrun = ["-m", "torch.distributed.run", f"--nproc_per_node={gpus}", f"--master_port={port}"]
+        return [python, *torchrun, *entry, "--launcher", "pytorch"]
+    return [python, *entry]
+
+
 def run_training(
     options: Mapping[str, Any],
     workdir: Path,
@@ -166,56 +184,55 @@ def run_training(
     the training process; ``env``: more environment (e.g. ``CUDA_VISIBLE_DEVICES``); ``gpus`` > 1 runs it under
     ``torch.distributed.run`` on ``port``; ``log``: the file its output is appended to (default beside the YAML).
     ``progress`` (tqdm) follows the iterations of ``progress.jsonl``. An experiment of the same name trained with
-    other options is refused (:func:`check_experiment`), or with ``overwrite`` replaced."""
+    other options is refused (:func:`check_experiment`), or with ``overwrite`` replaced. The experiment folder's
+    lock is held throughout (by rank 0 when ``in_process``): another process training it is refused at once
+    (:class:`~basicsr_distill.jobs.locking.OutputLockedError`, naming the holder's PID)."""
     workdir = Path(workdir).resolve()
     experiment = experiment_folder(options, workdir)
-    total = int((options.get("train") or {}).get("total_iter") or 0)
     option_file = launch_file(options, workdir, option_file)
     rank = int(os.environ.get("RANK", "0")) if in_process else 0
-    decision = check_experiment(options, workdir, overwrite, option_file=option_file)
-    if decision == "skip":
+    with output_lock(experiment, "train") if rank == 0 else contextlib.nullcontext():
+        total = int((options.get("train") or {}).get("total_iter") or 0)
+        decision = check_experiment(options, workdir, overwrite, option_file=option_file)
+        if decision == "skip":
+            if progress is not None and total:
+                progress.update(total - progress.n)
+            return experiment
+        if rank == 0:
+            if decision == "replace":
+                shutil.rmtree(experiment)
+            tidy_interrupted(experiment)
+            write_options(options, option_file)
+        if in_process:
+            return _run_in_process(option_file, workdir, experiment)
+        log = Path(log or option_file.with_suffix(".log"))
+        thread_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+        command = training_command(option_file, gpus, port)
+        environment = {**os.environ, **thread_env, **(env or {})}
+        start = log.stat().st_size if log.is_file() else 0
+        seen = 0
+        with open(log, "a") as handle:
+            handle.write(f"$ {' '.join(command)}\n")
+            handle.flush()
+            process = subprocess.Popen(
+                command,
+                cwd=workdir,
+                env=environment,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+            while process.poll() is None:
+                time.sleep(POLL_S)
+                seen = _follow(experiment, total, progress, seen)
+        _follow(experiment, total, progress, seen)
+        if process.returncode != 0:
+            with open(log, errors="replace") as handle:
+                handle.seek(start)
+                tail = handle.read()[-3000:]
+            raise TrainingError(f"{option_file}: training failed (exit {process.returncode}, log {log}):\n{tail}")
         if progress is not None and total:
             progress.update(total - progress.n)
         return experiment
-    if rank == 0:
-        if decision == "replace":
-            shutil.rmtree(experiment)
-        tidy_interrupted(experiment)
-        write_options(options, option_file)
-    if in_process:
-        return _run_in_process(option_file, workdir, experiment)
-    log = Path(log or option_file.with_suffix(".log"))
-    thread_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
-    entry = ["-m", "basicsr_distill.train", "-opt", str(option_file), "--auto_resume"]
-    command = [sys.executable, *entry]
-    if gpus > 1:
-        torchrun = ["-m", "torch.distributed.run", f"--nproc_per_node={gpus}", f"--master_port={port}"]
-        command = [sys.executable, *torchrun, *entry, "--launcher", "pytorch"]
-    environment = {**os.environ, **thread_env, **(env or {})}
-    start = log.stat().st_size if log.is_file() else 0
-    seen = 0
-    with open(log, "a") as handle:
-        handle.write(f"$ {' '.join(command)}\n")
-        handle.flush()
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=environment,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        while process.poll() is None:
-            time.sleep(POLL_S)
-            seen = _follow(experiment, total, progress, seen)
-    _follow(experiment, total, progress, seen)
-    if process.returncode != 0:
-        with open(log, errors="replace") as handle:
-            handle.seek(start)
-            tail = handle.read()[-3000:]
-        raise TrainingError(f"{option_file}: training failed (exit {process.returncode}, log {log}):\n{tail}")
-    if progress is not None and total:
-        progress.update(total - progress.n)
-    return experiment
 
 
 def _run_in_process(option_file: Path, workdir: Path, experiment: Path) -> Path:

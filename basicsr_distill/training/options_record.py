@@ -1,7 +1,7 @@
 """The options each experiment was started with, recorded beside it (``experiments/<name>/.options.json``): what the
 training entry compares a resumed run with and what :func:`~basicsr_distill.training.launch.run_training` reuses,
-resumes or refuses an experiment by (the one resume rule, :func:`basicsr_distill.jobs.reuse`). Light: no torch, so the
-workflow commands' ``--help`` stays fast.
+resumes or refuses an experiment by (the one resume rule, :func:`basicsr_distill.jobs.resume_rule.reuse`). Light: no
+torch, so the workflow commands' ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from basicsr_distill.jobs import normalised_json, read_manifest, write_json
+from basicsr_distill.jobs.manifests import normalised_json, read_manifest, write_json
 
 #: Beside each experiment (``experiments/<name>/``): the options it was last started with, the option file after
 #: ``--force_yml``, as JSON (written by the training entry at every start).
@@ -20,7 +20,8 @@ UNCOMPARED = ("logger.print_freq", "logger.use_tb_logger", "logger.wandb", "dist
 
 
 def comparable_options(options: Mapping[str, Any]) -> dict:
-    """``options`` as JSON (:func:`~basicsr_distill.jobs.normalised_json`) without the :data:`UNCOMPARED` keys."""
+    """``options`` as JSON (:func:`~basicsr_distill.jobs.manifests.normalised_json`) without the :data:`UNCOMPARED`
+    keys."""
     comparable = normalised_json(dict(options))
     for dotted in UNCOMPARED:
         *parents, key = dotted.split(".")

@@ -2,12 +2,12 @@
 
 * one options contract: the option file read, ``--force_yml`` applied as BasicSR applies it, every option checked
   (:mod:`.validation`), then the datasets, batch samplers and model built and the resume state compared with the
-  options recorded beside it (:mod:`.resume`) -- all before BasicSR prints its banner or creates a folder, so a
-  refusal is one line and leaves nothing; what BasicSR prints and logs meanwhile is shown once the run starts,
+  options recorded beside it (:mod:`.checkpoint_resume`) -- all before BasicSR prints its banner or creates a folder,
+  so a refusal is one line and leaves nothing; what BasicSR prints and logs meanwhile is shown once the run starts,
   where its own pipeline shows it (:class:`HeldOutput`);
 * ``experiments/`` and ``tb_logger/`` rooted at the given root (the working directory for the command line);
 * ``--auto_resume`` on CPU, the resumed epoch continuing after the batches trained before the stop, and the data
-  pipeline's random state saved in every training state and restored (:mod:`.resume`), so a resumed run gives
+  pipeline's random state saved in every training state and restored (:mod:`.checkpoint_resume`), so a resumed run gives
   the uninterrupted run's weights;
 * explicit batch samplers (:mod:`.data`): BasicSR's ``EnlargedSampler`` in batches, or the one a model asks for
   (its class's ``batch_sampler_for`` hook, e.g. InfoBatch's pruning stream, Qin et al. 2024), handed to the model
@@ -60,6 +60,7 @@ from basicsr_distill.models.checkpoints import (
     save_network_with_record,
     set_random_state,
 )
+from basicsr_distill.training.checkpoint_resume import check_resumed_options, load_resume_state
 from basicsr_distill.training.data import (
     DatasetOptionError,
     build_train_loader,
@@ -69,7 +70,6 @@ from basicsr_distill.training.data import (
 )
 from basicsr_distill.training.options_record import record_options
 from basicsr_distill.training.progress import ProgressLog
-from basicsr_distill.training.resume import check_resumed_options, load_resume_state
 from basicsr_distill.training.validation import apply_force_yml, load_options_file, validate_options
 
 

@@ -36,7 +36,8 @@ PACKAGE_DATASET_KEYS = {
     "coreset": ("CoreSetPairedImageDataset", "selects a core-set", "would train on every sample"),
     "labels_csv": ("PseudoLabelPatchDataset", "reads pseudo-class labels", "would ignore them"),
 }
-#: Dataset options naming an input that must exist and be complete (:func:`basicsr_distill.jobs.require_complete`).
+#: Dataset options naming an input that must exist and be complete
+#: (:func:`basicsr_distill.jobs.manifests.require_complete`).
 INPUT_KEYS = ("dataroot_gt", "dataroot_lq", "meta_info_file")
 
 
@@ -314,7 +315,7 @@ def _check_dataset(opt_path: str, key: str, dataset_opt: object) -> None:
     """A registered dataset type, no key only another dataset reads, complete inputs."""
     from basicsr.utils.registry import DATASET_REGISTRY
 
-    from basicsr_distill.jobs import require_complete
+    from basicsr_distill.jobs.manifests import require_complete
 
     if not isinstance(dataset_opt, Mapping):
         raise OptionsError(opt_path, key, f"must be a mapping of dataset options, got {_kind(dataset_opt)}")

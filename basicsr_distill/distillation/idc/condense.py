@@ -12,7 +12,7 @@ depends only on the run's seed and the image's name, so the set does not depend 
 shared export writes the LMDB pair and the stage's ``manifest.json`` (with the seconds and torch's flop count of
 every image's work, summed). Choices where the paper is silent:
 ``docs/design.md`` ("Instance data condensation"). Images are condensed by worker processes on one thread each
-(:func:`~basicsr_distill.preparation.resume.pool_map`): the result does not depend on their number, and small
+(:func:`~basicsr_distill.preparation.folder_jobs.pool_map`): the result does not depend on their number, and small
 convolutions run faster so than multi-threaded on a busy machine.
 """
 
@@ -46,7 +46,7 @@ from basicsr_distill.distillation.idc.rlff import (
     random_frequencies,
 )
 from basicsr_distill.distillation.idc.teacher import Teacher
-from basicsr_distill.preparation.resume import pool_map
+from basicsr_distill.preparation.folder_jobs import pool_map
 
 __all__ = [
     "HR_LMDB",
@@ -207,54 +207,55 @@ def condense(
     from basicsr.utils import get_root_logger
 
     from basicsr_distill.distillation.export import write_lmdb_pair
-    from basicsr_distill.jobs import StageDir, remove_stale_temps
+    from basicsr_distill.jobs.manifests import remove_stale_temps
+    from basicsr_distill.jobs.stage_dir import StageDir
 
     logger = get_root_logger()
     params = {**asdict(config), "color": color, "teacher": teacher.record}
-    stage = StageDir(out_dir, "condense", params, inputs, overwrite=overwrite)
-    manifest = stage.finished()
-    if manifest is not None:
-        logger.info(f"condense: {stage.path} is complete for these parameters; reusing it")
-        return manifest
-    stage.begin()
-    work = stage.path / WORK_DIR
-    work.mkdir(exist_ok=True)
-    remove_stale_temps(work)  # an image folder of a killed run
-    teacher.net.requires_grad_(False)
-    images = source.images
-    missing = [image for image in images if not (work / image).is_dir()]
-    task = partial(_condense_one, source=source, teacher=teacher, config=config, color=color, work=work)
-    for _ in pool_map(task, missing, workers, desc="condense", unit="image", initial=len(images) - len(missing)):
-        pass
-    records = [json.loads((work / image / INFO).read_text()) for image in images]
-    total_real = sum(record["real"] for record in records)
-    total_synthetic = sum(record["synthetic"] for record in records)
-    outputs = write_lmdb_pair(
-        _pairs(work, images),
-        stage.path / HR_LMDB,
-        stage.path / lr_lmdb_name(teacher.scale),
-        teacher.scale,
-        "idc",
-        config.compress_level,
-        total_synthetic,
-        {"ratio": config.ratio, "teacher": teacher.record["checkpoint"]},
-    )
-    summary = {
-        "images": len(images),
-        "real_patches": total_real,
-        "synthetic_patches": total_synthetic,
-        "achieved_ratio": total_synthetic / total_real,
-        "seconds": sum(record["seconds"] for record in records),
-        # torch's flop count (2 per multiply-add) of every image's condensation and up-sampling; None for a set
-        # condensed before it was counted
-        "flops": None if any("flops" not in record for record in records) else sum(r["flops"] for r in records),
-        "workers": workers,
-    }
-    logger.info(
-        f"condense: {total_real} real patches of {len(images)} images -> {total_synthetic} synthetic "
-        f"({summary['achieved_ratio']:.2%}) in {stage.path}"
-    )
-    return stage.finish(outputs, summary, teacher=teacher.record)
+    with StageDir(out_dir, "condense", params, inputs, overwrite=overwrite) as stage:
+        manifest = stage.finished()
+        if manifest is not None:
+            logger.info(f"condense: {stage.path} is complete for these parameters; reusing it")
+            return manifest
+        stage.begin()
+        work = stage.path / WORK_DIR
+        work.mkdir(exist_ok=True)
+        remove_stale_temps(work)  # an image folder of a killed run
+        teacher.net.requires_grad_(False)
+        images = source.images
+        missing = [image for image in images if not (work / image).is_dir()]
+        task = partial(_condense_one, source=source, teacher=teacher, config=config, color=color, work=work)
+        for _ in pool_map(task, missing, workers, desc="condense", unit="image", initial=len(images) - len(missing)):
+            pass
+        records = [json.loads((work / image / INFO).read_text()) for image in images]
+        total_real = sum(record["real"] for record in records)
+        total_synthetic = sum(record["synthetic"] for record in records)
+        outputs = write_lmdb_pair(
+            _pairs(work, images),
+            stage.path / HR_LMDB,
+            stage.path / lr_lmdb_name(teacher.scale),
+            teacher.scale,
+            "idc",
+            config.compress_level,
+            total_synthetic,
+            {"ratio": config.ratio, "teacher": teacher.record["checkpoint"]},
+        )
+        summary = {
+            "images": len(images),
+            "real_patches": total_real,
+            "synthetic_patches": total_synthetic,
+            "achieved_ratio": total_synthetic / total_real,
+            "seconds": sum(record["seconds"] for record in records),
+            # torch's flop count (2 per multiply-add) of every image's condensation and up-sampling; None for a set
+            # condensed before it was counted
+            "flops": None if any("flops" not in record for record in records) else sum(r["flops"] for r in records),
+            "workers": workers,
+        }
+        logger.info(
+            f"condense: {total_real} real patches of {len(images)} images -> {total_synthetic} synthetic "
+            f"({summary['achieved_ratio']:.2%}) in {stage.path}"
+        )
+        return stage.finish(outputs, summary, teacher=teacher.record)
 
 
 def _condense_one(

@@ -97,8 +97,8 @@ class LmdbPatches:
 
     def read(self, image: str) -> RealPatches:
         """The patches of ``image``."""
-        from basicsr_distill.distillation.export import bicubic_lr
         from basicsr_distill.preparation.lmdb_io import LmdbReader
+        from basicsr_distill.preparation.subimages import bicubic_lr
 
         keys = self.groups[image]
         with LmdbReader(self.gt) as gt_reader:
@@ -137,9 +137,8 @@ class FolderPatches:
 
     def read(self, image: str) -> RealPatches:
         """The patches of ``image``."""
-        from basicsr_distill.distillation.export import bicubic_lr
         from basicsr_distill.preparation.image_io import read_image
-        from basicsr_distill.preparation.subimages import modcrop, subimage_names
+        from basicsr_distill.preparation.subimages import bicubic_lr, modcrop, subimage_names
 
         size, picture, positions = self.patch_size, read_image(self.files[image]), self.positions(image)
         hr = [np.ascontiguousarray(modcrop(picture[x : x + size, y : y + size], self.scale)) for x, y in positions]

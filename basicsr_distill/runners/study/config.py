@@ -6,7 +6,6 @@ a seed) they make. Importing it loads no torch; every row is checked when it is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,13 +191,3 @@ def row_iters(config: StudyConfig, row: StudyRow) -> int:
             f"{iters} iterations; raise --iters"
         )
     return iters
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``override`` merged in (nested mappings key by key): a row's options over the study's."""
-    merged = deepcopy(base)
-    for key, value in override.items():
-        merged[key] = (
-            deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
-        )
-    return merged

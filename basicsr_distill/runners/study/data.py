@@ -12,10 +12,11 @@ from typing import Any
 from basicsr_distill.preparation.benchmark import prepare_benchmark
 from basicsr_distill.preparation.lmdb_creation import create_lmdb
 from basicsr_distill.preparation.subimages import default_lr_output, extract_subimages
-from basicsr_distill.runners.study.config import StudyConfig, StudyRow, deep_merge, synthesis_method
+from basicsr_distill.runners.study.config import StudyConfig, StudyRow, synthesis_method
 from basicsr_distill.scoring.runner import ScoreConfig, output_paths, score_dataset
 from basicsr_distill.scoring.scorer import SCORERS, Scorer
 from basicsr_distill.scoring.scorers.loss import LossScorer
+from basicsr_distill.utils import deep_merge
 
 
 def data_paths(config: StudyConfig) -> dict[str, Path]:

@@ -19,19 +19,18 @@ from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
 from basicsr_distill.evaluation import evaluate_network
-from basicsr_distill.jobs import reuse
+from basicsr_distill.jobs.resume_rule import reuse
 from basicsr_distill.runners.study.config import (
     RETRAIN,
     StudyConfig,
     StudyConfigError,
     StudyRow,
     StudyRun,
-    deep_merge,
     row_iters,
 )
 from basicsr_distill.runners.study.data import train_dataset
 from basicsr_distill.training.launch import run_training
-from basicsr_distill.utils import atomic_output
+from basicsr_distill.utils import atomic_output, deep_merge
 
 
 def training_options(

@@ -119,7 +119,7 @@ class IDC(SynthesisMethod):
     def _patches(self) -> Any:
         """The data source, checked: complete, paired, of the data's scale, every image with a patch."""
         from basicsr_distill.distillation.idc.data import FolderPatches, LmdbPatches
-        from basicsr_distill.jobs import require_complete
+        from basicsr_distill.jobs.manifests import require_complete
         from basicsr_distill.preparation.lmdb_io import read_lmdb_meta
         from basicsr_distill.training.validation import OptionsError
 
@@ -202,7 +202,7 @@ class IDC(SynthesisMethod):
     def _inputs(self) -> dict[str, Any]:
         """What identifies the data (a rerun on other data is refused)."""
         from basicsr_distill.distillation.export import lmdb_output
-        from basicsr_distill.jobs import sha256_files
+        from basicsr_distill.jobs.manifests import sha256_files
 
         def identity(path: str) -> dict[str, str]:
             if Path(path).suffix == ".lmdb":
@@ -217,7 +217,7 @@ class IDC(SynthesisMethod):
 
     def run(self, overwrite: bool = False, stages: Sequence[str] | None = None) -> dict[str, Any]:
         from basicsr_distill.distillation.idc.condense import condense
-        from basicsr_distill.jobs import resolve_device
+        from basicsr_distill.jobs.devices import resolve_device
 
         logger = method_logger(self.root, str(self.options["name"]))
         self.teacher.to(resolve_device(self.device))
@@ -240,7 +240,7 @@ class IDC(SynthesisMethod):
         finished condensation."""
         from basicsr_distill.distillation.idc.condense import WORK_DIR, condensed_patches
         from basicsr_distill.distillation.idc.figure import plot_condensed
-        from basicsr_distill.jobs import require_complete
+        from basicsr_distill.jobs.manifests import require_complete
 
         require_complete(self.folder / "manifest.json", f"the {STAGE} stage's manifest (run distill run first)")
         images = self.patches.images

@@ -23,11 +23,12 @@ patches while the others wait; every rank fine-tunes (DDP) and samples its share
 record.
 
 A workflow (it starts a training): the stage modules below never import it. What the stages share lives in
-:mod:`basicsr_distill.jobs` (:class:`~basicsr_distill.jobs.StageDir`: a stage folder whose ``manifest.json`` records
-parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished stage or continues an
-unfinished one, other parameters or inputs are refused unless ``overwrite``). ``record.json`` in the root gathers
-every stage's manifest, the options (with the YAML's sha256), library versions and ``random_weights``. Heavy
-imports stay inside the functions: ``distill run --help`` lists the methods without loading torch.
+:mod:`basicsr_distill.jobs` (:class:`~basicsr_distill.jobs.stage_dir.StageDir`: a stage folder whose
+``manifest.json`` records parameters, inputs' sha256 and outputs; a rerun with the same parameters skips a finished
+stage or continues an unfinished one, other parameters or inputs are refused unless ``overwrite``). ``record.json``
+in the root gathers every stage's manifest, the options (with the YAML's sha256), library versions and
+``random_weights``. Heavy imports stay inside the functions: ``distill run --help`` lists the methods without loading
+torch.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from basicsr_distill.synthesis import (
     options_record,
     section,
 )
+from basicsr_distill.utils import deep_merge
 
 if TYPE_CHECKING:  # imported where used: clustering and synthesis import sklearn, open_clip, diffusers
     from basicsr_distill.distillation.clustering import ClusterConfig
@@ -68,15 +70,6 @@ STAGES = ("patches", "clusters", "finetune", "synthesize")
 #: Keys of the pipeline YAML and of each stage section (typos are refused).
 _TOP_KEYS = {"name", "root", "device", "patches", "clusters", "finetune", "synthesize", "check_weights"}
 _FINETUNE_KEYS = {"opt", "force"}
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    """``base`` with ``override`` merged in recursively (override wins; both unchanged)."""
-    merged = dict(base)
-    for key, value in override.items():
-        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = deep_merge(merged[key], value) if nested else value
-    return merged
 
 
 @dataclass(frozen=True)
@@ -220,35 +213,37 @@ def run_finetune(opt: dict, folder: Path, overwrite: bool, inputs: dict) -> dict
     import torch.distributed as dist
     from basicsr.utils import get_root_logger
 
-    from basicsr_distill.jobs import StageDir, barrier, from_rank0, sha256_file
+    from basicsr_distill.jobs.distributed import barrier, from_rank0
+    from basicsr_distill.jobs.stage_dir import StageDir
     from basicsr_distill.training.launch import run_training
+    from basicsr_distill.utils import sha256_file
 
     logger = get_root_logger()
     rank = dist.get_rank() if dist.is_initialized() else 0
-    stage = StageDir(folder, "finetune", opt, inputs, overwrite=overwrite and rank == 0)
-    manifest = stage.finished() if rank == 0 else None
-    if rank == 0 and manifest is None:
-        stage.begin()
-    manifest = from_rank0(manifest)
-    if manifest is not None:
-        logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
-        return manifest
-    barrier()
-    run_training(opt, stage.path, option_file=stage.path / "finetune.yml", in_process=True)
-    checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
-    random_weights = opt["network_g"].get("pretrained") is None
-    outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
-    train_opt = opt["train"]
-    summary = {  # with total_epochs, the iterations are in the training log
-        "total_iter": train_opt.get("total_iter"),
-        "total_epochs": train_opt.get("total_epochs"),
-        "experiment": str(checkpoint.parents[1]),
-    }
-    if rank != 0:
-        return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
-    return stage.finish(outputs, summary, random_weights=random_weights)
+    with StageDir(folder, "finetune", opt, inputs, overwrite=overwrite and rank == 0) as stage:
+        manifest = stage.finished() if rank == 0 else None
+        if rank == 0 and manifest is None:
+            stage.begin()
+        manifest = from_rank0(manifest)
+        if manifest is not None:
+            logger.info(f"finetune: {stage.path} is complete for these parameters; reusing it")
+            return manifest
+        barrier()
+        run_training(opt, stage.path, option_file=stage.path / "finetune.yml", in_process=True)
+        checkpoint = stage.path / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"{checkpoint}: the fine-tuning finished without its final checkpoint")
+        random_weights = opt["network_g"].get("pretrained") is None
+        outputs = {"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}}
+        train_opt = opt["train"]
+        summary = {  # with total_epochs, the iterations are in the training log
+            "total_iter": train_opt.get("total_iter"),
+            "total_epochs": train_opt.get("total_epochs"),
+            "experiment": str(checkpoint.parents[1]),
+        }
+        if rank != 0:
+            return {"outputs": outputs, "summary": summary, "random_weights": random_weights}
+        return stage.finish(outputs, summary, random_weights=random_weights)
 
 
 def run_pipeline(
@@ -272,15 +267,10 @@ def run_pipeline(
     from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
     from basicsr_distill.distillation.patches import select_patches
     from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
-    from basicsr_distill.jobs import (
-        STAGE_MANIFEST,
-        barrier,
-        distributed_context,
-        normalised_json,
-        resolve_device,
-        sha256_file,
-        write_json,
-    )
+    from basicsr_distill.jobs.devices import resolve_device
+    from basicsr_distill.jobs.distributed import barrier, distributed_context
+    from basicsr_distill.jobs.manifests import STAGE_MANIFEST, normalised_json, write_json
+    from basicsr_distill.utils import sha256_file
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
     raw = load_yaml(options) if not isinstance(options, dict) else normalised_json(options)
@@ -347,7 +337,7 @@ def run_pipeline(
 
 
 def _manifest(folder: Path, stage: str) -> dict:
-    from basicsr_distill.jobs import STAGE_MANIFEST, require_complete
+    from basicsr_distill.jobs.manifests import STAGE_MANIFEST, require_complete
 
     require_complete(folder, f"{stage} stage folder")  # names a started-but-unfinished stage as such
     path = folder / STAGE_MANIFEST

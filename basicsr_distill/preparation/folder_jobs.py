@@ -2,7 +2,7 @@
 
 Each output folder holds a hidden manifest (tool, arguments, complete, per-image counts) and, while running,
 ``.progress/<stem>`` markers; a rerun with the same arguments skips finished images, other arguments are refused
-(:func:`basicsr_distill.jobs.reuse`). Details: ``docs/design.md``.
+(:func:`basicsr_distill.jobs.resume_rule.reuse`). Details: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ import torch
 from basicsr.utils import get_root_logger
 from tqdm import tqdm
 
-from basicsr_distill.jobs import (
+from basicsr_distill.jobs.locking import output_lock
+from basicsr_distill.jobs.manifests import (
     MANIFEST,
     PROGRESS,
-    check_reusable,
     manifest_record,
-    output_lock,
     read_manifest,
     remove_stale_temps,
     write_json,
 )
+from basicsr_distill.jobs.resume_rule import check_reusable
 from basicsr_distill.preparation.image_io import check_compress_level
 from basicsr_distill.utils import atomic_output, available_cpus, opencv_threads
 
@@ -93,9 +93,9 @@ class FolderJob:
     def run(
         self, tasks: Mapping[str, T], func: Callable[[T], tuple[str, int]], workers: int | None, desc: str
     ) -> dict[str, int]:
-        """Lock the outputs (one writer each, :func:`~basicsr_distill.jobs.output_lock`), open them, run ``func``
-        (which writes its files and calls :func:`mark_done`) on each input image not done yet, record completion;
-        return stem -> number of files."""
+        """Lock the outputs (one writer each, :func:`~basicsr_distill.jobs.locking.output_lock`), open them, run
+        ``func`` (which writes its files and calls :func:`mark_done`) on each input image not done yet, record
+        completion; return stem -> number of files."""
         with contextlib.ExitStack() as locks:
             for folder in self.outputs:
                 locks.enter_context(output_lock(folder, self.tool))

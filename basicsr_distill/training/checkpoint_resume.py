@@ -26,7 +26,7 @@ import torch
 from basicsr.utils import get_root_logger, scandir
 from basicsr.utils.misc import check_resume
 
-from basicsr_distill.jobs import changed_keys, describe_difference
+from basicsr_distill.jobs.resume_rule import changed_keys, describe_difference
 from basicsr_distill.training.options_record import OPTIONS_RECORD, comparable_options, recorded_options
 from basicsr_distill.training.validation import OptionsError
 
