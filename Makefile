@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo demo-check test lint venv clean scorers mini-table1
+.PHONY: demo demo-check test lint venv clean scorers mini-table1 which-method
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ scorers: venv
 
 mini-table1: venv
 	$(VENV)/bin/basicsr-distill study --shared $(SHARED) --seeds 5 --perturb-check full des50 --budget-minutes 300 \
+		--record bench/results --figures docs/figures
+
+# "Which method at 10%" (README): random, loss-ranked and IDC-condensed 10% sets against full data, 3 seeds, with the
+# quarter-iteration and 4x-iteration rows (idc25 is a row too; not in the recorded run, for time).
+which-method: venv
+	$(VENV)/bin/basicsr-distill study --shared $(SHARED) --question which-method --seeds 3 --jobs 2 --budget-minutes 200 \
+		--rows random10 des10 idc10 des10_quarter_iters idc10_quarter_iters full_4x random10_4x des10_4x idc10_4x srdd \
 		--record bench/results --figures docs/figures
 
 test: venv
