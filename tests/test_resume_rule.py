@@ -42,6 +42,17 @@ def test_a_long_difference_is_cut(tmp_path: Path) -> None:
     )
 
 
+def test_a_file_recorded_with_its_digest_is_compared_by_the_digest(tmp_path: Path) -> None:
+    stored = {"checkpoint": "/old/place/scorer.pth", "checkpoint_sha256": "ab", "teacher": {"checkpoint": None}}
+    moved = {"checkpoint": "/new/place/scorer.pth", "checkpoint_sha256": "ab", "teacher": {"checkpoint": None}}
+    assert reuse(tmp_path, stored, moved, complete=True) == "skip"
+    with pytest.raises(ArgumentsChangedError, match=r"\(checkpoint_sha256 ab -> cd\)"):
+        reuse(tmp_path, stored, {**stored, "checkpoint_sha256": "cd"}, complete=True)
+    no_digest = {"checkpoint": "/new/place/scorer.pth", "checkpoint_sha256": None}
+    with pytest.raises(ArgumentsChangedError, match=r"checkpoint <unset> -> /new/place/scorer.pth"):
+        reuse(tmp_path, stored, {**no_digest, "teacher": {"checkpoint": None}}, complete=True)
+
+
 def test_a_stage_folder_follows_the_rule(tmp_path: Path) -> None:
     stage = StageDir(tmp_path / "patches", "select_patches", {"threshold": 23.0}, {"images": "abc"})
     assert stage.finished() is None

@@ -351,6 +351,23 @@ def test_resume_after_interruption(data: dict[str, Path], tmp_path: Path, monkey
     _run(tmp_path, "res", scorer="sobel", gt=data["gt"], patch_size=8, overwrite=True)
 
 
+def test_the_same_weights_elsewhere_are_the_same_scorer(data: dict[str, Path], tmp_path: Path) -> None:
+    # A checkpoint is recorded with its digest: moved (a reinstalled package, another checkout) it is the same
+    # scorer and the rerun finds the scores complete; other weights at the first place are refused by digest.
+    (tmp_path / "a").mkdir()
+    ckpt = _identity_srcnn(tmp_path / "a" / "scorer.pth")
+    opt = _arch_opt(tmp_path / "arch.yml")
+    first, manifest = _run(tmp_path, "s", scorer="loss", gt=data["gt"], lq=data["lq"], weights=ckpt, arch_opt=opt)
+    moved = tmp_path / "b" / "scorer.pth"
+    moved.parent.mkdir()
+    moved.write_bytes(ckpt.read_bytes())
+    again, unchanged = _run(tmp_path, "s", scorer="loss", gt=data["gt"], lq=data["lq"], weights=moved, arch_opt=opt)
+    assert again == first and unchanged == manifest  # skipped: nothing rewritten
+    torch.save({"params": {k: v + 1 for k, v in torch.load(ckpt)["params"].items()}}, ckpt)
+    with pytest.raises(FileExistsError, match=r"other arguments \(checkpoint_sha256 [0-9a-f]{64} -> [0-9a-f]{64}\)"):
+        _run(tmp_path, "s", scorer="loss", gt=data["gt"], lq=data["lq"], weights=ckpt, arch_opt=opt)
+
+
 def test_stop_between_the_two_renames_resumes(
     data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

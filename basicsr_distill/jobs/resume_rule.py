@@ -43,6 +43,21 @@ class ArgumentsChangedError(FileExistsError):
     """An output made with other arguments than this run's (one line: the output and the changed keys)."""
 
 
+def identified_by_content(value: Any) -> Any:
+    """``value`` without the file paths whose content it also records: a key ``k`` beside ``k_sha256`` (a
+    checkpoint and its digest) is compared by the digest only, so the same weights at another place (a moved
+    package or checkout) are the same argument, and other weights at the same place are not."""
+    if isinstance(value, Mapping):
+        return {
+            key: identified_by_content(item)
+            for key, item in value.items()
+            if not (f"{key}_sha256" in value and value[f"{key}_sha256"] is not None)
+        }
+    if isinstance(value, list):
+        return [identified_by_content(item) for item in value]
+    return value
+
+
 def reuse(
     path: str | os.PathLike,
     stored: Mapping[str, Any] | None,
@@ -58,12 +73,13 @@ def reuse(
     ``stored`` is what the output at ``path`` records about the arguments it was made with (``None``: there is no
     such output), ``wanted`` this run's, ``complete`` whether the output is finished. Returns ``"start"`` (nothing
     there), ``"skip"`` (complete, same arguments), ``"resume"`` (partial, same arguments) or, with ``overwrite``,
-    ``"replace"`` (other arguments; logged). Otherwise raises ``error`` with one line naming ``path`` and the changed
+    ``"replace"`` (other arguments; logged). A file recorded with its digest is compared by the digest
+    (:func:`identified_by_content`). Otherwise raises ``error`` with one line naming ``path`` and the changed
     keys: ``<path>: exists and was made with other <what> (<key> <old> -> <new>; ...); <remedy>``.
     """
     if stored is None:
         return "start"
-    stored, wanted = normalised_json(stored), normalised_json(wanted)
+    stored, wanted = identified_by_content(normalised_json(stored)), identified_by_content(normalised_json(wanted))
     if stored == wanted:
         return "skip" if complete else "resume"
     difference = describe_difference(stored, wanted)
