@@ -204,16 +204,8 @@ def extract_subimages(
         {int(s) for s in scales} | {int(s) for s in (lr_folders or {})} | {int(s) for s in (lr_outputs or {})}
     )
     lr_folders = {int(s): Path(p) for s, p in (lr_folders or {}).items()}
-    if crop_size < 1 or step < 1 or thresh_size < 0:
-        raise ValueError(f"need crop_size >= 1, step >= 1, thresh_size >= 0; got {crop_size}, {step}, {thresh_size}")
     check_job_arguments(compress_level, workers)
-    if scales and scales[0] < 1:
-        raise ValueError(f"scales must be >= 1, got {scales}")
-    for scale in scales:
-        if crop_size % scale:
-            raise ValueError(f"crop_size {crop_size} is not a multiple of scale x{scale}: LR sub-images would not pair")
-        if scale in lr_folders and step % scale:
-            raise ValueError(f"step {step} is not a multiple of scale x{scale}: official LR crops would not align")
+    _check_geometry(crop_size, step, thresh_size, scales, set(lr_folders))
     hr_files = list(unique_stems(list_images(hr_folder)).values())
     lr_files = {s: match_lr_files(hr_files, lr_folders[s], s) for s in lr_folders}
     check_some_image_fits(hr_folder, hr_files, crop_size, math.lcm(*scales))
@@ -226,13 +218,7 @@ def extract_subimages(
         "thresh_size": thresh_size,
         "compress_level": compress_level,
     }
-    outputs = {hr_output: {**geometry, "role": "HR"}}
-    for scale, folder in outputs_by_scale.items():
-        source = str(lr_folders[scale].resolve()) if scale in lr_folders else "matlab_bicubic"
-        outputs[folder] = {**geometry, "role": "LR", "scale": scale, "lr_source": source}
-    if len(outputs) != len(scales) + 1:
-        raise ValueError(f"output folders must differ: {[str(p) for p in outputs]}")
-    job = FolderJob(TOOL, outputs, subimage_names, overwrite)
+    job = FolderJob(TOOL, _output_records(hr_output, outputs_by_scale, lr_folders, geometry), subimage_names, overwrite)
     config = SubimageConfig(
         hr_output,
         tuple(outputs_by_scale.items()),
@@ -251,3 +237,29 @@ def extract_subimages(
         + (f" (+ LR x{', x'.join(map(str, scales))})" if scales else "")
     )
     return counts
+
+
+def _check_geometry(crop_size: int, step: int, thresh_size: int, scales: list[int], official_lr: set[int]) -> None:
+    """BasicSR's sub-image geometry, and that every scale divides it (the LR crops must pair with the HR ones)."""
+    if crop_size < 1 or step < 1 or thresh_size < 0:
+        raise ValueError(f"need crop_size >= 1, step >= 1, thresh_size >= 0; got {crop_size}, {step}, {thresh_size}")
+    if scales and scales[0] < 1:
+        raise ValueError(f"scales must be >= 1, got {scales}")
+    for scale in scales:
+        if crop_size % scale:
+            raise ValueError(f"crop_size {crop_size} is not a multiple of scale x{scale}: LR sub-images would not pair")
+        if scale in official_lr and step % scale:
+            raise ValueError(f"step {step} is not a multiple of scale x{scale}: official LR crops would not align")
+
+
+def _output_records(
+    hr_output: Path, outputs_by_scale: Mapping[int, Path], lr_folders: Mapping[int, Path], geometry: dict
+) -> dict[Path, dict]:
+    """What each output folder's manifest records: the geometry, its role, and for LR its scale and source."""
+    outputs = {hr_output: {**geometry, "role": "HR"}}
+    for scale, folder in outputs_by_scale.items():
+        source = str(lr_folders[scale].resolve()) if scale in lr_folders else "matlab_bicubic"
+        outputs[folder] = {**geometry, "role": "LR", "scale": scale, "lr_source": source}
+    if len(outputs) != len(outputs_by_scale) + 1:
+        raise ValueError(f"output folders must differ: {[str(p) for p in outputs]}")
+    return outputs

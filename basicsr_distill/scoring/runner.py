@@ -429,7 +429,6 @@ def score_dataset(config: ScoreConfig) -> ScoreResult:
 def _score(
     config: ScoreConfig, env: DistContext, device: torch.device, gt: ImageStore, lq: ImageStore | None, started: float
 ) -> ScoreResult:
-    logger = get_root_logger()
     csv_path, json_path, partial = output_paths(config.out)
     keys = paired_keys(gt, lq)
     if not keys:
@@ -437,20 +436,13 @@ def _score(
     scale = infer_scale(gt, lq, keys, config.scale) if lq is not None else config.scale
     scorer, info = _build_scorer(config, scale, device)
     fingerprint = _fingerprint(config, info, gt, lq, len(keys))
-
-    # rank 0 decides and reads what an interrupted run left; the others must not read the partial folder
-    # themselves, as rank 0 may already be writing this run's results into it
-    state, done = None, []
-    if env.rank == 0:
-        state = _prepare_output(csv_path, json_path, partial, fingerprint, config.overwrite)
-        done = list(_read_partial(partial)) if state == "run" else []
-    state, done = env.broadcast((state, done))
+    state, done = _decide(env, csv_path, json_path, partial, fingerprint, config.overwrite)
     if state == "done":
         return ScoreResult(csv_path, json_path, json.loads(json_path.read_text()) if env.rank == 0 else {})
     done_set = set(done)
     remaining = [key for key in keys if key not in done_set]
     if done and env.rank == 0:
-        logger.info(f"Resuming: {len(done)} of {len(keys)} sub-images already scored in {partial}")
+        get_root_logger().info(f"Resuming: {len(done)} of {len(keys)} sub-images already scored in {partial}")
     precision_info: dict[str, Any] = {"precision": "fp32"}
     if config.scorer.mixed_precision and device.type == "cuda" and remaining:
         sample_set = PairDataset(remaining, gt, lq)
@@ -462,43 +454,14 @@ def _score(
             store.close()  # workers open their own handles; a fork must not inherit an open LMDB
 
     scoring_started = time.time()
-    shard = remaining[env.rank :: env.world]
-    writer = _PartWriter(partial, env.rank)
-    label = info.get("checkpoint") or config.scorer.name
-    bar = tqdm(
-        total=len(remaining), unit="img", desc=f"score[{config.scorer.name}]", disable=not config.progress or env.rank
-    )
-    with bar:
-        if not config.scorer.reads_images:  # a function of the name
-            for start in range(0, len(shard), config.chunk_size):
-                names = shard[start : start + config.chunk_size]
-                writer.write(list(zip(names, scorer(None, None, names).tolist())))
-                bar.update(len(names) * env.world)
-        else:
-            # CPU: the workers convert to the scorer's float input, off the main thread; GPU: uint8 travels
-            prepare = scorer.preparation if device.type == "cpu" else None
-            loader = DataLoader(
-                PairDataset(shard, gt, lq, prepare),
-                batch_sampler=shape_batches(shard, gt.shapes, max(config.batch_size or 1, MIN_LOADER_BATCH)),
-                num_workers=workers,
-                collate_fn=collate,
-                pin_memory=device.type == "cuda",
-                worker_init_fn=worker_init if workers else None,
-                prefetch_factor=4 if workers else None,
-            )
-            with opencv_threads(1):  # before the loader forks its workers: they decode single-threaded
-                _score_batches(scorer, loader, device, writer, config.batch_size, config.chunk_size, bar, label)
+    shard = Shard(remaining[env.rank :: env.world], len(remaining), _PartWriter(partial, env.rank))
+    _score_shard(config, scorer, env, device, shard, gt, lq, workers, info.get("checkpoint") or config.scorer.name)
     scoring_time = time.time() - scoring_started
     env.barrier(device)
     if env.rank != 0:
         return ScoreResult(csv_path, json_path, {})
 
-    scores = _read_partial(partial)
-    missing = [key for key in keys if key not in scores]
-    if missing:
-        raise RuntimeError(f"{partial}: {len(missing)} sub-images were not scored (e.g. {missing[:3]})")
-    rows = [(key, scores[key]) for key in keys]
-    values = torch.tensor([score for _, score in rows], dtype=torch.float64)
+    rows = _collected_rows(partial, keys)
     manifest = {
         "scorer": config.scorer.name,
         "higher_is_harder": config.scorer.higher_is_harder,
@@ -507,29 +470,119 @@ def _score(
         "scale": scale,
         "dataset": {"gt": gt.describe(), "lq": None if lq is None else lq.describe()},
         "count": len(rows),
-        "score_stats": {
-            "min": float(values.min()),
-            "max": float(values.max()),
-            "mean": float(values.mean()),
-            "median": float(values.median()),
-        },
-        "scored_this_run": len(remaining),
-        "resumed_from": len(done),
-        "wall_time_s": round(time.time() - started, 3),
-        "scoring_time_s": round(scoring_time, 3),
-        "images_per_s": round(len(remaining) / scoring_time, 2) if scoring_time > 0 else None,
-        "device": _device_name(device),
-        "world_size": env.world,
-        "workers": workers,
-        "batch_size": config.batch_size or ("auto: ~36,864 HR pixels" if device.type == "cpu" else GPU_BATCH),
+        "score_stats": _score_stats(rows),
+        **_run_facts(config, env, device, workers, len(remaining), len(done), started, scoring_time),
         "torch": torch.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "fingerprint": fingerprint,
     }
     _write_outputs(csv_path, json_path, rows, manifest)
     _remove_tree(partial)
-    logger.info(f"Wrote {len(rows)} {config.scorer.name} scores to {csv_path} ({manifest['wall_time_s']} s)")
+    get_root_logger().info(f"Wrote {len(rows)} {config.scorer.name} scores to {csv_path} ({manifest['wall_time_s']} s)")
     return ScoreResult(csv_path, json_path, manifest)
+
+
+def _decide(
+    env: DistContext, csv_path: Path, json_path: Path, partial: Path, fingerprint: dict, overwrite: bool
+) -> tuple[str, list[str]]:
+    """Every rank: ``("done", [])`` or ``("run", names an interrupted run already scored)``.
+
+    Rank 0 decides and reads what an interrupted run left; the others must not read the partial folder themselves,
+    as rank 0 may already be writing this run's results into it."""
+    state, done = None, []
+    if env.rank == 0:
+        state = _prepare_output(csv_path, json_path, partial, fingerprint, overwrite)
+        done = list(_read_partial(partial)) if state == "run" else []
+    return env.broadcast((state, done))
+
+
+@dataclass
+class Shard:
+    """This rank's part of the sub-images still to score, how many all ranks score, and where its scores go."""
+
+    names: list[str]
+    total: int
+    writer: _PartWriter
+
+
+def _score_shard(
+    config: ScoreConfig,
+    scorer: BatchScore,
+    env: DistContext,
+    device: torch.device,
+    shard: Shard,
+    gt: ImageStore,
+    lq: ImageStore | None,
+    workers: int,
+    label: str,
+) -> None:
+    """Score this rank's names into its part files, with one progress bar (rank 0) over all ranks' work."""
+    bar = tqdm(
+        total=shard.total, unit="img", desc=f"score[{config.scorer.name}]", disable=not config.progress or env.rank
+    )
+    with bar:
+        if not config.scorer.reads_images:  # a function of the name
+            for start in range(0, len(shard.names), config.chunk_size):
+                names = shard.names[start : start + config.chunk_size]
+                shard.writer.write(list(zip(names, scorer(None, None, names).tolist())))
+                bar.update(len(names) * env.world)
+            return
+        # CPU: the workers convert to the scorer's float input, off the main thread; GPU: uint8 travels
+        prepare = scorer.preparation if device.type == "cpu" else None
+        loader = DataLoader(
+            PairDataset(shard.names, gt, lq, prepare),
+            batch_sampler=shape_batches(shard.names, gt.shapes, max(config.batch_size or 1, MIN_LOADER_BATCH)),
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=device.type == "cuda",
+            worker_init_fn=worker_init if workers else None,
+            prefetch_factor=4 if workers else None,
+        )
+        with opencv_threads(1):  # before the loader forks its workers: they decode single-threaded
+            _score_batches(scorer, loader, device, shard.writer, config.batch_size, config.chunk_size, bar, label)
+
+
+def _collected_rows(partial: Path, keys: list[str]) -> list[tuple[str, float]]:
+    """Every sub-image's score from the ranks' part files, in the dataset's order; refuses a missing one."""
+    scores = _read_partial(partial)
+    missing = [key for key in keys if key not in scores]
+    if missing:
+        raise RuntimeError(f"{partial}: {len(missing)} sub-images were not scored (e.g. {missing[:3]})")
+    return [(key, scores[key]) for key in keys]
+
+
+def _score_stats(rows: list[tuple[str, float]]) -> dict[str, float]:
+    values = torch.tensor([score for _, score in rows], dtype=torch.float64)
+    return {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "median": float(values.median()),
+    }
+
+
+def _run_facts(
+    config: ScoreConfig,
+    env: DistContext,
+    device: torch.device,
+    workers: int,
+    scored: int,
+    resumed_from: int,
+    started: float,
+    scoring_time: float,
+) -> dict[str, Any]:
+    """What the record says of this run: how much it scored, how fast, on what."""
+    return {
+        "scored_this_run": scored,
+        "resumed_from": resumed_from,
+        "wall_time_s": round(time.time() - started, 3),
+        "scoring_time_s": round(scoring_time, 3),
+        "images_per_s": round(scored / scoring_time, 2) if scoring_time > 0 else None,
+        "device": _device_name(device),
+        "world_size": env.world,
+        "workers": workers,
+        "batch_size": config.batch_size or ("auto: ~36,864 HR pixels" if device.type == "cpu" else GPU_BATCH),
+    }
 
 
 def _device_name(device: torch.device) -> str:

@@ -29,7 +29,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import path as osp
 from typing import Any
 
@@ -387,6 +387,47 @@ def train_pipeline(root_path: str, argv: list[str] | None = None) -> str:
 
 def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutput) -> None:
     """BasicSR 1.4.2's ``train_pipeline`` from its folders on, over the prepared run."""
+    logger, tb_logger = _open_run(opt, args, run, held)
+    restore = None
+    if run.resume_state:
+        start_epoch, current_iter = run.resume_state["epoch"], run.resume_state["iter"]
+        restore = run.resume_state.get("random_state") if opt["rank"] == 0 else None
+    else:
+        start_epoch, current_iter = 0, 0
+    messages = MessageLogger(opt, current_iter, tb_logger)
+    watch = _Watchers(logger, tb_logger, messages, ProgressLog(opt), Checkpoints(opt, run.model))
+    logger.info(f"Start training from epoch: {start_epoch}, iter: {current_iter}")
+    start_time = time.time()
+    model, batch_sampler, prefetcher = run.model, run.batch_sampler, run.prefetcher
+    for epoch in range(start_epoch, run.total_epochs + 1):
+        batch_sampler.set_epoch(epoch)
+        prefetcher.reset()
+        if restore is not None:  # the generators as the uninterrupted run had them before this batch
+            set_random_state(restore)
+            restore = None
+        train_data = prefetcher.next()
+        while train_data is not None:
+            watch.data_timer.record()
+            current_iter += 1
+            if current_iter > run.total_iters:
+                break
+            model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
+            model.feed_data(train_data)
+            model.optimize_parameters(current_iter)
+            watch.iter_timer.record()
+            if current_iter == 1:
+                watch.messages.reset_start_time()
+            _after_iteration(opt, run, watch, epoch, current_iter)
+            watch.data_timer.start()
+            watch.iter_timer.start()
+            train_data = prefetcher.next()
+        if run.stream is not None and run.stream.finished:  # the stream spans the whole run: no further epochs
+            break
+    _end_run(opt, run, watch, current_iter, start_time)
+
+
+def _open_run(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutput) -> tuple[logging.Logger, Any]:
+    """BasicSR's folders (a fresh run only), the options record and copy, the log and the tensorboard logger."""
     if run.resume_state is None:
         make_exp_dirs(opt)
         if opt["logger"].get("use_tb_logger") and "debug" not in opt["name"] and opt["rank"] == 0:
@@ -395,72 +436,55 @@ def _train(opt: dict, args: argparse.Namespace, run: PreparedRun, held: HeldOutp
         record_options(opt["path"]["experiments_root"], run.options)
     copy_opt_file(args.opt, opt["path"]["experiments_root"])
     logger = held.start_log(opt, "train")
-    tb_logger = init_tb_loggers(opt)
+    return logger, init_tb_loggers(opt)
 
-    model, stream, batch_sampler, prefetcher = run.model, run.stream, run.batch_sampler, run.prefetcher
-    total_epochs, total_iters, val_loaders = run.total_epochs, run.total_iters, run.val_loaders
-    restore = None
-    if run.resume_state:
-        start_epoch, current_iter = run.resume_state["epoch"], run.resume_state["iter"]
-        restore = run.resume_state.get("random_state") if opt["rank"] == 0 else None
-    else:
-        start_epoch, current_iter = 0, 0
 
-    msg_logger = MessageLogger(opt, current_iter, tb_logger)
-    progress = ProgressLog(opt)
-    checkpoints = Checkpoints(opt, model)
-    logger.info(f"Start training from epoch: {start_epoch}, iter: {current_iter}")
-    data_timer, iter_timer = AvgTimer(), AvgTimer()
-    start_time = time.time()
-    for epoch in range(start_epoch, total_epochs + 1):
-        batch_sampler.set_epoch(epoch)
-        prefetcher.reset()
-        if restore is not None:  # the generators as the uninterrupted run had them before this batch
-            set_random_state(restore)
-            restore = None
-        train_data = prefetcher.next()
-        while train_data is not None:
-            data_timer.record()
-            current_iter += 1
-            if current_iter > total_iters:
-                break
-            model.update_learning_rate(current_iter, warmup_iter=opt["train"].get("warmup_iter", -1))
-            model.feed_data(train_data)
-            model.optimize_parameters(current_iter)
-            iter_timer.record()
-            if current_iter == 1:
-                msg_logger.reset_start_time()
-            if current_iter % opt["logger"]["print_freq"] == 0:
-                lrs, losses = model.get_current_learning_rate(), model.get_current_log()
-                log_vars = {"epoch": epoch, "iter": current_iter, "lrs": lrs}
-                log_vars.update({"time": iter_timer.get_avg_time(), "data_time": data_timer.get_avg_time()})
-                log_vars.update(losses)
-                msg_logger(log_vars)  # pops what it prints
-                progress.training(current_iter, total_iters, epoch, lrs[0], losses)
-            if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
-                logger.info("Saving models and training states.")
-                checkpoints.save(epoch, current_iter)
-            if opt.get("val") is not None and (current_iter % opt["val"]["val_freq"] == 0):
-                if len(val_loaders) > 1:
-                    logger.warning("Multiple validation datasets are *only* supported by SRModel.")
-                results = validate(model, val_loaders, current_iter, tb_logger, opt)
-                progress.validation(current_iter, results)
-                checkpoints.validated(current_iter, results)
-            data_timer.start()
-            iter_timer.start()
-            train_data = prefetcher.next()
-        if stream is not None and stream.finished:  # the stream spans the whole run: no further epochs
-            break
+@dataclass
+class _Watchers:
+    """What watches the training loop: the logs, BasicSR's message logger and timers, the progress log and the
+    checkpoints."""
 
+    logger: logging.Logger
+    tb_logger: Any
+    messages: MessageLogger
+    progress: ProgressLog
+    checkpoints: Checkpoints
+    data_timer: AvgTimer = field(default_factory=AvgTimer)
+    iter_timer: AvgTimer = field(default_factory=AvgTimer)
+
+
+def _after_iteration(opt: dict, run: PreparedRun, watch: _Watchers, epoch: int, current_iter: int) -> None:
+    """BasicSR's logging, checkpointing and validation after one iteration, at their frequencies."""
+    model, logger = run.model, watch.logger
+    if current_iter % opt["logger"]["print_freq"] == 0:
+        lrs, losses = model.get_current_learning_rate(), model.get_current_log()
+        log_vars = {"epoch": epoch, "iter": current_iter, "lrs": lrs}
+        log_vars.update({"time": watch.iter_timer.get_avg_time(), "data_time": watch.data_timer.get_avg_time()})
+        log_vars.update(losses)
+        watch.messages(log_vars)  # pops what it prints
+        watch.progress.training(current_iter, run.total_iters, epoch, lrs[0], losses)
+    if current_iter % opt["logger"]["save_checkpoint_freq"] == 0:
+        logger.info("Saving models and training states.")
+        watch.checkpoints.save(epoch, current_iter)
+    if opt.get("val") is not None and (current_iter % opt["val"]["val_freq"] == 0):
+        if len(run.val_loaders) > 1:
+            logger.warning("Multiple validation datasets are *only* supported by SRModel.")
+        results = validate(model, run.val_loaders, current_iter, watch.tb_logger, opt)
+        watch.progress.validation(current_iter, results)
+        watch.checkpoints.validated(current_iter, results)
+
+
+def _end_run(opt: dict, run: PreparedRun, watch: _Watchers, current_iter: int, start_time: float) -> None:
+    """BasicSR's end of training: the latest model, the last validation; then the progress log's end."""
     consumed_time = str(datetime.timedelta(seconds=int(time.time() - start_time)))
-    logger.info(f"End of training. Time consumed: {consumed_time}")
-    logger.info("Save the latest model.")
-    model.save(epoch=-1, current_iter=-1)
-    trained = min(current_iter, total_iters)  # BasicSR's loop counts one past the last iteration per epoch left
+    watch.logger.info(f"End of training. Time consumed: {consumed_time}")
+    watch.logger.info("Save the latest model.")
+    run.model.save(epoch=-1, current_iter=-1)
+    trained = min(current_iter, run.total_iters)  # BasicSR's loop counts one past the last iteration per epoch left
     if opt.get("val") is not None:
-        results = validate(model, val_loaders, current_iter, tb_logger, opt)
-        progress.validation(trained, results)
-        checkpoints.validated(trained, results)
-    progress.done(trained)
-    if tb_logger:
-        tb_logger.close()
+        results = validate(run.model, run.val_loaders, current_iter, watch.tb_logger, opt)
+        watch.progress.validation(trained, results)
+        watch.checkpoints.validated(trained, results)
+    watch.progress.done(trained)
+    if watch.tb_logger:
+        watch.tb_logger.close()

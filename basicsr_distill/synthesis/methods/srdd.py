@@ -262,78 +262,114 @@ def run_pipeline(
     ``torchrun``, rank 0 selects and clusters the patches while the others wait; all ranks fine-tune (DDP)
     and sample (sharded); rank 0 writes the LMDBs and the record.
     """
-    import torch
-
-    from basicsr_distill.distillation.clustering import LABELS_CSV, cluster_patches
-    from basicsr_distill.distillation.patches import select_patches
-    from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
-    from basicsr_distill.jobs.devices import resolve_device
-    from basicsr_distill.jobs.distributed import barrier, distributed_context
-    from basicsr_distill.jobs.manifests import STAGE_MANIFEST, normalised_json, write_json
-    from basicsr_distill.utils import sha256_file
+    from basicsr_distill.jobs.distributed import distributed_context
+    from basicsr_distill.jobs.manifests import normalised_json, write_json
 
     source = str(source or (options if not isinstance(options, dict) else "options"))
     raw = load_yaml(options) if not isinstance(options, dict) else normalised_json(options)
     config = parse_config(raw, source)
     wanted = check_stages(SRDD, stages, source)
+    _check_before_the_stages(config, wanted)
+    rank = distributed_context().rank
+    config.root.mkdir(parents=True, exist_ok=True)
+    logger = method_logger(config.root, config.name)
+    record = _load_record(config.root, raw, source)
+    for stage in STAGES:  # in the pipeline's order, whatever the order asked
+        if stage in wanted:
+            record["stages"][stage] = _STAGE_RUNNERS[stage](config, overwrite, rank)
+            record["random_weights"] = any(m.get("random_weights", False) for m in record["stages"].values())
+            if rank == 0:
+                write_json(config.root / RECORD, record)
+    if record["random_weights"]:
+        logger.warning(f"RANDOM WEIGHTS: some stages of {config.name} ran without pretrained weights (see {RECORD})")
+    logger.info(f"distill: {config.name} done; record -> {config.root / RECORD}")
+    return record
+
+
+def _check_before_the_stages(config: DistillConfig, wanted: list[str]) -> None:
+    """What can be checked in seconds before hours of work: the class count, every pretrained file to load."""
     if "finetune" in wanted:
         check_class_count(config)  # before hours of patch selection, not after
-    if config.check_weights:  # every pretrained file the stages will load, in seconds, before the GPU hours
+    if config.check_weights:  # every pretrained file the stages will load, before the GPU hours
         from basicsr_distill.distillation.weights import check_weights
 
         arguments = weights_from_options(config, wanted)
         if any(arguments.get(key) is not None for key in ("dit", "clip_checkpoint", "vae_decode")):
             check_weights(**arguments)
-    rank = distributed_context().rank
-    config.root.mkdir(parents=True, exist_ok=True)
-    logger = method_logger(config.root, config.name)
+
+
+def _patches_stage(config: DistillConfig, overwrite: bool, rank: int) -> dict:
+    """Rank 0 selects the high-gradient patches while the others wait."""
+    from basicsr_distill.distillation.patches import select_patches
+    from basicsr_distill.jobs.distributed import barrier
+
+    folder = config.stage_dirs["patches"]
+    if rank == 0:
+        select_patches(config.patches_dir, folder, config.patch_config, config.patch_workers, overwrite)
+    barrier()
+    return _manifest(folder, "patches")
+
+
+def _clusters_stage(config: DistillConfig, overwrite: bool, rank: int) -> dict:
+    """Rank 0 clusters the patches' CLIP embeddings into pseudo-classes while the others wait."""
+    from basicsr_distill.distillation.clustering import cluster_patches
+    from basicsr_distill.jobs.distributed import barrier
+
     dirs = config.stage_dirs
-    record = _load_record(config.root, raw, source)
+    if rank == 0:
+        cluster_patches(dirs["patches"], dirs["clusters"], config.cluster_config, overwrite)
+    barrier()
+    return _manifest(dirs["clusters"], "clusters")
 
-    def done(stage: str, manifest: dict) -> None:
-        record["stages"][stage] = manifest
-        record["random_weights"] = any(m.get("random_weights", False) for m in record["stages"].values())
-        if rank == 0:
-            write_json(config.root / RECORD, record)
 
-    if "patches" in wanted:
-        if rank == 0:
-            select_patches(config.patches_dir, dirs["patches"], config.patch_config, config.patch_workers, overwrite)
-        barrier()
-        done("patches", _manifest(dirs["patches"], "patches"))
-    if "clusters" in wanted:
-        if rank == 0:
-            cluster_patches(dirs["patches"], dirs["clusters"], config.cluster_config, overwrite)
-        barrier()
-        done("clusters", _manifest(dirs["clusters"], "clusters"))
-    k = config.cluster_config.k
-    if "finetune" in wanted:
-        labels = dirs["clusters"] / LABELS_CSV
-        _manifest(dirs["clusters"], "clusters")
-        opt = finetune_options(config, dirs["patches"], labels, k)
-        inputs = {"labels_csv_sha256": sha256_file(labels), "base_options": str(config.finetune_opt)}
-        done("finetune", run_finetune(opt, dirs["finetune"], overwrite, inputs))
-    if "synthesize" in wanted:
-        finetuned = _manifest(dirs["finetune"], "finetune")
-        checkpoint = finetuned["outputs"]["checkpoint"]
-        network_opt, device = finetuned["params"]["network_g"], resolve_device(config.device)
-        load, generator = finetuned_generator(
-            network_opt,
-            checkpoint["path"],
-            k,
-            device,
-            checkpoint["sha256"],
-            vae_decode=config.synthesis_config.vae_decode,
-            source=f"{dirs['finetune'] / STAGE_MANIFEST}",
-        )
-        with torch.no_grad():
-            synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
-        barrier()
-        done("synthesize", _manifest(dirs["synthesize"], "synthesize"))
-    if record["random_weights"]:
-        logger.warning(f"RANDOM WEIGHTS: some stages of {config.name} ran without pretrained weights (see {RECORD})")
-    logger.info(f"distill: {config.name} done; record -> {config.root / RECORD}")
-    return record
+def _finetune_stage(config: DistillConfig, overwrite: bool, rank: int) -> dict:
+    """Every rank fine-tunes the DiT with DiffFit on the labelled patches (DDP under torchrun)."""
+    from basicsr_distill.distillation.clustering import LABELS_CSV
+    from basicsr_distill.utils import sha256_file
+
+    dirs = config.stage_dirs
+    labels = dirs["clusters"] / LABELS_CSV
+    _manifest(dirs["clusters"], "clusters")
+    opt = finetune_options(config, dirs["patches"], labels, config.cluster_config.k)
+    inputs = {"labels_csv_sha256": sha256_file(labels), "base_options": str(config.finetune_opt)}
+    return run_finetune(opt, dirs["finetune"], overwrite, inputs)
+
+
+def _synthesize_stage(config: DistillConfig, overwrite: bool, rank: int) -> dict:
+    """Every rank samples its share of the class-conditional images from the fine-tuned DiT."""
+    import torch
+
+    from basicsr_distill.distillation.synthesize import finetuned_generator, synthesize
+    from basicsr_distill.jobs.devices import resolve_device
+    from basicsr_distill.jobs.distributed import barrier
+    from basicsr_distill.jobs.manifests import STAGE_MANIFEST
+
+    dirs, k = config.stage_dirs, config.cluster_config.k
+    finetuned = _manifest(dirs["finetune"], "finetune")
+    checkpoint = finetuned["outputs"]["checkpoint"]
+    network_opt, device = finetuned["params"]["network_g"], resolve_device(config.device)
+    load, generator = finetuned_generator(
+        network_opt,
+        checkpoint["path"],
+        k,
+        device,
+        checkpoint["sha256"],
+        vae_decode=config.synthesis_config.vae_decode,
+        source=f"{dirs['finetune'] / STAGE_MANIFEST}",
+    )
+    with torch.no_grad():
+        synthesize(load, k, dirs["synthesize"], config.synthesis_config, generator, overwrite)
+    barrier()
+    return _manifest(dirs["synthesize"], "synthesize")
+
+
+#: Each stage's runner, by the stage's name (:data:`STAGES`).
+_STAGE_RUNNERS = {
+    "patches": _patches_stage,
+    "clusters": _clusters_stage,
+    "finetune": _finetune_stage,
+    "synthesize": _synthesize_stage,
+}
 
 
 def _manifest(folder: Path, stage: str) -> dict:
