@@ -8,6 +8,7 @@ recorded tables verbatim and that the "which method" table is what the study's r
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,22 @@ def test_the_which_method_study_has_its_rows_at_three_seeds_or_more() -> None:
     for row in ("full", "random10", "des10", "idc10"):
         assert len(table[row]["psnr_seeds"]) >= 3, row
     assert table["idc10"]["storage_fraction"] < 0.2 and "unavailable" in table["srdd"]
+
+
+def test_the_readme_quotes_the_recorded_teacher_measurement() -> None:
+    # The IDC teacher choice (bench/idc_teacher.py): the README's figures are the JSON's, rounded as printed.
+    record = json.loads((RESULTS / "idc_teacher_cpu.json").read_text())
+    shipped, learner = record["idc10_shipped_teacher"], record["idc10_learner_teacher"]
+    difference = learner["vs_idc10_shipped_teacher"]
+    shipped_teacher, learner_teacher = (teacher["psnr_test_images"] for teacher in record["teachers"].values())
+    assert [len(row["psnr_seeds"]) for row in (shipped, learner)] == [3, 3]
+    low, high = difference["mean"] - difference["ci95"], difference["mean"] + difference["ci95"]
+    quoted = (
+        f"({learner_teacher:.3f} dB against the shipped one's {shipped_teacher:.3f})",
+        f"to {learner['psnr_mean']:.3f} +- {statistics.stdev(learner['psnr_seeds']):.3f} dB against "
+        f"{shipped['psnr_mean']:.3f} +- {statistics.stdev(shipped['psnr_seeds']):.3f} with the shipped teacher, "
+        f"{difference['mean']:.3f} dB ({low:.3f}..{high:.3f}, 3 seeds, paired)",
+    )
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for text in quoted:
+        assert text in readme, text
