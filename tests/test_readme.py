@@ -21,15 +21,18 @@ RESULTS = ROOT / "bench" / "results"
 
 
 @pytest.mark.parametrize(
-    "recorded", ["demo_table.md", "mini_table1_cpu.md", "which_method_cpu.md", "which_method_cpu_costs.md"]
-)
+    "recorded",
+    ["demo_table.md", "mini_table1_cpu.md", "which_method_cpu.md", "which_method_cpu_costs.md",
+     "which_method_idc25_cpu.md"],
+)  # fmt: skip
 def test_readme_shows_the_recorded_table(recorded: str) -> None:
     table = (RESULTS / recorded).read_text().strip()
     assert table in (ROOT / "README.md").read_text(), f"README.md does not show bench/results/{recorded} verbatim"
 
 
-def test_the_which_method_tables_are_rendered_from_the_recorded_json() -> None:
-    record = json.loads((RESULTS / "which_method_cpu.json").read_text())
+@pytest.mark.parametrize("record_name", ["which_method_cpu", "which_method_idc25_cpu"])
+def test_the_which_method_tables_are_rendered_from_the_recorded_json(record_name: str) -> None:
+    record = json.loads((RESULTS / f"{record_name}.json").read_text())
     settings = record["config"]
     config = StudyConfig(
         train_hr=Path(settings["train_hr"]),
@@ -40,8 +43,8 @@ def test_the_which_method_tables_are_rendered_from_the_recorded_json() -> None:
         iters=settings["iters"],
         quality_margin_db=settings["quality_margin_db"],
     )
-    assert markdown_table(record["table"], config) == (RESULTS / "which_method_cpu.md").read_text()
-    assert markdown_costs(record["costs"], config.iters) == (RESULTS / "which_method_cpu_costs.md").read_text()
+    assert markdown_table(record["table"], config) == (RESULTS / f"{record_name}.md").read_text()
+    assert markdown_costs(record["costs"], config.iters) == (RESULTS / f"{record_name}_costs.md").read_text()
 
 
 def test_the_which_method_study_has_its_rows_at_three_seeds_or_more() -> None:
@@ -50,6 +53,10 @@ def test_the_which_method_study_has_its_rows_at_three_seeds_or_more() -> None:
     for row in ("full", "random10", "des10", "idc10"):
         assert len(table[row]["psnr_seeds"]) >= 3, row
     assert table["idc10"]["storage_fraction"] < 0.2 and "unavailable" in table["srdd"]
+    idc25 = {
+        entry["row"]: entry for entry in json.loads((RESULTS / "which_method_idc25_cpu.json").read_text())["table"]
+    }
+    assert [len(idc25[row]["psnr_seeds"]) for row in ("full", "idc10", "idc25")] == [3, 3, 3]
 
 
 def test_the_readme_quotes_the_recorded_teacher_measurement() -> None:
