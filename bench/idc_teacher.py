@@ -28,15 +28,19 @@ from basicsr_distill.runners.study.run import run_study
 from basicsr_distill.scoring.pretrained import shipped_checkpoint
 
 TEACHER_RUN = "full_s0"  # the study's full-data learner whose EMA weights teach the second condensation
+FSRCNN_Y_X2 = {"num_in_ch": 1, "num_out_ch": 1, "upscale": 2}  # both teachers' network
+
+
+def learner_checkpoint(out: Path) -> Path:
+    return out / "experiments" / TEACHER_RUN / "models" / "net_g_latest.pth"
 
 
 def learner_teacher_row(out: Path) -> StudyRow:
     """``idc10`` with the study's full-data learner (``TEACHER_RUN``) as its teacher, compared with ``idc10``."""
-    checkpoint = out / "experiments" / TEACHER_RUN / "models" / "net_g_latest.pth"
     teacher = {
         "arch": "FSRCNN",
-        "checkpoint": str(checkpoint),
-        "arch_args": {"num_in_ch": 1, "num_out_ch": 1, "upscale": 2},
+        "checkpoint": str(learner_checkpoint(out)),
+        "arch_args": FSRCNN_Y_X2,
         "param_key": "params_ema",
     }
     synthesis = {**IDC10, "name": "idc10_learner_teacher", "teacher": teacher}
@@ -47,7 +51,7 @@ def teacher_psnr(checkpoint: Path, param_key: str, out: Path) -> float:
     """A teacher's own mean Y-PSNR on the study's 68 test images (as the study evaluates its learners)."""
     from basicsr.archs import build_network
 
-    net = build_network({"type": "FSRCNN", "num_in_ch": 1, "num_out_ch": 1, "upscale": 2})
+    net = build_network({"type": "FSRCNN", **FSRCNN_Y_X2})
     net.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)[param_key], strict=True)
     images = load_test_set(out / "data" / "test" / "GTmod2", out / "data" / "test" / "LRbicx2", 2, "y")
     return float(np.mean([m["psnr"] for m in evaluate_network(net, images, 2, ssim=False).values()]))
@@ -69,9 +73,9 @@ def main() -> None:
         config = StudyConfig(train_hr, test_hr, args.out, rows, seeds=tuple(range(args.seeds)), jobs=args.jobs)
         return run_study(config)
 
-    study([StudyRow("full"), StudyRow("idc10", synthesis=IDC10)])  # the teacher is trained first
-    table = {entry["row"]: entry for entry in study([StudyRow("full"), StudyRow("idc10", synthesis=IDC10),
-                                                     learner_teacher_row(args.out)])}  # fmt: skip
+    baseline_rows = [StudyRow("full"), StudyRow("idc10", synthesis=IDC10)]
+    study(baseline_rows)  # the teacher is trained first
+    table = {entry["row"]: entry for entry in study([*baseline_rows, learner_teacher_row(args.out)])}
     condensed = {
         name: json.loads((args.out / "synthesis" / name / "record.json").read_text())
         for name in ("idc10", "idc10_learner_teacher")
@@ -85,9 +89,7 @@ def main() -> None:
                 "psnr_test_images": teacher_psnr(shipped_checkpoint("FSRCNN", 2), "params", args.out)
             },
             f"study learner {TEACHER_RUN} (EMA weights)": {
-                "psnr_test_images": teacher_psnr(
-                    args.out / "experiments" / TEACHER_RUN / "models" / "net_g_latest.pth", "params_ema", args.out
-                )
+                "psnr_test_images": teacher_psnr(learner_checkpoint(args.out), "params_ema", args.out)
             },
         },
         "full": {"psnr_seeds": full["psnr_seeds"], "psnr_mean": full["psnr_mean"]},
